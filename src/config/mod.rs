@@ -1,0 +1,157 @@
+//! Configuration: `feeds.toml` read in two stages, raw serde structs (`raw`) then this
+//! validated `Config` of checked types. Every error names the file, the line and the key.
+//! Secrets never live here: they come from the environment where they are used.
+
+mod raw;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use regex::Regex;
+use url::Url;
+
+pub use validate::parse_duration;
+
+/// A member's stable slug: lowercase ASCII letters, digits, `-` and `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct MemberId(String);
+
+impl MemberId {
+    /// Checks the slug rules; the error says which rule was broken.
+    pub fn parse(text: &str) -> Result<MemberId, String> {
+        if text.is_empty() || text.len() > 64 {
+            return Err("must be 1 to 64 characters".into());
+        }
+        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+        if !text.chars().all(allowed) {
+            return Err("may hold only a-z, 0-9, '-' and '_'".into());
+        }
+        Ok(MemberId(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for MemberId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this was read from, for messages and reloads.
+    pub source: PathBuf,
+    pub site: Site,
+    pub store: StoreConfig,
+    pub fetch: FetchConfig,
+    pub members: Vec<Member>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub title: String,
+    pub url: Url,
+    pub description: String,
+    pub language: String,
+    pub timezone: Tz,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+    pub cache_bytes: u64,
+}
+
+/// What to do with a post dated after the moment it was fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FutureDates {
+    /// Date it at the time it was first seen, so it cannot sit on top of every feed.
+    Clamp,
+    /// Trust the feed.
+    Keep,
+    /// Leave it out until its date has come.
+    Drop,
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    pub schedule: cron::Schedule,
+    pub schedule_text: String,
+    pub concurrency: usize,
+    pub per_host_concurrency: usize,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub timeout: Duration,
+    pub max_body_bytes: u64,
+    pub max_redirects: usize,
+    pub max_backoff: Duration,
+    pub user_agent: String,
+    pub future_dates: FutureDates,
+}
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: MemberId,
+    pub name: String,
+    pub site: Option<Url>,
+    pub feeds: Vec<Url>,
+    pub avatar: Option<Url>,
+    pub tags: Vec<String>,
+    pub include: Option<PostFilter>,
+    pub exclude: Option<PostFilter>,
+}
+
+/// A member filter: a post matches when one of its categories is listed (compared without
+/// case) or its title matches one of the patterns.
+#[derive(Debug, Clone)]
+pub struct PostFilter {
+    pub categories: Vec<String>,
+    pub titles: Vec<Regex>,
+}
+
+impl PostFilter {
+    pub fn matches(&self, title: &str, categories: &[String]) -> bool {
+        let category_hit = categories.iter().any(|category| {
+            self.categories.iter().any(|wanted| wanted.to_lowercase() == category.to_lowercase())
+        });
+        category_hit || self.titles.iter().any(|pattern| pattern.is_match(title))
+    }
+}
+
+impl Member {
+    /// Whether a post with this title and these categories is shared on the planet.
+    pub fn accepts(&self, title: &str, categories: &[String]) -> bool {
+        let included = self.include.as_ref().is_none_or(|filter| filter.matches(title, categories));
+        let excluded = self.exclude.as_ref().is_some_and(|filter| filter.matches(title, categories));
+        included && !excluded
+    }
+}
+
+/// A configuration error located in its file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {key}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub key: String,
+    pub message: String,
+}
+
+/// Reads and validates a configuration file.
+pub fn load(path: &Path) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| anyhow::anyhow!("cannot read config {}: {error}", path.display()))?;
+    Ok(parse(&text, path)?)
+}
+
+/// Validates configuration text; `path` is used in messages and kept in `Config::source`.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    validate::config(text, path)
+}

@@ -1,0 +1,76 @@
+//! The first stage of configuration: serde structs that mirror `feeds.toml` exactly.
+//! Unknown keys are rejected here; values that need checking carry their byte span so the
+//! second stage (`config::validate`) can name the line of a bad value.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub site: RawSite,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub fetch: RawFetch,
+    #[serde(default)]
+    pub members: Vec<RawMember>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    pub title: Spanned<String>,
+    pub url: Spanned<String>,
+    #[serde(default)]
+    pub description: String,
+    pub language: Option<Spanned<String>>,
+    pub timezone: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub path: Option<String>,
+    pub cache_mb: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFetch {
+    pub schedule: Option<Spanned<String>>,
+    pub concurrency: Option<Spanned<usize>>,
+    pub per_host_concurrency: Option<Spanned<usize>>,
+    pub connect_timeout: Option<Spanned<String>>,
+    pub read_timeout: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub max_body_bytes: Option<Spanned<u64>>,
+    pub max_redirects: Option<Spanned<usize>>,
+    pub max_backoff: Option<Spanned<String>>,
+    pub user_agent: Option<String>,
+    pub future_dates: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMember {
+    pub id: Spanned<String>,
+    pub name: Spanned<String>,
+    pub site: Option<Spanned<String>>,
+    pub feed: Option<Spanned<String>>,
+    pub feeds: Option<Vec<Spanned<String>>>,
+    pub avatar: Option<Spanned<String>>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub include: Option<RawFilter>,
+    pub exclude: Option<RawFilter>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFilter {
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub titles: Vec<Spanned<String>>,
+}

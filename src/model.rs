@@ -1,0 +1,94 @@
+//! The shapes shared by the pipeline, the store and (later) the outputs: a normalized `Post`,
+//! a member feed's `FeedState`, and the `Warning`s that explain what happened to a feed.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::MemberId;
+use crate::sanitize::SafeHtml;
+
+/// One normalized, sanitized post, as stored and published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Post {
+    /// Stable id: see `parse::ids`.
+    pub id: String,
+    pub member: MemberId,
+    /// The member's feed (as configured) this post came from.
+    pub feed_url: String,
+    /// The feed's own GUID/id for the item, when it has one.
+    pub guid: Option<String>,
+    pub url: Option<String>,
+    /// Plain text: entities decoded, markup stripped, whitespace collapsed.
+    pub title: String,
+    /// Plain text, like the title.
+    pub author: Option<String>,
+    pub published: DateTime<Utc>,
+    pub updated: Option<DateTime<Utc>>,
+    pub first_seen: DateTime<Utc>,
+    pub date_source: DateSource,
+    pub tags: Vec<String>,
+    /// Plain text, about 200 characters.
+    pub excerpt: String,
+    pub content_html: SafeHtml,
+    /// Hash of what a reader sees (title, link, content); a change means an edit.
+    pub content_hash: String,
+}
+
+/// Where `published` came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DateSource {
+    /// The feed's own date.
+    Feed,
+    /// The feed gave no usable date: the time the post was first seen.
+    FirstSeen,
+    /// The feed's date was in the future: clamped to the time the post was first seen.
+    Clamped,
+}
+
+/// Something a member should know about their feed; never fatal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// A stable short code, for programs: `repaired_xml`, `no_date`, `future_date`, ...
+    pub code: String,
+    pub message: String,
+}
+
+impl Warning {
+    pub fn new(code: &str, message: impl Into<String>) -> Warning {
+        Warning { code: code.to_string(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// The fetch health of one member feed, kept across passes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FeedState {
+    pub member: Option<MemberId>,
+    /// The feed URL as written in feeds.toml.
+    pub feed_url: String,
+    /// Where the feed lives now: differs from `feed_url` after a permanent redirect.
+    pub current_url: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    /// Human-readable reason of the last failure; cleared on success.
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub next_due: Option<DateTime<Utc>>,
+    /// Set when a 301/308 moved the feed: the admin should update feeds.toml.
+    pub moved_to: Option<String>,
+    /// Set on 410 Gone: the feed is no longer fetched.
+    pub gone: bool,
+    pub last_status: Option<u16>,
+    /// Warnings from the last successful parse, for `planet check`-like diagnosis.
+    pub warnings: Vec<Warning>,
+    pub feed_title: Option<String>,
+    pub posts_in_feed: usize,
+}

@@ -1,0 +1,169 @@
+//! Normalizes one feed-rs entry into a `Post`: plain-text title and author, absolute http(s)
+//! link, sanitized content with relative URLs resolved, an excerpt, tags, a date under the
+//! future-date policy, a stable id, and the member's filters applied.
+
+use std::collections::HashSet;
+
+use chrono::Duration;
+use feed_rs::model::{Entry, FeedType, Text};
+use url::Url;
+
+use super::bases::EntryBases;
+use super::ids;
+use super::Context;
+use crate::config::FutureDates;
+use crate::model::{DateSource, Post, Warning};
+use crate::sanitize::{self, SafeHtml};
+use crate::text::{clean_line, collapse_whitespace, excerpt, strip_xml_forbidden};
+
+const EXCERPT_CHARACTERS: usize = 200;
+
+/// A feed clock a little ahead of ours is not "the future".
+const FUTURE_GRACE_MINUTES: i64 = 10;
+
+pub struct Input<'a> {
+    pub entry: &'a Entry,
+    pub feed_type: &'a FeedType,
+    pub bases: EntryBases,
+    pub feed_author: Option<&'a str>,
+}
+
+pub enum Outcome {
+    Post(Box<Post>),
+    Filtered,
+    Skipped,
+}
+
+pub fn normalize(input: Input, context: &Context, used_ids: &mut HashSet<String>, warnings: &mut Vec<Warning>) -> Outcome {
+    let entry = input.entry;
+    let link = entry_link(entry, context.base);
+    let content_base = input.bases.content.as_ref().or(entry.content.as_ref().and_then(|c| c.src.as_ref()).and_then(|l| Url::parse(&l.href).ok()).as_ref()).or(context.base).cloned();
+    let summary_base = input.bases.summary.as_ref().or(context.base).cloned();
+    let content_html = content(entry, content_base.as_ref(), summary_base.as_ref());
+    let summary_text = entry.summary.as_ref().map(|s| text_of(s, input.feed_type));
+    let title = title(entry, input.feed_type, &content_html, link.as_deref());
+    let excerpt_source = match &summary_text {
+        Some(summary) if !summary.trim().is_empty() => summary.clone(),
+        _ => sanitize::plain_text(content_html.as_str()),
+    };
+    let tags = tags(entry);
+    if !context.member.accepts(&title, &tags) {
+        return Outcome::Filtered;
+    }
+    let guid = Some(clean_line(&entry.id)).filter(|g| !g.is_empty());
+    let Some((published, date_source)) = date(entry, context, &title, warnings) else { return Outcome::Skipped };
+    let content_hash = ids::digest(&[&title, link.as_deref().unwrap_or(""), content_html.as_str()]);
+    let link_key = link.as_deref().and_then(ids::normalize_link);
+    let member = context.member.id.as_str();
+    let mut id = ids::post_id(member, guid.as_deref(), link_key.as_deref(), &content_hash);
+    if used_ids.contains(&id) {
+        // Two items sharing one GUID in one document are still two posts.
+        let second_key = link_key.clone().unwrap_or_else(|| content_hash.clone());
+        id = ids::digest(&[member, "duplicate", guid.as_deref().unwrap_or(""), &second_key, &used_ids.len().to_string()]);
+        warnings.push(Warning::new("duplicate_guid", format!("two entries share the id {:?}; both are kept", guid.as_deref().unwrap_or(""))));
+    }
+    used_ids.insert(id.clone());
+    let author = entry.authors.first().and_then(|a| a.name.as_deref()).or(input.feed_author);
+    Outcome::Post(Box::new(Post {
+        id,
+        member: context.member.id.clone(),
+        feed_url: context.feed_url.to_string(),
+        guid,
+        url: link,
+        title,
+        author: author.map(|a| clean_line(&sanitize::plain_text_of_title(a))).filter(|a| !a.is_empty()),
+        published,
+        updated: entry.updated,
+        first_seen: context.now,
+        date_source,
+        tags,
+        excerpt: excerpt(&strip_xml_forbidden(&excerpt_source), EXCERPT_CHARACTERS),
+        content_html,
+        content_hash,
+    }))
+}
+
+/// The entry's web page: an alternate (or unlabelled) link, made absolute, http(s) only:
+/// a `javascript:` link would be an XSS hole in every output that links the title.
+fn entry_link(entry: &Entry, base: Option<&Url>) -> Option<String> {
+    let candidates = entry.links.iter().filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"));
+    candidates.chain(entry.links.iter()).find_map(|link| {
+        let href = strip_xml_forbidden(link.href.trim());
+        let url = Url::parse(&href).or_else(|_| base.ok_or(url::ParseError::RelativeUrlWithoutBase)?.join(&href)).ok()?;
+        matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+    })
+}
+
+/// The text of a text construct: literal for Atom `type="text"`, otherwise (HTML, and RSS
+/// where the type is never said) markup stripped and entities decoded.
+fn text_of(text: &Text, feed_type: &FeedType) -> String {
+    let literal = matches!(feed_type, FeedType::Atom) && text.content_type.essence().to_string() == "text/plain";
+    if literal {
+        text.content.clone()
+    } else {
+        sanitize::plain_text_of_title(&text.content)
+    }
+}
+
+fn title(entry: &Entry, feed_type: &FeedType, content: &SafeHtml, link: Option<&str>) -> String {
+    let title = entry.title.as_ref().map(|t| clean_line(&text_of(t, feed_type))).unwrap_or_default();
+    if !title.is_empty() {
+        return title;
+    }
+    let from_content = excerpt(&sanitize::plain_text(content.as_str()), 60);
+    if !from_content.is_empty() {
+        return clean_line(&from_content);
+    }
+    link.map(str::to_string).unwrap_or_else(|| "(untitled)".to_string())
+}
+
+fn content(entry: &Entry, content_base: Option<&Url>, summary_base: Option<&Url>) -> SafeHtml {
+    let body = entry.content.as_ref().and_then(|c| c.body.as_ref().map(|body| (body, c.content_type.essence().to_string())));
+    let (raw, kind, base) = match body {
+        Some((body, kind)) if !body.trim().is_empty() => (body.as_str(), kind, content_base),
+        _ => match &entry.summary {
+            Some(summary) => (summary.content.as_str(), summary.content_type.essence().to_string(), summary_base),
+            None => return SafeHtml::default(),
+        },
+    };
+    let raw = strip_xml_forbidden(raw);
+    if kind == "text/plain" {
+        sanitize::text_as_html(&raw)
+    } else {
+        sanitize::html(&raw, base)
+    }
+}
+
+fn tags(entry: &Entry) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    for category in &entry.categories {
+        let label = category.label.as_deref().unwrap_or(&category.term);
+        let tag = clean_line(&collapse_whitespace(&sanitize::plain_text_of_title(label)));
+        if !tag.is_empty() && !tags.iter().any(|t| t.to_lowercase() == tag.to_lowercase()) {
+            tags.push(tag);
+        }
+    }
+    tags
+}
+
+/// The published date under the future-date policy; `None` means leave the entry out now.
+fn date(entry: &Entry, context: &Context, title: &str, warnings: &mut Vec<Warning>) -> Option<(chrono::DateTime<chrono::Utc>, DateSource)> {
+    let Some(date) = entry.published.or(entry.updated) else {
+        warnings.push(Warning::new("no_date", format!("'{title}' has no usable date; the time it was first seen is used")));
+        return Some((context.now, DateSource::FirstSeen));
+    };
+    if date <= context.now + Duration::minutes(FUTURE_GRACE_MINUTES) {
+        return Some((date, DateSource::Feed));
+    }
+    match context.future_dates {
+        FutureDates::Keep => Some((date, DateSource::Feed)),
+        FutureDates::Clamp => {
+            warnings.push(Warning::new("future_date", format!("'{title}' is dated {date}, in the future; dated when first seen instead")));
+            Some((context.now, DateSource::Clamped))
+        }
+        FutureDates::Drop => {
+            warnings.push(Warning::new("future_date", format!("'{title}' is dated {date}, in the future; left out until then")));
+            None
+        }
+    }
+}

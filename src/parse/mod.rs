@@ -1,0 +1,172 @@
+//! From a feed's bytes to normalized, sanitized posts: decode, parse with feed-rs (repairing
+//! ill-formed XML when the strict parse fails), then normalize each entry (`entry`). Pure:
+//! no I/O, and the clock is the `now` in the context.
+
+mod bases;
+pub mod dates;
+mod entry;
+pub mod ids;
+mod repair;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use url::Url;
+
+use crate::config::{FutureDates, Member};
+use crate::decode;
+use crate::model::{Post, Warning};
+use crate::sanitize;
+use crate::text::clean_line;
+
+/// What the pipeline needs to know about where a document came from.
+pub struct Context<'a> {
+    pub member: &'a Member,
+    /// The feed URL as configured, recorded on each post.
+    pub feed_url: &'a str,
+    /// The document base: the final URL after redirects (or Content-Location).
+    pub base: Option<&'a Url>,
+    pub timezone: Tz,
+    pub future_dates: FutureDates,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+pub struct ParsedFeed {
+    pub title: String,
+    pub link: Option<String>,
+    pub encoding: &'static str,
+    pub posts: Vec<Post>,
+    pub warnings: Vec<Warning>,
+    /// Entries left out by the member's include/exclude filters.
+    pub filtered_out: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("not a feed: {0}")]
+    NotAFeed(String),
+    #[error("the feed cannot be parsed: {0}")]
+    Unparsable(String),
+}
+
+pub fn feed(bytes: &[u8], content_type: Option<&str>, context: &Context) -> Result<ParsedFeed, ParseError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ParseError::NotAFeed("the document is empty".to_string()));
+    }
+    let decoded = decode::to_utf8(bytes, content_type);
+    let mut warnings: Vec<Warning> = decoded.warnings.iter().map(|w| Warning::new("charset", w.clone())).collect();
+    if let Some(reason) = html_page_instead_of_feed(&decoded.text) {
+        return Err(ParseError::NotAFeed(reason));
+    }
+    let unparsed_dates = Arc::new(Mutex::new(Vec::new()));
+    let (parsed, text) = match feed_rs_parse(&decoded.text, context, &unparsed_dates) {
+        Ok(parsed) => (parsed, decoded.text),
+        Err(first_error) => {
+            let (repaired, repairs) = repair::xml(&decoded.text);
+            match feed_rs_parse(&repaired, context, &unparsed_dates) {
+                Ok(parsed) => {
+                    let what = if repairs.is_empty() { "recovered".to_string() } else { repairs.join("; ") };
+                    warnings.push(Warning::new("repaired_xml", format!("ill-formed XML ({first_error}); {what}")));
+                    (parsed, repaired)
+                }
+                Err(_) => return Err(ParseError::Unparsable(first_error)),
+            }
+        }
+    };
+    let entry_bases = bases::per_entry(&text, context.base);
+    let mut posts = Vec::with_capacity(parsed.entries.len());
+    let mut used_ids = HashSet::new();
+    let mut filtered_out = 0;
+    let feed_author = parsed.authors.first().and_then(|a| a.name.clone());
+    for (index, raw_entry) in parsed.entries.iter().enumerate() {
+        let bases = entry_bases.get(index).cloned().unwrap_or_default();
+        let input = entry::Input { entry: raw_entry, feed_type: &parsed.feed_type, bases, feed_author: feed_author.as_deref() };
+        match entry::normalize(input, context, &mut used_ids, &mut warnings) {
+            entry::Outcome::Post(post) => posts.push(*post),
+            entry::Outcome::Filtered => filtered_out += 1,
+            entry::Outcome::Skipped => {}
+        }
+    }
+    let unparsed_dates = unparsed_dates.lock().map(|d| d.clone()).unwrap_or_default();
+    if !unparsed_dates.is_empty() {
+        let examples: Vec<&str> = unparsed_dates.iter().take(3).map(String::as_str).collect();
+        warnings.push(Warning::new("bad_date", format!("{} dates were not understood, e.g. {:?}", unparsed_dates.len(), examples)));
+    }
+    if parsed.entries.is_empty() {
+        warnings.push(Warning::new("no_entries", "the feed has no entries"));
+    }
+    Ok(ParsedFeed {
+        title: parsed.title.map(|t| clean_line(&sanitize::plain_text_of_title(&t.content))).unwrap_or_default(),
+        link: parsed.links.iter().find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate")).map(|l| l.href.clone()),
+        encoding: decoded.encoding,
+        posts,
+        warnings,
+        filtered_out,
+    })
+}
+
+fn feed_rs_parse(text: &str, context: &Context, unparsed_dates: &Arc<Mutex<Vec<String>>>) -> Result<feed_rs::model::Feed, String> {
+    let zone = context.timezone;
+    let failures = Arc::clone(unparsed_dates);
+    feed_rs::parser::Builder::new()
+        .sanitize_content(false)
+        .base_uri(context.base.map(Url::as_str))
+        // An empty id marks an entry without a GUID, so we choose the fallback ourselves.
+        .id_generator(|_, _, _| String::new())
+        .timestamp_parser(move |text| {
+            let parsed = dates::parse(text, zone);
+            if parsed.is_none() && !text.trim().is_empty() {
+                if let Ok(mut failures) = failures.lock() {
+                    failures.push(text.chars().take(60).collect());
+                }
+            }
+            parsed
+        })
+        .build()
+        .parse(text.as_bytes())
+        .map_err(|error| error.to_string())
+}
+
+/// An HTML page served where a feed was expected is the commonest member mistake; say so,
+/// and name the feeds the page advertises, if any.
+fn html_page_instead_of_feed(text: &str) -> Option<String> {
+    let head: String = text.chars().take(4096).collect::<String>().to_ascii_lowercase();
+    let html_at = head.find("<html")?;
+    let feed_at = ["<rss", "<feed", "<rdf:rdf", "<channel"].iter().filter_map(|root| head.find(root)).min();
+    if feed_at.is_some_and(|feed_at| feed_at < html_at) {
+        return None;
+    }
+    let advertised = advertised_feeds(text);
+    Some(if advertised.is_empty() {
+        "this is an HTML page, and it advertises no feed".to_string()
+    } else {
+        format!("this is an HTML page; it advertises these feeds: {}", advertised.join(", "))
+    })
+}
+
+fn advertised_feeds(text: &str) -> Vec<String> {
+    let lowered = text.to_ascii_lowercase();
+    let mut found = Vec::new();
+    for (start, _) in lowered.match_indices("<link") {
+        let Some(length) = lowered[start..].find('>') else { break };
+        let tag = &text[start..start + length];
+        let tag_lower = &lowered[start..start + length];
+        let is_feed = tag_lower.contains("alternate") && (tag_lower.contains("rss+xml") || tag_lower.contains("atom+xml") || tag_lower.contains("feed+json"));
+        if let (true, Some(href_at)) = (is_feed, tag_lower.find("href=")) {
+            let value = &tag[href_at + 5..];
+            let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'');
+            let href: String = match quote {
+                Some(q) => value[1..].chars().take_while(|c| *c != q).collect(),
+                None => value.chars().take_while(|c| !c.is_whitespace() && *c != '/').collect(),
+            };
+            found.push(href);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,126 @@
+//! Pipeline tests on small inline documents; corpus-wide tests live in tests/it.
+
+use super::*;
+use crate::model::DateSource;
+use crate::config::{MemberId, PostFilter};
+
+fn member() -> Member {
+    Member {
+        id: MemberId::parse("alice").unwrap(),
+        name: "Alice".into(),
+        site: None,
+        feeds: vec![],
+        avatar: None,
+        tags: vec![],
+        include: None,
+        exclude: None,
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z").unwrap().with_timezone(&Utc)
+}
+
+fn run(document: &str, member: &Member, policy: FutureDates) -> ParsedFeed {
+    let base = Url::parse("https://alice.example.cn/blog/feed.xml").unwrap();
+    let context = Context {
+        member,
+        feed_url: base.as_str(),
+        base: Some(&base),
+        timezone: chrono_tz::Asia::Shanghai,
+        future_dates: policy,
+        now: now(),
+    };
+    feed(document.as_bytes(), None, &context).unwrap()
+}
+
+const RSS: &str = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>Alice &amp; Co</title><link>https://alice.example.cn/</link>
+<item><title>List&lt;T&gt; tips</title><link>/blog/1.html</link><guid>g1</guid><pubDate>Wed, 25 Nov 2026 10:00:00 CST</pubDate>
+<description><![CDATA[<p>See <a href="2.html">more</a><script>x()</script></p>]]></description><category>.NET</category></item>
+<item><title>Future</title><link>https://alice.example.cn/blog/3.html</link><pubDate>Wed, 25 Nov 2099 10:00:00 GMT</pubDate></item>
+<item><title>Undated</title><link>https://alice.example.cn/blog/4.html</link></item>
+</channel></rss>"#;
+
+#[test]
+fn an_rss_feed_is_normalized_with_absolute_links_and_plain_titles() {
+    let parsed = run(RSS, &member(), FutureDates::Clamp);
+    assert_eq!(parsed.title, "Alice & Co");
+    let post = &parsed.posts[0];
+    assert_eq!(post.title, "List<T> tips");
+    assert_eq!(post.url.as_deref(), Some("https://alice.example.cn/blog/1.html"));
+    assert!(post.content_html.as_str().contains(r#"href="https://alice.example.cn/blog/2.html""#));
+    assert!(!post.content_html.as_str().contains("script"));
+    assert_eq!(post.published.to_rfc3339(), "2026-11-25T02:00:00+00:00");
+    assert_eq!(post.tags, vec![".NET".to_string()]);
+    assert_eq!(post.excerpt, "See more");
+}
+
+#[test]
+fn future_dates_follow_the_policy() {
+    let clamped = run(RSS, &member(), FutureDates::Clamp);
+    assert_eq!(clamped.posts[1].published, now());
+    assert_eq!(clamped.posts[1].date_source, DateSource::Clamped);
+    let dropped = run(RSS, &member(), FutureDates::Drop);
+    assert_eq!(dropped.posts.len(), 2);
+    let kept = run(RSS, &member(), FutureDates::Keep);
+    assert_eq!(kept.posts[1].published.to_rfc3339(), "2099-11-25T10:00:00+00:00");
+}
+
+#[test]
+fn a_post_without_a_date_is_dated_when_first_seen() {
+    let parsed = run(RSS, &member(), FutureDates::Clamp);
+    assert_eq!(parsed.posts[2].published, now());
+    assert_eq!(parsed.posts[2].date_source, DateSource::FirstSeen);
+    assert!(parsed.warnings.iter().any(|w| w.code == "no_date"));
+}
+
+#[test]
+fn member_filters_keep_only_matching_posts() {
+    let mut filtered = member();
+    filtered.include = Some(PostFilter { categories: vec![".net".into()], titles: vec![regex::Regex::new("(?i)undated").unwrap()] });
+    let parsed = run(RSS, &filtered, FutureDates::Clamp);
+    let titles: Vec<&str> = parsed.posts.iter().map(|p| p.title.as_str()).collect();
+    assert_eq!(titles, vec!["List<T> tips", "Undated"]);
+    assert_eq!(parsed.filtered_out, 1);
+}
+
+#[test]
+fn ill_formed_xml_is_repaired_with_a_warning() {
+    let broken = "\n\n<rss version=\"2.0\"><channel><title>A & B&nbsp;C</title><item><title>x\u{1}y</title><guid>1</guid></item></channel></rss>";
+    let parsed = run(broken, &member(), FutureDates::Clamp);
+    assert_eq!(parsed.title, "A & B C");
+    assert_eq!(parsed.posts[0].title, "xy");
+    assert!(parsed.warnings.iter().any(|w| w.code == "repaired_xml"));
+}
+
+#[test]
+fn two_items_with_one_guid_stay_two_posts() {
+    let doc = r#"<rss version="2.0"><channel><title>t</title>
+<item><title>a</title><guid>same</guid><link>https://x.cn/a</link></item>
+<item><title>b</title><guid>same</guid><link>https://x.cn/b</link></item></channel></rss>"#;
+    let parsed = run(doc, &member(), FutureDates::Clamp);
+    assert_eq!(parsed.posts.len(), 2);
+    assert_ne!(parsed.posts[0].id, parsed.posts[1].id);
+}
+
+#[test]
+fn javascript_links_and_markup_in_titles_and_authors_do_not_survive() {
+    let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+<entry><id>1</id><title type="html">&lt;img src=x onerror=alert(1)&gt;Hi</title><link href="javascript:alert(1)"/>
+<author><name>&lt;script&gt;alert(1)&lt;/script&gt;Bob</name></author><updated>2026-11-20T00:00:00Z</updated></entry></feed>"#;
+    let parsed = run(doc, &member(), FutureDates::Clamp);
+    let post = &parsed.posts[0];
+    assert_eq!(post.title, "Hi");
+    assert_eq!(post.url, None);
+    assert_eq!(post.author.as_deref(), Some("Bob"));
+}
+
+#[test]
+fn an_html_page_is_reported_with_the_feeds_it_advertises() {
+    let page = r#"<!DOCTYPE html><html><head><link rel="alternate" type="application/rss+xml" href="/rss.xml"></head><body></body></html>"#;
+    let base = Url::parse("https://x.cn/").unwrap();
+    let m = member();
+    let context = Context { member: &m, feed_url: "https://x.cn/", base: Some(&base), timezone: chrono_tz::Asia::Shanghai, future_dates: FutureDates::Clamp, now: now() };
+    let error = feed(page.as_bytes(), Some("text/html"), &context).unwrap_err();
+    assert!(error.to_string().contains("/rss.xml"), "{error}");
+}

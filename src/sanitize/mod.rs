@@ -1,0 +1,136 @@
+//! The one place HTML from feeds is made safe, and the only constructor of `SafeHtml`.
+//! Everything a template or a feed writer embeds as HTML went through `html` here; titles and
+//! author names become plain text through `plain_text`, also here, because both need a real
+//! HTML parser (ammonia's html5ever) and only this module uses it.
+
+mod allow_list;
+mod pixels;
+
+use std::sync::OnceLock;
+
+use ammonia::{Builder, UrlRelative};
+use url::Url;
+
+/// HTML that went through the sanitizer. Only this module can make one, so unsanitized
+/// HTML cannot reach a template, a feed or the store by mistake.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SafeHtml(String);
+
+impl SafeHtml {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl std::fmt::Display for SafeHtml {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl serde::Serialize for SafeHtml {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+/// Reading HTML back (from the store or from `planet import`) sanitizes it again: the bytes
+/// on disk are not trusted to be what we wrote. Sanitizing is idempotent, so a value we wrote
+/// comes back unchanged.
+impl<'de> serde::Deserialize<'de> for SafeHtml {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Ok(html(&raw, None))
+    }
+}
+
+/// Sanitizes feed HTML. Relative URLs are resolved against `base` (the entry's `xml:base`,
+/// else the feed's final URL); without a base they are kept as they are.
+pub fn html(raw: &str, base: Option<&Url>) -> SafeHtml {
+    let cleaned = match base {
+        Some(base) => {
+            let mut builder = allow_list::builder();
+            builder.url_relative(UrlRelative::RewriteWithBase(base.clone()));
+            builder.clean(raw).to_string()
+        }
+        None => without_base().clean(raw).to_string(),
+    };
+    SafeHtml(pixels::remove_tracking_images(&cleaned))
+}
+
+/// Escapes plain text (an Atom `type="text"` body) into HTML paragraphs.
+pub fn text_as_html(text: &str) -> SafeHtml {
+    let escaped = escape_text(text);
+    let paragraphs: Vec<String> = escaped
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("<p>{}</p>", p.replace('\n', "<br>")))
+        .collect();
+    SafeHtml(paragraphs.join("\n"))
+}
+
+fn without_base() -> &'static Builder<'static> {
+    static BUILDER: OnceLock<Builder<'static>> = OnceLock::new();
+    BUILDER.get_or_init(|| {
+        let mut builder = allow_list::builder();
+        builder.url_relative(UrlRelative::PassThrough);
+        builder
+    })
+}
+
+fn text_only() -> &'static Builder<'static> {
+    static BUILDER: OnceLock<Builder<'static>> = OnceLock::new();
+    BUILDER.get_or_init(|| {
+        let mut builder = Builder::empty();
+        builder.add_clean_content_tags(["script", "style", "template", "noscript", "iframe", "object", "title"]);
+        builder
+    })
+}
+
+/// The text of an HTML fragment: markup removed (with the content of script and style),
+/// entities decoded. Whitespace is left as it is; callers collapse it.
+pub fn plain_text(raw_html: &str) -> String {
+    let serialized = text_only().clean(raw_html).to_string();
+    unescape_serialized_text(&serialized)
+}
+
+/// The text of a title or name that may hold HTML. A `<` that does not open a known HTML
+/// element is text (`List<T>`, `Dictionary<string, int>` in a .NET blog's titles), so it is
+/// escaped before parsing instead of being swallowed as an unknown tag.
+pub fn plain_text_of_title(raw: &str) -> String {
+    if !raw.contains(['<', '&']) {
+        return raw.to_string();
+    }
+    plain_text(&allow_list::escape_unknown_tags(raw))
+}
+
+/// html5ever's serializer escapes exactly these in text nodes; undo it.
+fn unescape_serialized_text(serialized: &str) -> String {
+    if !serialized.contains('&') {
+        return serialized.to_string();
+    }
+    serialized.replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", "\u{a0}").replace("&amp;", "&")
+}
+
+pub fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,86 @@
+//! Unit tests of the sanitizer's policy; the corpus-wide checks live in tests/it/corpus.rs.
+
+use super::*;
+
+fn base() -> Url {
+    Url::parse("https://blog.example.cn/posts/2026/hello/").unwrap()
+}
+
+#[test]
+fn scripts_and_event_handlers_are_removed() {
+    let safe = html(r#"<p onclick="x()">hi<script>alert(1)</script></p><img src=x onerror=alert(1)>"#, Some(&base()));
+    assert!(!safe.as_str().contains("script"));
+    assert!(!safe.as_str().contains("onclick"));
+    assert!(!safe.as_str().contains("onerror"));
+    assert!(safe.as_str().contains("<p>hi</p>"));
+}
+
+#[test]
+fn javascript_and_svg_data_urls_are_dropped_but_raster_data_images_stay() {
+    let safe = html(
+        r#"<a href="javascript:alert(1)">a</a><img src="data:image/svg+xml;base64,PHN2Zz4="><img src="data:image/png;base64,iVBORw0KGgo=">"#,
+        Some(&base()),
+    );
+    assert!(!safe.as_str().contains("javascript"));
+    assert!(!safe.as_str().contains("svg+xml"));
+    assert!(safe.as_str().contains("data:image/png"));
+}
+
+#[test]
+fn relative_links_and_images_are_resolved_against_the_base() {
+    let safe = html(r#"<a href="../other/">o</a><img src="/img/a.png">"#, Some(&base()));
+    assert!(safe.as_str().contains(r#"href="https://blog.example.cn/posts/2026/other/""#), "{safe}");
+    assert!(safe.as_str().contains(r#"src="https://blog.example.cn/img/a.png""#), "{safe}");
+}
+
+#[test]
+fn links_get_noopener_and_images_get_no_referrer_and_lazy_loading() {
+    let safe = html(r#"<a href="https://x.cn/">x</a><img src="https://img.x.cn/a.png">"#, Some(&base()));
+    assert!(safe.as_str().contains(r#"rel="noopener noreferrer""#));
+    assert!(safe.as_str().contains(r#"referrerpolicy="no-referrer""#));
+    assert!(safe.as_str().contains(r#"loading="lazy""#));
+}
+
+#[test]
+fn code_highlighting_classes_are_kept_on_pre_and_code_only() {
+    let safe = html(r#"<pre class="lang-csharp"><code class="language-csharp">var x;</code></pre><p class="evil">p</p>"#, None);
+    assert!(safe.as_str().contains(r#"<pre class="lang-csharp">"#));
+    assert!(safe.as_str().contains(r#"<code class="language-csharp">"#));
+    assert!(!safe.as_str().contains("evil"));
+}
+
+#[test]
+fn one_pixel_tracking_images_are_dropped() {
+    let safe = html(
+        r#"<p>text</p><img src="https://t.example/p.gif" width="1" height="1"><img src="https://feeds.feedburner.com/~r/x/~4/abc"><img src="https://x.cn/real.png" width="640" height="1">"#,
+        None,
+    );
+    assert!(!safe.as_str().contains("p.gif"));
+    assert!(!safe.as_str().contains("feedburner"));
+    assert!(safe.as_str().contains("real.png"));
+}
+
+#[test]
+fn forbidden_elements_are_removed_with_their_content() {
+    let safe = html("<style>body{}</style><iframe src=https://x>f</iframe><form><input></form><base href=x><meta http-equiv=refresh>ok", None);
+    assert_eq!(safe.as_str(), "ok");
+}
+
+#[test]
+fn deserializing_safe_html_sanitizes_it_again() {
+    let safe: SafeHtml = serde_json::from_str(r#""<b>ok</b><script>alert(1)</script>""#).unwrap();
+    assert_eq!(safe.as_str(), "<b>ok</b>");
+}
+
+#[test]
+fn titles_keep_generic_type_parameters_but_lose_real_markup() {
+    assert_eq!(plain_text_of_title("List<T> and Dictionary<string, int>"), "List<T> and Dictionary<string, int>");
+    assert_eq!(plain_text_of_title("<b>Bold</b> &amp; more"), "Bold & more");
+    assert_eq!(plain_text_of_title("<script>alert(1)</script>Title"), "Title");
+    assert_eq!(plain_text_of_title("Task&lt;T&gt;"), "Task<T>");
+}
+
+#[test]
+fn plain_text_decodes_entities() {
+    assert_eq!(plain_text("caf&eacute; &lt;tag&gt; &#20013;"), "café <tag> 中");
+}
