@@ -1,0 +1,46 @@
+//! Key layouts. Times are milliseconds since the epoch as big-endian u64 with the sign bit
+//! flipped, so byte order is time order (dates before 1970 included) and a reverse scan is
+//! newest first. Member ids cannot hold a NUL, so NUL separates them from what follows.
+
+use chrono::{DateTime, Utc};
+
+use crate::config::MemberId;
+
+fn time_bytes(time: DateTime<Utc>) -> [u8; 8] {
+    ((time.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+pub fn by_time(published: DateTime<Utc>, id: &str) -> Vec<u8> {
+    let mut key = time_bytes(published).to_vec();
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// The id in a `by_time` key (or in the part of a `by_member` key after the member).
+pub fn id_after_time(key: &[u8]) -> &str {
+    std::str::from_utf8(key.get(8..).unwrap_or_default()).unwrap_or_default()
+}
+
+pub fn member_prefix(member: &MemberId) -> Vec<u8> {
+    let mut key = member.as_str().as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+pub fn by_member(member: &MemberId, published: DateTime<Utc>, id: &str) -> Vec<u8> {
+    let mut key = member_prefix(member);
+    key.extend_from_slice(&by_time(published, id));
+    key
+}
+
+pub fn alias(member: &MemberId, alias: &str) -> Vec<u8> {
+    let mut key = member_prefix(member);
+    key.extend_from_slice(alias.as_bytes());
+    key
+}
+
+pub fn feed(member: &MemberId, feed_url: &str) -> Vec<u8> {
+    let mut key = member_prefix(member);
+    key.extend_from_slice(feed_url.as_bytes());
+    key
+}

@@ -1,0 +1,217 @@
+//! The embedded store (sled 0.34; the only module that imports sled). Posts by id, an index
+//! by (published, id) for newest-first scans, an index by member, aliases (GUID and
+//! normalized link to post id) that keep identity stable, and per-feed fetch state. Each
+//! member refresh is one atomic transaction; `flush` is called at the end of every pass.
+
+mod keys;
+mod transfer;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+use crate::config::MemberId;
+use crate::model::{FeedState, Post};
+
+pub use transfer::{export, import, ImportCounts};
+
+/// The layout this code reads and writes. A store with a newer version is refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A cheap-to-clone handle on the open store.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    posts: sled::Tree,
+    by_time: sled::Tree,
+    by_member: sled::Tree,
+    aliases: sled::Tree,
+    feeds: sled::Tree,
+}
+
+/// Every stored value is wrapped with the version of its shape.
+#[derive(Serialize, Deserialize)]
+struct Envelope<T> {
+    v: u32,
+    data: T,
+}
+
+fn encode<T: Serialize>(value: &T) -> anyhow::Result<Vec<u8>> {
+    Ok(serde_json::to_vec(&Envelope { v: SCHEMA_VERSION, data: value })?)
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> anyhow::Result<T> {
+    let envelope: Envelope<T> = serde_json::from_slice(bytes).context("stored value is unreadable")?;
+    anyhow::ensure!(envelope.v <= SCHEMA_VERSION, "stored value has version {} (newer than this planet)", envelope.v);
+    Ok(envelope.data)
+}
+
+/// What an existing post needs to be compared with a fresh copy, read without its content.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PostSummary {
+    pub id: String,
+    pub published: chrono::DateTime<chrono::Utc>,
+    pub first_seen: chrono::DateTime<chrono::Utc>,
+    pub date_source: crate::model::DateSource,
+    pub content_hash: String,
+    pub tags: Vec<String>,
+    pub author: Option<String>,
+    pub updated: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Store {
+    /// Opens (or creates) the store. A store held by another process is a clear error: sled
+    /// takes an exclusive lock on its files.
+    pub fn open(path: &Path, cache_bytes: u64) -> anyhow::Result<Store> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).with_context(|| format!("failed to create {}", parent.display()))?;
+        }
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            // sled's default fsyncs every 500 ms; planet flushes at the end of each pass and
+            // each refresh is already atomic, so a slower background flush is enough.
+            .flush_every_ms(Some(2000))
+            .open()
+            .map_err(|error| open_error(path, error))?;
+        let tree = |name: &str| db.open_tree(name).with_context(|| format!("failed to open tree {name}"));
+        let store = Store {
+            posts: tree("posts")?,
+            by_time: tree("posts_by_time")?,
+            by_member: tree("posts_by_member")?,
+            aliases: tree("aliases")?,
+            feeds: tree("feeds")?,
+            db,
+        };
+        store.check_schema_version()?;
+        Ok(store)
+    }
+
+    fn check_schema_version(&self) -> anyhow::Result<()> {
+        match self.db.get("schema_version")? {
+            None => {
+                self.db.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+            }
+            Some(bytes) => {
+                let version = u32::from_be_bytes(bytes.as_ref().try_into().context("schema_version is corrupt")?);
+                anyhow::ensure!(version <= SCHEMA_VERSION, "the store has schema version {version}, newer than this planet ({SCHEMA_VERSION}); upgrade planet");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn flush(&self) -> anyhow::Result<()> {
+        self.db.flush().context("failed to flush the store")?;
+        Ok(())
+    }
+
+    pub fn post(&self, id: &str) -> anyhow::Result<Option<Post>> {
+        self.posts.get(id)?.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    pub fn post_summary(&self, id: &str) -> anyhow::Result<Option<PostSummary>> {
+        self.posts.get(id)?.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    pub fn post_count(&self) -> usize {
+        self.posts.len()
+    }
+
+    /// The post an alias (`guid:...` or `link:...`) of this member points at.
+    pub fn alias(&self, member: &MemberId, alias: &str) -> anyhow::Result<Option<String>> {
+        let found = self.aliases.get(keys::alias(member, alias))?;
+        Ok(found.map(|id| String::from_utf8_lossy(&id).into_owned()))
+    }
+
+    /// Newest first, at most `limit`.
+    pub fn recent_posts(&self, limit: usize) -> anyhow::Result<Vec<Post>> {
+        let mut posts = Vec::with_capacity(limit.min(1024));
+        for item in self.by_time.iter().rev().take(limit) {
+            let (key, _) = item?;
+            if let Some(post) = self.post(keys::id_after_time(&key))? {
+                posts.push(post);
+            }
+        }
+        Ok(posts)
+    }
+
+    /// A member's posts, newest first, at most `limit`.
+    pub fn member_posts(&self, member: &MemberId, limit: usize) -> anyhow::Result<Vec<Post>> {
+        let mut posts = Vec::new();
+        for item in self.by_member.scan_prefix(keys::member_prefix(member)).rev().take(limit) {
+            let (key, _) = item?;
+            let id = keys::id_after_time(&key[member.as_str().len() + 1..]);
+            if let Some(post) = self.post(id)? {
+                posts.push(post);
+            }
+        }
+        Ok(posts)
+    }
+
+    pub fn feed_state(&self, member: &MemberId, feed_url: &str) -> anyhow::Result<Option<FeedState>> {
+        self.feeds.get(keys::feed(member, feed_url))?.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    pub fn feed_states(&self) -> anyhow::Result<Vec<FeedState>> {
+        self.feeds.iter().values().map(|value| decode(&value?)).collect()
+    }
+
+    pub fn put_feed_state(&self, member: &MemberId, state: &FeedState) -> anyhow::Result<()> {
+        self.feeds.insert(keys::feed(member, &state.feed_url), encode(state)?)?;
+        Ok(())
+    }
+
+    /// Writes a member feed's new and changed posts, their indexes and aliases, and its fetch
+    /// state, in one transaction: after a crash either all of a refresh is there or none.
+    pub fn save_refresh(&self, member: &MemberId, posts: &[Post], state: &FeedState) -> anyhow::Result<()> {
+        let encoded: Vec<(&Post, Vec<u8>)> = posts.iter().map(|p| Ok((p, encode(p)?))).collect::<anyhow::Result<_>>()?;
+        let state_bytes = encode(state)?;
+        let trees = (&self.posts, &self.by_time, &self.by_member, &self.aliases, &self.feeds);
+        let result: Result<(), TransactionError<String>> = trees.transaction(|(posts, by_time, by_member, aliases, feeds)| {
+            for (post, bytes) in &encoded {
+                if let Some(old) = posts.insert(post.id.as_bytes(), bytes.as_slice())? {
+                    let old: PostSummary = decode(&old).map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+                    by_time.remove(keys::by_time(old.published, &old.id))?;
+                    by_member.remove(keys::by_member(member, old.published, &old.id))?;
+                }
+                by_time.insert(keys::by_time(post.published, &post.id), &[])?;
+                by_member.insert(keys::by_member(member, post.published, &post.id), &[])?;
+                for alias in post_aliases(post) {
+                    aliases.insert(keys::alias(member, &alias), post.id.as_bytes())?;
+                }
+            }
+            feeds.insert(keys::feed(member, &state.feed_url), state_bytes.as_slice())?;
+            Ok(())
+        });
+        result.map_err(|error| anyhow::anyhow!("failed to save the refresh of {member}: {error}"))
+    }
+}
+
+/// The aliases a post is found by on later refreshes.
+pub fn post_aliases(post: &Post) -> Vec<String> {
+    let mut aliases = Vec::new();
+    if let Some(guid) = &post.guid {
+        aliases.push(format!("guid:{guid}"));
+    }
+    if let Some(link) = post.url.as_deref().and_then(crate::parse::ids::normalize_link) {
+        aliases.push(format!("link:{link}"));
+    }
+    aliases
+}
+
+fn open_error(path: &Path, error: sled::Error) -> anyhow::Error {
+    let text = error.to_string();
+    if text.contains("could not acquire lock") || text.contains("WouldBlock") || text.contains("Resource temporarily unavailable") {
+        anyhow::anyhow!(
+            "the store {} is in use by another planet process (sled allows one process at a time); stop it or use another [store] path",
+            path.display()
+        )
+    } else {
+        anyhow::anyhow!("failed to open the store {}: {text}", path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests;

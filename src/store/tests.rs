@@ -1,0 +1,119 @@
+//! Store tests against a real sled database in a temporary directory.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::*;
+use crate::model::DateSource;
+use crate::sanitize;
+
+fn member(id: &str) -> MemberId {
+    MemberId::parse(id).unwrap()
+}
+
+fn time(hours: i64) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap().with_timezone(&Utc) + Duration::hours(hours)
+}
+
+fn post(member_id: &str, id: &str, hours: i64) -> Post {
+    Post {
+        id: id.to_string(),
+        member: member(member_id),
+        feed_url: format!("https://{member_id}.example/feed"),
+        guid: Some(format!("guid-{id}")),
+        url: Some(format!("https://{member_id}.example/{id}")),
+        title: format!("Post {id}"),
+        author: None,
+        published: time(hours),
+        updated: None,
+        first_seen: time(hours),
+        date_source: DateSource::Feed,
+        tags: vec!["dotnet".into()],
+        excerpt: "excerpt".into(),
+        content_html: sanitize::html("<p>body</p>", None),
+        content_hash: "hash".into(),
+    }
+}
+
+fn state(member_id: &str) -> FeedState {
+    let url = format!("https://{member_id}.example/feed");
+    FeedState { member: Some(member(member_id)), feed_url: url.clone(), current_url: url, ..FeedState::default() }
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), 8 * 1024 * 1024).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn posts_come_back_newest_first_overall_and_per_member() {
+    let (_dir, store) = open();
+    store.save_refresh(&member("a"), &[post("a", "a1", 1), post("a", "a2", 5)], &state("a")).unwrap();
+    store.save_refresh(&member("b"), &[post("b", "b1", 3)], &state("b")).unwrap();
+    let ids: Vec<String> = store.recent_posts(10).unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(ids, vec!["a2", "b1", "a1"]);
+    let ids: Vec<String> = store.member_posts(&member("a"), 10).unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(ids, vec!["a2", "a1"]);
+}
+
+#[test]
+fn updating_a_post_moves_its_index_entries_instead_of_duplicating_them() {
+    let (_dir, store) = open();
+    store.save_refresh(&member("a"), &[post("a", "a1", 1)], &state("a")).unwrap();
+    let mut edited = post("a", "a1", 9);
+    edited.title = "Edited".into();
+    store.save_refresh(&member("a"), &[edited], &state("a")).unwrap();
+    let posts = store.recent_posts(10).unwrap();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].title, "Edited");
+    assert_eq!(store.member_posts(&member("a"), 10).unwrap().len(), 1);
+}
+
+#[test]
+fn aliases_find_a_post_by_guid_and_by_normalized_link() {
+    let (_dir, store) = open();
+    store.save_refresh(&member("a"), &[post("a", "a1", 1)], &state("a")).unwrap();
+    assert_eq!(store.alias(&member("a"), "guid:guid-a1").unwrap().as_deref(), Some("a1"));
+    assert_eq!(store.alias(&member("a"), "link:a.example/a1").unwrap().as_deref(), Some("a1"));
+    assert_eq!(store.alias(&member("b"), "guid:guid-a1").unwrap(), None);
+}
+
+#[test]
+fn export_then_import_into_an_empty_store_round_trips() {
+    let (_dir, store) = open();
+    store.save_refresh(&member("a"), &[post("a", "a1", 1), post("a", "a2", 2)], &state("a")).unwrap();
+    let mut failing = state("b");
+    failing.last_error = Some("HTTP 500".into());
+    failing.consecutive_failures = 3;
+    store.put_feed_state(&member("b"), &failing).unwrap();
+    let mut exported = Vec::new();
+    let counts = export(&store, &mut exported).unwrap();
+    assert_eq!(counts, ImportCounts { posts: 2, feed_states: 2 });
+
+    let (_dir2, copy) = open();
+    assert_eq!(import(&copy, exported.as_slice()).unwrap(), counts);
+    assert_eq!(copy.recent_posts(10).unwrap(), store.recent_posts(10).unwrap());
+    assert_eq!(copy.feed_state(&member("b"), &failing.feed_url).unwrap(), Some(failing));
+    let mut again = Vec::new();
+    export(&copy, &mut again).unwrap();
+    assert_eq!(again, exported);
+}
+
+#[test]
+fn importing_hostile_html_sanitizes_it() {
+    let (_dir, store) = open();
+    let mut line = serde_json::to_value(post("a", "a1", 1)).unwrap();
+    line["kind"] = "post".into();
+    line["content_html"] = "<img src=x onerror=alert(1)><script>alert(2)</script>".into();
+    import(&store, format!("{line}\n").as_bytes()).unwrap();
+    let stored = store.post("a1").unwrap().unwrap();
+    assert!(!stored.content_html.as_str().contains("onerror"));
+    assert!(!stored.content_html.as_str().contains("script"));
+}
+
+#[test]
+fn a_second_open_of_a_store_in_use_is_a_clear_error() {
+    let (dir, _store) = open();
+    let error = Store::open(&dir.path().join("store"), 1024 * 1024).err().expect("second open must fail");
+    assert!(error.to_string().contains("in use by another planet process"), "{error}");
+}

@@ -1,0 +1,79 @@
+//! `planet export` and `planet import`: every post and feed state as JSON lines, one object
+//! per line with a `kind`. This is the backup format and the path across a future change of
+//! storage engine, so it is plain JSON and independent of sled's files.
+
+use std::io::{BufRead, Write};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use super::{decode, Store};
+use crate::model::{FeedState, Post};
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Line {
+    Post(Box<Post>),
+    FeedState(Box<FeedState>),
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub posts: usize,
+    pub feed_states: usize,
+}
+
+/// Writes every post (oldest first) and every feed state.
+pub fn export(store: &Store, mut out: impl Write) -> anyhow::Result<ImportCounts> {
+    let mut counts = ImportCounts::default();
+    for item in store.by_time.iter() {
+        let (key, _) = item?;
+        if let Some(post) = store.post(super::keys::id_after_time(&key))? {
+            serde_json::to_writer(&mut out, &Line::Post(Box::new(post)))?;
+            out.write_all(b"\n")?;
+            counts.posts += 1;
+        }
+    }
+    for value in store.feeds.iter().values() {
+        let state: FeedState = decode(&value?)?;
+        serde_json::to_writer(&mut out, &Line::FeedState(Box::new(state)))?;
+        out.write_all(b"\n")?;
+        counts.feed_states += 1;
+    }
+    out.flush()?;
+    Ok(counts)
+}
+
+/// Reads what `export` wrote. Posts are saved through the same path as a refresh, so their
+/// indexes and aliases are rebuilt; importing twice changes nothing. Post HTML is sanitized
+/// again on the way in (`SafeHtml`'s deserializer): an export file is not trusted.
+pub fn import(store: &Store, input: impl BufRead) -> anyhow::Result<ImportCounts> {
+    let mut counts = ImportCounts::default();
+    for (index, line) in input.lines().enumerate() {
+        let line = line.context("failed to read the import")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: Line = serde_json::from_str(&line).with_context(|| format!("line {}: not an export line", index + 1))?;
+        match parsed {
+            Line::Post(post) => {
+                let member = post.member.clone();
+                let state = store.feed_state(&member, &post.feed_url)?.unwrap_or_else(|| FeedState {
+                    member: Some(member.clone()),
+                    feed_url: post.feed_url.clone(),
+                    current_url: post.feed_url.clone(),
+                    ..FeedState::default()
+                });
+                store.save_refresh(&member, &[*post], &state)?;
+                counts.posts += 1;
+            }
+            Line::FeedState(state) => {
+                let member = state.member.clone().with_context(|| format!("line {}: feed state without a member", index + 1))?;
+                store.put_feed_state(&member, &state)?;
+                counts.feed_states += 1;
+            }
+        }
+    }
+    store.flush()?;
+    Ok(counts)
+}
