@@ -1,1 +1,21 @@
-fn main() {}
+//! The `planet` binary: parses arguments, sets up logging, and hands over to `cli::run`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "planet=info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = planet::cli::Args::parse();
+    match planet::cli::run(args).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

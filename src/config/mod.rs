@@ -14,6 +14,9 @@ use url::Url;
 
 pub use validate::parse_duration;
 
+/// The configuration `planet check` uses when there is no feeds.toml: every default.
+pub const CHECK_DEFAULTS: &str = "[site]\ntitle = \"planet check\"\nurl = \"http://localhost/\"\n";
+
 /// A member's stable slug: lowercase ASCII letters, digits, `-` and `_`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]

@@ -11,11 +11,16 @@ const XML_ENTITIES: &[&str] = &["amp", "lt", "gt", "quot", "apos"];
 /// The repaired document and a description of each kind of repair made.
 pub fn xml(text: &str) -> (String, Vec<String>) {
     let mut repairs = Vec::new();
-    let mut text = text.trim_start_matches('\u{feff}');
+    let mut text: &str = text.trim_start_matches('\u{feff}');
     let root = root_start(text);
     if root > 0 {
         repairs.push(format!("removed {} bytes of junk before the root element", root));
         text = &text[root..];
+    }
+    let versioned = rss_root_with_known_version(text);
+    if let Some(fixed) = &versioned {
+        repairs.push("the <rss> element has no version feed-rs knows; read as RSS 2.0".to_string());
+        text = fixed;
     }
     let mut out = String::with_capacity(text.len() + 64);
     let (mut forbidden, mut ampersands, mut entities) = (0usize, 0usize, 0usize);
@@ -62,6 +67,33 @@ pub fn xml(text: &str) -> (String, Vec<String>) {
         repairs.push(format!("replaced {entities} HTML entities that XML does not define"));
     }
     (out, repairs)
+}
+
+/// feed-rs recognizes `<rss>` only with version 2.0, 0.91 or 0.92; feedparser reads any
+/// `<rss>` (no version, 0.93, 0.94, 3.0 ...) as RSS, and so do we.
+fn rss_root_with_known_version(text: &str) -> Option<String> {
+    let start = text.find("<rss")?;
+    let after = &text[start + 4..];
+    if !after.starts_with(|c: char| c == '>' || c.is_whitespace()) {
+        return None;
+    }
+    let end = start + 4 + after.find('>')?;
+    let tag = &text[start..end];
+    let known = ["\"2.0\"", "'2.0'", "\"0.91\"", "'0.91'", "\"0.92\"", "'0.92'"];
+    if known.iter().any(|v| tag.contains(&format!("version={v}"))) {
+        return None;
+    }
+    let without_version = match tag.find("version=") {
+        Some(at) => {
+            let value = &tag[at + 8..];
+            let quote = value.chars().next()?;
+            let length = value[1..].find(quote)? + 2;
+            format!("{}{}", tag[..at].trim_end(), &tag[at + 8 + length..])
+        }
+        None => tag.to_string(),
+    };
+    let fixed_tag = format!("<rss version=\"2.0\"{}", &without_version[4..]);
+    Some(format!("{}{}{}", &text[..start], fixed_tag, &text[end..]))
 }
 
 /// Where the XML declaration or the root element starts.
@@ -118,20 +150,28 @@ mod tests {
 
     #[test]
     fn bare_ampersands_and_html_entities_are_repaired() {
-        let (fixed, repairs) = xml("<rss><title>Tom & Jerry&nbsp;&copy; &amp; &#20013; &bogus;</title></rss>");
-        assert_eq!(fixed, "<rss><title>Tom &amp; Jerry&#160;&#169; &amp; &#20013; &amp;bogus;</title></rss>");
+        let (fixed, repairs) = xml("<rss version=\"2.0\"><title>Tom & Jerry&nbsp;&copy; &amp; &#20013; &bogus;</title></rss>");
+        assert_eq!(fixed, "<rss version=\"2.0\"><title>Tom &amp; Jerry&#160;&#169; &amp; &#20013; &amp;bogus;</title></rss>");
         assert_eq!(repairs.len(), 2);
     }
 
     #[test]
     fn junk_before_the_root_and_control_characters_are_removed() {
-        let (fixed, _) = xml("Warning: PHP notice\n<?xml version=\"1.0\"?><rss>a\u{1}b</rss>");
-        assert_eq!(fixed, "<?xml version=\"1.0\"?><rss>ab</rss>");
+        let (fixed, _) = xml("Warning: PHP notice\n<?xml version=\"1.0\"?><rss version=\"2.0\">a\u{1}b</rss>");
+        assert_eq!(fixed, "<?xml version=\"1.0\"?><rss version=\"2.0\">ab</rss>");
+    }
+
+    #[test]
+    fn an_rss_root_without_a_known_version_reads_as_rss_2() {
+        let (fixed, _) = xml("<rss><channel/></rss>");
+        assert_eq!(fixed, "<rss version=\"2.0\"><channel/></rss>");
+        let (fixed, _) = xml("<rss version='0.94' xmlns:x=\"u\"><channel/></rss>");
+        assert_eq!(fixed, "<rss version=\"2.0\" xmlns:x=\"u\"><channel/></rss>");
     }
 
     #[test]
     fn cdata_sections_are_not_rewritten() {
-        let (fixed, _) = xml("<rss><d><![CDATA[a & b &nbsp;]]></d></rss>");
-        assert_eq!(fixed, "<rss><d><![CDATA[a & b &nbsp;]]></d></rss>");
+        let (fixed, _) = xml("<rss version=\"2.0\"><d><![CDATA[a & b &nbsp;]]></d></rss>");
+        assert_eq!(fixed, "<rss version=\"2.0\"><d><![CDATA[a & b &nbsp;]]></d></rss>");
     }
 }

@@ -1,0 +1,138 @@
+//! Parses a fetched body and merges its posts with what is stored: a post is matched to a
+//! stored one by GUID alias, then normalized-link alias, then id, so an edit (or a changed
+//! GUID, or a changed URL) updates the stored post in place. Its first-seen time and any
+//! date derived from it are kept, so undated and clamped posts do not creep forward.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+use crate::config::{Config, Member};
+use crate::fetch::Body;
+use crate::model::{DateSource, FeedState, Post};
+use crate::parse::{self, ParseError};
+use crate::store::{post_aliases, PostSummary, Store};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub filtered: usize,
+}
+
+impl Counts {
+    pub fn plus(&self, other: &Counts) -> Counts {
+        Counts {
+            new: self.new + other.new,
+            updated: self.updated + other.updated,
+            unchanged: self.unchanged + other.unchanged,
+            filtered: self.filtered + other.filtered,
+        }
+    }
+}
+
+/// Parses `body` and saves the changes with the feed's new state in one transaction. The
+/// outer error is the store's; the inner one is the feed's (recorded as a failure).
+pub fn parse_and_save(config: &Config, member: &Member, store: &Store, now: DateTime<Utc>, body: &Body, state: &mut FeedState) -> anyhow::Result<Result<Counts, ParseError>> {
+    let base = document_base(&body.final_url, body.content_location.as_deref());
+    let context = parse::Context {
+        member,
+        feed_url: &state.feed_url,
+        base: Some(&base),
+        timezone: config.site.timezone,
+        future_dates: config.fetch.future_dates,
+        now,
+    };
+    let parsed = match parse::feed(&body.bytes, body.content_type.as_deref(), &context) {
+        Ok(parsed) => parsed,
+        Err(error) => return Ok(Err(error)),
+    };
+    let (to_write, mut counts) = merge(store, member, parsed.posts, now)?;
+    counts.filtered = parsed.filtered_out;
+    state.etag = body.validators.etag.clone();
+    state.last_modified = body.validators.last_modified.clone();
+    state.last_success = Some(now);
+    state.last_status = Some(body.status);
+    state.last_error = None;
+    state.consecutive_failures = 0;
+    state.next_due = None;
+    state.gone = false;
+    state.warnings = parsed.warnings;
+    state.feed_title = Some(parsed.title).filter(|t| !t.is_empty());
+    state.posts_in_feed = to_write.len() + counts.unchanged;
+    store.save_refresh(&member.id, &to_write, state)?;
+    Ok(Ok(counts))
+}
+
+/// Decides for each fresh post whether it is new, an update of a stored post, or unchanged;
+/// returns the posts to write.
+pub fn merge(store: &Store, member: &Member, fresh: Vec<Post>, now: DateTime<Utc>) -> anyhow::Result<(Vec<Post>, Counts)> {
+    let mut counts = Counts::default();
+    let mut used: HashSet<String> = HashSet::new();
+    let mut to_write = Vec::new();
+    for mut post in fresh {
+        match stored_match(store, member, &post, &used)? {
+            Some(existing) => {
+                carry_over(&mut post, &existing);
+                if changed(&post, &existing) {
+                    counts.updated += 1;
+                    to_write.push(post.clone());
+                } else {
+                    counts.unchanged += 1;
+                }
+            }
+            None => {
+                post.first_seen = now;
+                counts.new += 1;
+                to_write.push(post.clone());
+            }
+        }
+        used.insert(post.id);
+    }
+    Ok((to_write, counts))
+}
+
+fn stored_match(store: &Store, member: &Member, post: &Post, used: &HashSet<String>) -> anyhow::Result<Option<PostSummary>> {
+    let mut candidates: Vec<String> = Vec::new();
+    for alias in post_aliases(post) {
+        if let Some(id) = store.alias(&member.id, &alias)? {
+            candidates.push(id);
+        }
+    }
+    candidates.push(post.id.clone());
+    for id in candidates {
+        if used.contains(&id) {
+            continue;
+        }
+        if let Some(summary) = store.post_summary(&id)? {
+            return Ok(Some(summary));
+        }
+    }
+    Ok(None)
+}
+
+fn carry_over(post: &mut Post, existing: &PostSummary) {
+    post.id = existing.id.clone();
+    post.first_seen = existing.first_seen;
+    match post.date_source {
+        DateSource::Feed => {}
+        DateSource::FirstSeen => post.published = existing.published,
+        DateSource::Clamped => post.published = existing.first_seen,
+    }
+}
+
+fn changed(post: &Post, existing: &PostSummary) -> bool {
+    post.content_hash != existing.content_hash
+        || post.published != existing.published
+        || post.tags != existing.tags
+        || post.author != existing.author
+        || post.updated != existing.updated
+        || post.date_source != existing.date_source
+}
+
+/// The base of a document: its Content-Location (resolved) or the URL it came from.
+pub fn document_base(final_url: &Url, content_location: Option<&str>) -> Url {
+    content_location.and_then(|location| final_url.join(location).ok()).unwrap_or_else(|| final_url.clone())
+}

@@ -1,0 +1,242 @@
+//! One fetch pass over every member feed (`run_pass`, the single step that `planet fetch`, the
+//! scheduler and tests call). Concurrency is bounded globally and per host; a feed's failure is
+//! recorded on that feed, with exponential backoff, and never stops the others.
+
+mod backoff;
+mod merge;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
+use url::Url;
+
+use crate::config::{Config, Member, MemberId};
+use crate::fetch::{self, Fetched, Validators};
+use crate::model::{FeedState, Warning};
+use crate::store::Store;
+
+pub use merge::{document_base, Counts};
+
+#[derive(Debug, Clone, Default)]
+pub struct PassOptions {
+    /// Fetch even feeds that are backing off or gone.
+    pub force: bool,
+    /// Only this member's feeds.
+    pub member: Option<MemberId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "result", content = "detail")]
+pub enum Outcome {
+    Refreshed,
+    NotModified,
+    /// Not due yet: backing off after failures or honouring Retry-After.
+    Skipped { until: DateTime<Utc> },
+    Gone,
+    RetryLater { status: u16, until: DateTime<Utc> },
+    Failed { error: String },
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FeedReport {
+    pub member: MemberId,
+    pub feed_url: String,
+    pub outcome: Outcome,
+    pub counts: Counts,
+    pub moved_to: Option<String>,
+    pub warnings: Vec<Warning>,
+    pub millis: u128,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PassReport {
+    pub feeds: Vec<FeedReport>,
+}
+
+impl PassReport {
+    pub fn totals(&self) -> Counts {
+        self.feeds.iter().fold(Counts::default(), |total, feed| total.plus(&feed.counts))
+    }
+
+    pub fn count(&self, matches: impl Fn(&Outcome) -> bool) -> usize {
+        self.feeds.iter().filter(|feed| matches(&feed.outcome)).count()
+    }
+}
+
+/// Fetches every due member feed once, saves what changed, and flushes the store.
+pub async fn run_pass(config: &Config, store: &Store, client: &fetch::Client, now: DateTime<Utc>, options: &PassOptions) -> anyhow::Result<PassReport> {
+    let shared_config = Arc::new(config.clone());
+    let global = Arc::new(Semaphore::new(config.fetch.concurrency));
+    let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let members = config.members.iter().filter(|m| options.member.as_ref().is_none_or(|only| *only == m.id));
+    for member in members {
+        for feed_url in &member.feeds {
+            let host = feed_url.host_str().unwrap_or("").to_string();
+            let host_limit = per_host.entry(host).or_insert_with(|| Arc::new(Semaphore::new(config.fetch.per_host_concurrency)));
+            let job = Job {
+                config: Arc::clone(&shared_config),
+                member: member.clone(),
+                feed_url: feed_url.clone(),
+                store: store.clone(),
+                client: client.clone(),
+                now,
+                force: options.force,
+            };
+            let (global, host_limit) = (Arc::clone(&global), Arc::clone(host_limit));
+            tasks.spawn(async move {
+                // The host permit first, so a busy host does not hold global slots idle.
+                let _host = host_limit.acquire_owned().await;
+                let _global = global.acquire_owned().await;
+                job.run().await
+            });
+        }
+    }
+    let mut report = PassReport::default();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(feed_report) => report.feeds.push(feed_report),
+            Err(error) => tracing::error!(%error, "a feed refresh task failed"),
+        }
+    }
+    report.feeds.sort_by(|a, b| (&a.member, &a.feed_url).cmp(&(&b.member, &b.feed_url)));
+    store.flush()?;
+    Ok(report)
+}
+
+struct Job {
+    config: Arc<Config>,
+    member: Member,
+    feed_url: Url,
+    store: Store,
+    client: fetch::Client,
+    now: DateTime<Utc>,
+    force: bool,
+}
+
+impl Job {
+    async fn run(self) -> FeedReport {
+        let started = Instant::now();
+        let mut report = FeedReport {
+            member: self.member.id.clone(),
+            feed_url: self.feed_url.to_string(),
+            outcome: Outcome::Refreshed,
+            counts: Counts::default(),
+            moved_to: None,
+            warnings: Vec::new(),
+            millis: 0,
+        };
+        report.outcome = match self.refresh(&mut report).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                // Only the store can fail here; the feed's own failures are outcomes.
+                tracing::error!(member = %self.member.id, feed = %self.feed_url, "{error:#}");
+                Outcome::Failed { error: format!("{error:#}") }
+            }
+        };
+        report.millis = started.elapsed().as_millis();
+        if let Outcome::Failed { error } = &report.outcome {
+            tracing::warn!(member = %self.member.id, feed = %self.feed_url, %error, "feed refresh failed");
+        }
+        report
+    }
+
+    async fn refresh(&self, report: &mut FeedReport) -> anyhow::Result<Outcome> {
+        let mut state = self.store.feed_state(&self.member.id, self.feed_url.as_str())?.unwrap_or_else(|| FeedState {
+            member: Some(self.member.id.clone()),
+            feed_url: self.feed_url.to_string(),
+            current_url: self.feed_url.to_string(),
+            ..FeedState::default()
+        });
+        report.moved_to = state.moved_to.clone();
+        if state.gone && !self.force {
+            return Ok(Outcome::Gone);
+        }
+        if let Some(until) = state.next_due.filter(|due| *due > self.now && !self.force) {
+            return Ok(Outcome::Skipped { until });
+        }
+        let url = Url::parse(&state.current_url).unwrap_or_else(|_| self.feed_url.clone());
+        let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
+        state.last_attempt = Some(self.now);
+        let fetched = fetch::get(&self.client, &url, &validators).await;
+        let outcome = match fetched {
+            Ok(Fetched::Body(body)) => {
+                record_move(&mut state, body.moved_to.as_ref());
+                // Parsing and sanitizing are CPU work: keep them off the fetching threads.
+                let (config, member, store, now) = (Arc::clone(&self.config), self.member.clone(), self.store.clone(), self.now);
+                let (result, new_state) = tokio::task::spawn_blocking(move || {
+                    let mut state = state;
+                    let result = merge::parse_and_save(&config, &member, &store, now, &body, &mut state);
+                    (result, state)
+                })
+                .await?;
+                state = new_state;
+                match result? {
+                    Ok(counts) => {
+                        report.counts = counts;
+                        report.warnings = state.warnings.clone();
+                        Outcome::Refreshed
+                    }
+                    Err(parse_error) => self.failed(&mut state, parse_error.to_string(), None),
+                }
+            }
+            Ok(Fetched::NotModified { moved_to, .. }) => {
+                record_move(&mut state, moved_to.as_ref());
+                succeeded(&mut state, 304);
+                Outcome::NotModified
+            }
+            Ok(Fetched::Gone { .. }) => {
+                state.gone = true;
+                state.last_status = Some(410);
+                state.last_error = Some("410 Gone: the server says this feed was removed for good; it is no longer fetched".into());
+                Outcome::Gone
+            }
+            Ok(Fetched::RetryLater { status, retry_after, .. }) => {
+                state.last_status = Some(status);
+                match self.failed(&mut state, format!("HTTP {status}: the server asks to retry later"), retry_after) {
+                    Outcome::Failed { .. } => Outcome::RetryLater { status, until: state.next_due.unwrap_or(self.now) },
+                    other => other,
+                }
+            }
+            Err(error) => {
+                if let fetch::FetchError::Status { status, .. } = &error {
+                    state.last_status = Some(*status);
+                }
+                self.failed(&mut state, error.to_string(), None)
+            }
+        };
+        report.moved_to = state.moved_to.clone();
+        if outcome != Outcome::Refreshed {
+            self.store.put_feed_state(&self.member.id, &state)?;
+        }
+        Ok(outcome)
+    }
+
+    fn failed(&self, state: &mut FeedState, error: String, retry_after: Option<std::time::Duration>) -> Outcome {
+        state.consecutive_failures += 1;
+        let delay = backoff::delay(state.consecutive_failures, retry_after, self.config.fetch.max_backoff, &self.feed_url);
+        state.next_due = Some(self.now + delay);
+        state.last_error = Some(error.clone());
+        Outcome::Failed { error }
+    }
+}
+
+/// A permanent move is only remembered once the new address answered successfully.
+fn record_move(state: &mut FeedState, moved_to: Option<&Url>) {
+    if let Some(target) = moved_to {
+        state.current_url = target.to_string();
+        state.moved_to = Some(target.to_string());
+    }
+}
+
+fn succeeded(state: &mut FeedState, status: u16) {
+    state.last_success = state.last_attempt;
+    state.last_status = Some(status);
+    state.last_error = None;
+    state.consecutive_failures = 0;
+    state.next_due = None;
+    state.gone = false;
+}
