@@ -1,0 +1,9 @@
+//! planet's integration tests: one binary, one module per concern. Everything runs offline
+//! against servers on 127.0.0.1 started by the tests themselves.
+
+mod cli;
+mod corpus;
+mod fetching;
+mod helpers;
+mod identity;
+mod properties;
