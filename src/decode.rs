@@ -25,11 +25,18 @@ pub struct Decoded {
 
 /// Decodes `bytes`; `content_type` is the HTTP `Content-Type` header, if any.
 pub fn to_utf8(bytes: &[u8], content_type: Option<&str>) -> Decoded {
+    to_utf8_from(bytes, content_type, None)
+}
+
+/// Like `to_utf8`, with the host the bytes came from: its country-code TLD tells the sniffer
+/// which legacy encoding to favour (a `.jp` site's Shift_JIS). Other hosts get `.cn`'s bias,
+/// since the community's sites that omit a charset are Chinese.
+pub fn to_utf8_from(bytes: &[u8], content_type: Option<&str>, host: Option<&str>) -> Decoded {
     let mut warnings = Vec::new();
     let decoded = by_byte_order_mark(bytes)
         .or_else(|| by_label(bytes, http_charset(content_type), CharsetSource::Http, &mut warnings))
         .or_else(|| by_label(bytes, declared_charset(bytes), CharsetSource::XmlDeclaration, &mut warnings))
-        .unwrap_or_else(|| sniffed(bytes));
+        .unwrap_or_else(|| sniffed(bytes, tld_hint(host)));
     let text = with_utf8_declaration(&decoded.0);
     Decoded { text, encoding: decoded.1, source: decoded.2, warnings }
 }
@@ -68,6 +75,15 @@ fn utf32(bytes: &[u8], big_endian: bool) -> String {
 fn by_label(bytes: &[u8], label: Option<String>, source: CharsetSource, warnings: &mut Vec<String>) -> Option<Found> {
     let label = label?;
     let Some(encoding) = encoding_for_label(&label) else {
+        if let Some((code_page, table)) = oem_code_page(&label) {
+            return match table.decode_string_checked(bytes) {
+                Some(text) => Some((text, code_page, source)),
+                None => {
+                    warnings.push(format!("the bytes are not valid {label} as declared ({source:?}); charset detected instead"));
+                    None
+                }
+            };
+        }
         warnings.push(format!("unknown charset '{label}' ({source:?}) ignored"));
         return None;
     };
@@ -86,6 +102,10 @@ fn by_label(bytes: &[u8], label: Option<String>, source: CharsetSource, warnings
     }
     match encoding.decode_without_bom_handling_and_without_replacement(bytes) {
         Some(text) => Some((text.into_owned(), encoding.name(), source)),
+        None if encoding == UTF_8 && mostly_utf8(bytes) => {
+            warnings.push("a few bytes are not valid UTF-8 (a character cut in two?); they were replaced".to_string());
+            Some((String::from_utf8_lossy(bytes).into_owned(), UTF_8.name(), source))
+        }
         None => {
             warnings.push(format!("the bytes are not valid {label} as declared ({source:?}); charset detected instead"));
             None
@@ -96,8 +116,48 @@ fn by_label(bytes: &[u8], label: Option<String>, source: CharsetSource, warnings
 /// encoding_rs maps `gb2312` to GBK; its GBK decoder reads all of GB18030, which is what
 /// sites labelling themselves gb2312 actually send. Name it GB18030 for clarity.
 fn encoding_for_label(label: &str) -> Option<&'static Encoding> {
-    let encoding = Encoding::for_label(label.trim().as_bytes())?;
+    let label = label.trim().to_ascii_lowercase();
+    let label = match label.as_str() {
+        "ms-cyrl" => "windows-1251".to_string(),
+        "macroman" => "macintosh".to_string(),
+        "maccyrillic" | "mac-cyrillic" => "x-mac-cyrillic".to_string(),
+        other if other.starts_with("windows_") => other.replace('_', "-"),
+        other => other.to_string(),
+    };
+    let encoding = Encoding::for_label(label.as_bytes())?;
     Some(if encoding == encoding_rs::GBK { GB18030 } else { encoding })
+}
+
+/// IBM/DOS code pages by the labels Python and IANA use (`437`, `cp850`, `ibm866`,
+/// `csIBM855`, `cspc8codepage437`, `cp_is` ...).
+fn oem_code_page(label: &str) -> Option<(&'static str, &'static oem_cp::code_table_type::TableType)> {
+    let label = label.trim().to_ascii_lowercase();
+    let number: u16 = match label.as_str() {
+        "cp_is" => 861,
+        "cp_gr" => 869,
+        "cspc8codepage437" => 437,
+        "cspc775baltic" => 775,
+        "cspc850multilingual" => 850,
+        "cspcp852" => 852,
+        "cspc862latinhebrew" => 862,
+        other => other.trim_start_matches("csibm").trim_start_matches("ibm").trim_start_matches("cp").parse().ok()?,
+    };
+    const NAMES: &[(u16, &str)] = &[
+        (437, "IBM437"), (720, "IBM720"), (737, "IBM737"), (775, "IBM775"), (850, "IBM850"), (852, "IBM852"),
+        (855, "IBM855"), (857, "IBM857"), (858, "IBM858"), (860, "IBM860"), (861, "IBM861"), (862, "IBM862"),
+        (863, "IBM863"), (864, "IBM864"), (865, "IBM865"), (866, "IBM866"), (869, "IBM869"), (874, "IBM874"),
+    ];
+    let name = NAMES.iter().find(|(n, _)| *n == number)?.1;
+    Some((name, oem_cp::code_table::DECODING_TABLE_CP_MAP.get(&number)?))
+}
+
+fn tld_hint(host: Option<&str>) -> &[u8] {
+    let tld = host.and_then(|h| h.rsplit('.').next()).unwrap_or("");
+    if tld.len() == 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()) {
+        tld.as_bytes()
+    } else {
+        b"cn"
+    }
 }
 
 fn http_charset(content_type: Option<&str>) -> Option<String> {
@@ -128,15 +188,70 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|window| window == needle)
 }
 
-fn sniffed(bytes: &[u8]) -> Found {
+fn sniffed(bytes: &[u8], tld: &[u8]) -> Found {
     if let Ok(text) = std::str::from_utf8(bytes) {
         return (text.to_string(), "UTF-8", CharsetSource::Sniffed);
     }
+    if mostly_utf8(bytes) {
+        return (String::from_utf8_lossy(bytes).into_owned(), "UTF-8", CharsetSource::Sniffed);
+    }
     let mut detector = chardetng::EncodingDetector::new();
     detector.feed(bytes, true);
-    let encoding = detector.guess(Some(b"cn"), true);
+    let encoding = detector.guess(Some(tld), true);
     let encoding = if encoding == encoding_rs::GBK { GB18030 } else { encoding };
     (encoding.decode_without_bom_handling(bytes).0.into_owned(), encoding.name(), CharsetSource::Sniffed)
+}
+
+/// UTF-8 with a few broken sequences, such as an excerpt cut in the middle of a character,
+/// is still UTF-8: at least 20 valid multi-byte characters for every invalid sequence.
+fn mostly_utf8(bytes: &[u8]) -> bool {
+    let (mut multibyte, mut invalid) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        multibyte += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        invalid += usize::from(!chunk.invalid().is_empty());
+    }
+    invalid > 0 && multibyte >= 20 * invalid
+}
+
+/// Repairs text mangled before it reached the feed: UTF-8 that was read as Latin-1 and
+/// encoded again ("â€¦" for "…"), and C1 control characters (U+0080-U+009F) that were meant
+/// as Windows-1252 punctuation (`&#146;` for a right quote), as feedparser and HTML5 do.
+pub fn repair_mangled(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_string();
+    }
+    let text = undo_double_encoding(text).unwrap_or_else(|| text.to_string());
+    if !text.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
+        return text;
+    }
+    text.chars()
+        .map(|c| match u8::try_from(c as u32) {
+            Ok(byte @ 0x80..=0x9f) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(&[byte]).0.chars().next().unwrap_or(c),
+            _ => c,
+        })
+        .collect()
+}
+
+/// Reverses UTF-8 bytes that were read as Latin-1 or Windows-1252: every character must map
+/// back to one byte, and the bytes must be valid UTF-8 with multi-byte sequences.
+fn undo_double_encoding(text: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        let byte = match u8::try_from(c as u32) {
+            Ok(byte) => byte,
+            Err(_) => {
+                let mut utf8 = [0; 4];
+                let (encoded, _, unmappable) = encoding_rs::WINDOWS_1252.encode(c.encode_utf8(&mut utf8));
+                if unmappable || encoded.len() != 1 {
+                    return None;
+                }
+                encoded[0]
+            }
+        };
+        bytes.push(byte);
+    }
+    let decoded = String::from_utf8(bytes).ok()?;
+    (decoded != text).then_some(decoded)
 }
 
 /// The text is UTF-8 now; a declaration naming another encoding would make the XML parser
@@ -184,6 +299,42 @@ mod tests {
         assert!(decoded.text.contains("中文"));
         assert!(decoded.text.contains("encoding=\"utf-8\""));
         assert_eq!(decoded.source, CharsetSource::Http);
+    }
+
+    #[test]
+    fn utf8_with_one_character_cut_in_two_stays_utf8() {
+        let mut bytes = "<rss><title>".as_bytes().to_vec();
+        bytes.extend_from_slice("依赖注入与中间件管道的设计思路以及在实际项目中的应用".as_bytes());
+        let cut = "长".as_bytes();
+        bytes.extend_from_slice(&cut[..2]);
+        bytes.extend_from_slice(b"</title></rss>");
+        let decoded = to_utf8(&bytes, None);
+        assert_eq!(decoded.encoding, "UTF-8");
+        assert!(decoded.text.contains("依赖注入与中间件管道"));
+    }
+
+    #[test]
+    fn mangled_text_is_repaired() {
+        assert_eq!(repair_mangled("\u{e2}\u{80}\u{a6}"), "…");
+        assert_eq!(repair_mangled("â€¦"), "…");
+        assert_eq!(repair_mangled("don\u{92}t"), "don\u{2019}t");
+        assert_eq!(repair_mangled("café"), "café");
+        assert_eq!(repair_mangled("长沙"), "长沙");
+    }
+
+    #[test]
+    fn dos_code_pages_and_python_labels_decode() {
+        let decoded = to_utf8(b"<?xml version=\"1.0\" encoding=\"cp437\"?><t>\x80</t>", None);
+        assert!(decoded.text.contains("<t>Ç</t>"), "{}", decoded.text);
+        let decoded = to_utf8(b"<?xml version=\"1.0\" encoding=\"windows_1251\"?><t>\xc0</t>", None);
+        assert!(decoded.text.contains("<t>А</t>"), "{}", decoded.text);
+    }
+
+    #[test]
+    fn a_japanese_host_makes_undeclared_shift_jis_readable() {
+        let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode("<rss><title>日本語のブログ記事のタイトルです。よろしくお願いします。</title></rss>");
+        let decoded = to_utf8_from(&bytes, None, Some("blog.example.jp"));
+        assert!(decoded.text.contains("日本語のブログ記事"), "{}", decoded.text);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::bases::EntryBases;
 use super::ids;
 use super::Context;
 use crate::config::FutureDates;
+use crate::decode;
 use crate::model::{DateSource, Post, Warning};
 use crate::sanitize::{self, SafeHtml};
 use crate::text::{clean_line, collapse_whitespace, excerpt, strip_xml_forbidden};
@@ -98,10 +99,11 @@ fn entry_link(entry: &Entry, base: Option<&Url>) -> Option<String> {
 /// where the type is never said) markup stripped and entities decoded.
 fn text_of(text: &Text, feed_type: &FeedType) -> String {
     let literal = matches!(feed_type, FeedType::Atom) && text.content_type.essence().to_string() == "text/plain";
+    let content = decode::repair_mangled(&text.content);
     if literal {
-        text.content.clone()
+        content
     } else {
-        sanitize::plain_text_of_title(&text.content)
+        sanitize::plain_text_of_title(&content)
     }
 }
 

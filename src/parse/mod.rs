@@ -2,6 +2,7 @@
 //! ill-formed XML when the strict parse fails), then normalize each entry (`entry`). Pure:
 //! no I/O, and the clock is the `now` in the context.
 
+mod atom03;
 mod bases;
 pub mod dates;
 mod entry;
@@ -56,16 +57,22 @@ pub fn feed(bytes: &[u8], content_type: Option<&str>, context: &Context) -> Resu
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ParseError::NotAFeed("the document is empty".to_string()));
     }
-    let decoded = decode::to_utf8(bytes, content_type);
+    let decoded = decode::to_utf8_from(bytes, content_type, context.base.and_then(Url::host_str));
     let mut warnings: Vec<Warning> = decoded.warnings.iter().map(|w| Warning::new("charset", w.clone())).collect();
     if let Some(reason) = html_page_instead_of_feed(&decoded.text) {
         return Err(ParseError::NotAFeed(reason));
     }
+    let text = if atom03::is_atom03(&decoded.text) {
+        warnings.push(Warning::new("atom_0_3", "the feed is Atom 0.3, read as Atom 1.0; consider publishing Atom 1.0"));
+        atom03::upgrade(&decoded.text)
+    } else {
+        decoded.text
+    };
     let unparsed_dates = Arc::new(Mutex::new(Vec::new()));
-    let (parsed, text) = match feed_rs_parse(&decoded.text, context, &unparsed_dates) {
-        Ok(parsed) => (parsed, decoded.text),
+    let (parsed, text) = match feed_rs_parse(&text, context, &unparsed_dates) {
+        Ok(parsed) => (parsed, text),
         Err(first_error) => {
-            let (repaired, repairs) = repair::xml(&decoded.text);
+            let (repaired, repairs) = repair::xml(&text);
             match feed_rs_parse(&repaired, context, &unparsed_dates) {
                 Ok(parsed) => {
                     let what = if repairs.is_empty() { "recovered".to_string() } else { repairs.join("; ") };

@@ -3,6 +3,9 @@
 //! HTML named entities (`&nbsp;`) used without a DTD. CDATA sections are left untouched.
 //! Only called after a strict parse failed; each repair made is reported.
 
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
 use crate::sanitize;
 use crate::text::is_xml_char;
 
@@ -57,6 +60,13 @@ pub fn xml(text: &str) -> (String, Vec<String>) {
         }
         rest = &rest[c.len_utf8()..];
     }
+    let out = match balance_tags(&out) {
+        Some((balanced, fixes)) => {
+            repairs.extend(fixes);
+            balanced
+        }
+        None => out,
+    };
     if forbidden > 0 {
         repairs.push(format!("removed {forbidden} characters that XML forbids"));
     }
@@ -67,6 +77,70 @@ pub fn xml(text: &str) -> (String, Vec<String>) {
         repairs.push(format!("replaced {entities} HTML entities that XML does not define"));
     }
     (out, repairs)
+}
+
+/// Makes end tags match start tags, like a loose parser: an end tag that closes an outer
+/// element also closes the ones left open inside it, a stray end tag is dropped, a syntax
+/// error ends the document there, and whatever is open at the end is closed. `None` when
+/// the document was already balanced.
+fn balance_tags(text: &str) -> Option<(String, Vec<String>)> {
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().check_end_names = false;
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut stack: Vec<String> = Vec::new();
+    let (mut last, mut closed, mut dropped) = (0usize, 0usize, 0usize);
+    let mut cut_at = None;
+    loop {
+        let event = reader.read_event();
+        let position = (reader.buffer_position() as usize).min(text.len());
+        match event {
+            Ok(Event::Eof) => break,
+            Err(_) => {
+                cut_at = Some(last);
+                break;
+            }
+            Ok(Event::Start(element)) => {
+                stack.push(element_name(element.name()));
+                out.push_str(&text[last..position]);
+            }
+            Ok(Event::End(element)) => {
+                let name = element_name(element.name());
+                match stack.iter().rposition(|open| *open == name) {
+                    Some(index) => {
+                        for inner in stack.drain(index + 1..).rev() {
+                            out.push_str(&format!("</{inner}>"));
+                            closed += 1;
+                        }
+                        stack.pop();
+                        out.push_str(&text[last..position]);
+                    }
+                    None => dropped += 1,
+                }
+            }
+            Ok(_) => out.push_str(&text[last..position]),
+        }
+        last = position;
+    }
+    let unclosed_at_end = stack.len();
+    for open in stack.drain(..).rev() {
+        out.push_str(&format!("</{open}>"));
+    }
+    let mut fixes = Vec::new();
+    if let Some(at) = cut_at {
+        fixes.push(format!("the XML is broken at byte {at}; what follows was dropped"));
+    }
+    if closed + unclosed_at_end > 0 {
+        fixes.push(format!("closed {} unclosed elements", closed + unclosed_at_end));
+    }
+    if dropped > 0 {
+        fixes.push(format!("dropped {dropped} stray end tags"));
+    }
+    (!fixes.is_empty()).then_some((out, fixes))
+}
+
+fn element_name(name: quick_xml::name::QName) -> String {
+    let text: &str = name.as_ref();
+    text.to_string()
 }
 
 /// feed-rs recognizes `<rss>` only with version 2.0, 0.91 or 0.92; feedparser reads any
@@ -127,7 +201,8 @@ fn ampersand(text: &str) -> (String, usize, Fix) {
             None => number.parse::<u32>().ok(),
         };
         return match value.and_then(char::from_u32) {
-            Some(c) if is_xml_char(c) => (text[..consumed].to_string(), consumed, Fix::None),
+            // `&#X41;` (capital X) is not XML; write every reference the way XML accepts.
+            Some(c) if is_xml_char(c) => (format!("&#{};", c as u32), consumed, if number.starts_with('X') { Fix::Entity } else { Fix::None }),
             // A reference to a forbidden character (&#0;) breaks strict parsers: drop it.
             Some(_) | None => (String::new(), consumed, Fix::Entity),
         };
@@ -167,6 +242,15 @@ mod tests {
         assert_eq!(fixed, "<rss version=\"2.0\"><channel/></rss>");
         let (fixed, _) = xml("<rss version='0.94' xmlns:x=\"u\"><channel/></rss>");
         assert_eq!(fixed, "<rss version=\"2.0\" xmlns:x=\"u\"><channel/></rss>");
+    }
+
+    #[test]
+    fn truncated_and_mis_nested_documents_are_balanced() {
+        let (fixed, repairs) = xml("<rss version=\"2.0\"><channel><item><title>a<b>b</title></item></channel></rss");
+        assert_eq!(fixed, "<rss version=\"2.0\"><channel><item><title>a<b>b</b></title></item></channel></rss>");
+        assert!(repairs.iter().any(|r| r.contains("closed")), "{repairs:?}");
+        let (fixed, _) = xml("<rss version=\"2.0\"><channel></b><title>t</title>");
+        assert_eq!(fixed, "<rss version=\"2.0\"><channel><title>t</title></channel></rss>");
     }
 
     #[test]

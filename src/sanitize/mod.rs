@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 use ammonia::{Builder, UrlRelative};
 use url::Url;
 
+use crate::decode;
+
 /// HTML that went through the sanitizer. Only this module can make one, so unsanitized
 /// HTML cannot reach a template, a feed or the store by mistake.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -59,12 +61,14 @@ pub fn html(raw: &str, base: Option<&Url>) -> SafeHtml {
         }
         None => without_base().clean(raw).to_string(),
     };
-    SafeHtml(pixels::remove_tracking_images(&cleaned))
+    // Mojibake repair runs on the output: entities are decoded only by the HTML parser, and
+    // it maps non-ASCII characters to others, so it cannot introduce markup.
+    SafeHtml(pixels::remove_tracking_images(&decode::repair_mangled(&cleaned)))
 }
 
 /// Escapes plain text (an Atom `type="text"` body) into HTML paragraphs.
 pub fn text_as_html(text: &str) -> SafeHtml {
-    let escaped = escape_text(text);
+    let escaped = escape_text(&decode::repair_mangled(text));
     let paragraphs: Vec<String> = escaped
         .split("\n\n")
         .map(str::trim)
@@ -96,7 +100,7 @@ fn text_only() -> &'static Builder<'static> {
 /// entities decoded. Whitespace is left as it is; callers collapse it.
 pub fn plain_text(raw_html: &str) -> String {
     let serialized = text_only().clean(raw_html).to_string();
-    unescape_serialized_text(&serialized)
+    decode::repair_mangled(&unescape_serialized_text(&serialized))
 }
 
 /// The text of a title or name that may hold HTML. A `<` that does not open a known HTML
@@ -104,7 +108,7 @@ pub fn plain_text(raw_html: &str) -> String {
 /// escaped before parsing instead of being swallowed as an unknown tag.
 pub fn plain_text_of_title(raw: &str) -> String {
     if !raw.contains(['<', '&']) {
-        return raw.to_string();
+        return decode::repair_mangled(raw);
     }
     plain_text(&allow_list::escape_unknown_tags(raw))
 }
