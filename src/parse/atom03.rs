@@ -17,10 +17,7 @@ pub fn is_atom03(text: &str) -> bool {
 /// The document with Atom 0.3 names and types rewritten to Atom 1.0.
 pub fn upgrade(text: &str) -> String {
     static RENAMES: OnceLock<Regex> = OnceLock::new();
-    static TEXT_CONSTRUCT: OnceLock<Regex> = OnceLock::new();
     let renames = RENAMES.get_or_init(|| Regex::new(r"(</?)([A-Za-z0-9_]+:)?(modified|issued|tagline|copyright)\b").expect("valid pattern"));
-    let text_construct = TEXT_CONSTRUCT
-        .get_or_init(|| Regex::new(r"<([A-Za-z0-9_]+:)?(title|subtitle|summary|content|rights|info)\b[^>]*>").expect("valid pattern"));
     let text = decode_base64_constructs(&text.replace(ATOM_03, ATOM_10));
     let renamed = renames.replace_all(&text, |caps: &regex::Captures| {
         let new_name = match &caps[3] {
@@ -31,7 +28,16 @@ pub fn upgrade(text: &str) -> String {
         };
         format!("{}{}{}", &caps[1], caps.get(2).map_or("", |m| m.as_str()), new_name)
     });
-    text_construct.replace_all(&renamed, |caps: &regex::Captures| retype(&caps[0])).into_owned()
+    retype_text_constructs(&renamed)
+}
+
+/// Gives every Atom text construct a type feed-rs accepts (text, html or xhtml): feed-rs
+/// rejects the whole feed over one `type=""` or a MIME type on a title.
+pub fn retype_text_constructs(text: &str) -> String {
+    static TEXT_CONSTRUCT: OnceLock<Regex> = OnceLock::new();
+    let text_construct = TEXT_CONSTRUCT
+        .get_or_init(|| Regex::new(r"<([A-Za-z0-9_]+:)?(title|subtitle|summary|content|rights|info)\b[^>]*>").expect("valid pattern"));
+    text_construct.replace_all(text, |caps: &regex::Captures| retype(&caps[0])).into_owned()
 }
 
 /// `mode="base64"` text constructs are decoded and XML-escaped in place, mode removed.
@@ -87,6 +93,9 @@ fn retype(tag: &str) -> String {
     let mode_value = mode.as_ref().map(|(_, _, v)| v.as_str()).unwrap_or("");
     let new_type = match (mime.as_str(), mode_value) {
         (_, "base64") => return tag.to_string(),
+        ("text" | "html" | "xhtml", "") => return tag.to_string(),
+        // A content element may carry any MIME type with a src; leave it to feed-rs.
+        (_, "") if tag.contains(" src=") => return tag.to_string(),
         (_, "xml") | ("application/xhtml+xml", _) => "xhtml",
         ("text/html", _) | (_, "escaped") => "html",
         _ => "text",

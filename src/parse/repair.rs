@@ -20,9 +20,14 @@ pub fn xml(text: &str) -> (String, Vec<String>) {
         repairs.push(format!("removed {} bytes of junk before the root element", root));
         text = &text[root..];
     }
-    let versioned = rss_root_with_known_version(text);
+    let retyped = (text.contains("<feed") && text.contains(" type=")).then(|| super::atom03::retype_text_constructs(text)).filter(|r| r != text);
+    if let Some(fixed) = &retyped {
+        repairs.push("text constructs with a type feed-rs rejects read as text, html or xhtml".to_string());
+        text = fixed;
+    }
+    let versioned = rss_root_normalized(text);
     if let Some(fixed) = &versioned {
-        repairs.push("the <rss> element has no version feed-rs knows; read as RSS 2.0".to_string());
+        repairs.push("the <rss> element lacks a version feed-rs knows or a <channel>; read as RSS 2.0".to_string());
         text = fixed;
     }
     let mut out = String::with_capacity(text.len() + 64);
@@ -143,9 +148,10 @@ fn element_name(name: quick_xml::name::QName) -> String {
     text.to_string()
 }
 
-/// feed-rs recognizes `<rss>` only with version 2.0, 0.91 or 0.92; feedparser reads any
-/// `<rss>` (no version, 0.93, 0.94, 3.0 ...) as RSS, and so do we.
-fn rss_root_with_known_version(text: &str) -> Option<String> {
+/// feed-rs recognizes `<rss>` only with version 2.0, 0.91 or 0.92, and only with a
+/// `<channel>`; feedparser reads any `<rss>` (no version, 0.93, 3.0 ...) and items straight
+/// under it, and so do we. `None` when the root needs neither change.
+fn rss_root_normalized(text: &str) -> Option<String> {
     let start = text.find("<rss")?;
     let after = &text[start + 4..];
     if !after.starts_with(|c: char| c == '>' || c.is_whitespace()) {
@@ -154,20 +160,34 @@ fn rss_root_with_known_version(text: &str) -> Option<String> {
     let end = start + 4 + after.find('>')?;
     let tag = &text[start..end];
     let known = ["\"2.0\"", "'2.0'", "\"0.91\"", "'0.91'", "\"0.92\"", "'0.92'"];
-    if known.iter().any(|v| tag.contains(&format!("version={v}"))) {
-        return None;
-    }
-    let without_version = match tag.find("version=") {
-        Some(at) => {
-            let value = &tag[at + 8..];
-            let quote = value.chars().next()?;
-            let length = value[1..].find(quote)? + 2;
-            format!("{}{}", tag[..at].trim_end(), &tag[at + 8 + length..])
-        }
-        None => tag.to_string(),
+    let fixed_tag = if known.iter().any(|v| tag.contains(&format!("version={v}"))) {
+        tag.to_string()
+    } else {
+        let without_version = match tag.find("version=") {
+            Some(at) => {
+                let value = &tag[at + 8..];
+                let quote = value.chars().next()?;
+                let length = value[1..].find(quote)? + 2;
+                format!("{}{}", tag[..at].trim_end(), &tag[at + 8 + length..])
+            }
+            None => tag.to_string(),
+        };
+        format!("<rss version=\"2.0\"{}", &without_version[4..])
     };
-    let fixed_tag = format!("<rss version=\"2.0\"{}", &without_version[4..]);
-    Some(format!("{}{}{}", &text[..start], fixed_tag, &text[end..]))
+    let rest = with_channel(&text[end..]);
+    let fixed = format!("{}{}{}", &text[..start], fixed_tag, rest);
+    (fixed != text).then_some(fixed)
+}
+
+/// Items straight under `<rss>`, or no channel at all, get the `<channel>` feed-rs needs.
+fn with_channel(after_root_tag: &str) -> String {
+    if after_root_tag.contains("<channel") {
+        return after_root_tag.to_string();
+    }
+    match after_root_tag.rfind("</rss") {
+        Some(end) => format!("><channel>{}</channel>{}", &after_root_tag[1..end], &after_root_tag[end..]),
+        None => format!("><channel>{}", &after_root_tag[1..]),
+    }
 }
 
 /// Where the XML declaration or the root element starts.
@@ -225,15 +245,15 @@ mod tests {
 
     #[test]
     fn bare_ampersands_and_html_entities_are_repaired() {
-        let (fixed, repairs) = xml("<rss version=\"2.0\"><title>Tom & Jerry&nbsp;&copy; &amp; &#20013; &bogus;</title></rss>");
-        assert_eq!(fixed, "<rss version=\"2.0\"><title>Tom &amp; Jerry&#160;&#169; &amp; &#20013; &amp;bogus;</title></rss>");
-        assert_eq!(repairs.len(), 2);
+        let (fixed, repairs) = xml("<rss version=\"2.0\"><channel><title>Tom & Jerry&nbsp;&copy; &amp; &#20013; &bogus;</title></channel></rss>");
+        assert_eq!(fixed, "<rss version=\"2.0\"><channel><title>Tom &amp; Jerry&#160;&#169; &amp; &#20013; &amp;bogus;</title></channel></rss>");
+        assert_eq!(repairs.len(), 2, "{repairs:?}");
     }
 
     #[test]
     fn junk_before_the_root_and_control_characters_are_removed() {
-        let (fixed, _) = xml("Warning: PHP notice\n<?xml version=\"1.0\"?><rss version=\"2.0\">a\u{1}b</rss>");
-        assert_eq!(fixed, "<?xml version=\"1.0\"?><rss version=\"2.0\">ab</rss>");
+        let (fixed, _) = xml("Warning: PHP notice\n<?xml version=\"1.0\"?><rss version=\"2.0\"><channel>a\u{1}b</channel></rss>");
+        assert_eq!(fixed, "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel>ab</channel></rss>");
     }
 
     #[test]
@@ -254,8 +274,14 @@ mod tests {
     }
 
     #[test]
+    fn items_without_a_channel_get_one() {
+        let (fixed, _) = xml("<rss><item><title>t</title></item></rss>");
+        assert_eq!(fixed, "<rss version=\"2.0\"><channel><item><title>t</title></item></channel></rss>");
+    }
+
+    #[test]
     fn cdata_sections_are_not_rewritten() {
-        let (fixed, _) = xml("<rss version=\"2.0\"><d><![CDATA[a & b &nbsp;]]></d></rss>");
-        assert_eq!(fixed, "<rss version=\"2.0\"><d><![CDATA[a & b &nbsp;]]></d></rss>");
+        let (fixed, _) = xml("<rss version=\"2.0\"><channel><d><![CDATA[a & b &nbsp;]]></d></channel></rss>");
+        assert_eq!(fixed, "<rss version=\"2.0\"><channel><d><![CDATA[a & b &nbsp;]]></d></channel></rss>");
     }
 }
