@@ -2,11 +2,11 @@
 //! ill-formed XML when the strict parse fails), then normalize each entry (`entry`). Pure:
 //! no I/O, and the clock is the `now` in the context.
 
-mod atom03;
 mod bases;
 pub mod dates;
 mod entry;
 pub mod ids;
+mod legacy;
 mod repair;
 
 use std::collections::HashSet;
@@ -62,11 +62,12 @@ pub fn feed(bytes: &[u8], content_type: Option<&str>, context: &Context) -> Resu
     if let Some(reason) = html_page_instead_of_feed(&decoded.text) {
         return Err(ParseError::NotAFeed(reason));
     }
-    let text = if atom03::is_atom03(&decoded.text) {
-        warnings.push(Warning::new("atom_0_3", "the feed is Atom 0.3, read as Atom 1.0; consider publishing Atom 1.0"));
-        atom03::upgrade(&decoded.text)
-    } else {
-        decoded.text
+    let text = match legacy::modernize(&decoded.text) {
+        Some((modern, note)) => {
+            warnings.push(Warning::new("legacy_format", note));
+            modern
+        }
+        None => decoded.text,
     };
     let unparsed_dates = Arc::new(Mutex::new(Vec::new()));
     let (parsed, text) = match feed_rs_parse(&text, context, &unparsed_dates) {

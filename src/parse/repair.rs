@@ -20,7 +20,7 @@ pub fn xml(text: &str) -> (String, Vec<String>) {
         repairs.push(format!("removed {} bytes of junk before the root element", root));
         text = &text[root..];
     }
-    let retyped = (text.contains("<feed") && text.contains(" type=")).then(|| super::atom03::retype_text_constructs(text)).filter(|r| r != text);
+    let retyped = (text.contains("<feed") && text.contains(" type=")).then(|| super::legacy::retype_text_constructs(text)).filter(|r| r != text);
     if let Some(fixed) = &retyped {
         repairs.push("text constructs with a type feed-rs rejects read as text, html or xhtml".to_string());
         text = fixed;

@@ -1,7 +1,7 @@
-//! Reads Atom 0.3 (namespace `http://purl.org/atom/ns#`) by rewriting it to Atom 1.0 before
-//! feed-rs sees it: feed-rs knows only 1.0, while feedparser reads both, and old blogs (and
-//! many of feedparser's test feeds) still publish 0.3. Element renames and content types
-//! follow the 0.3 → 1.0 mapping; `mode="base64"` content is not supported.
+//! Rewrites legacy formats into the ones feed-rs reads, before it sees them: Atom 0.3
+//! (`http://purl.org/atom/ns#`) into Atom 1.0, RSS 0.90 (`my.netscape.com/rdf/simple/0.9/`)
+//! into RSS 1.0, and RSS 2.0 in Userland's namespace into plain RSS 2.0. feedparser reads
+//! all of them and old blogs still publish them.
 
 use std::sync::OnceLock;
 
@@ -10,12 +10,26 @@ use regex::Regex;
 const ATOM_03: &str = "http://purl.org/atom/ns#";
 const ATOM_10: &str = "http://www.w3.org/2005/Atom";
 
-pub fn is_atom03(text: &str) -> bool {
-    text.contains(ATOM_03)
+const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
+const RSS_10: &str = "http://purl.org/rss/1.0/";
+const USERLAND_NAMESPACES: &[&str] = &["xmlns=\"http://backend.userland.com/rss2\"", "xmlns=\"http://backend.userland.com/rss\"", "xmlns='http://backend.userland.com/rss2'"];
+
+/// The document in a format feed-rs reads, and what was done, or `None` if it already was.
+pub fn modernize(text: &str) -> Option<(String, &'static str)> {
+    if text.contains(ATOM_03) {
+        return Some((upgrade(text), "the feed is Atom 0.3, read as Atom 1.0; consider publishing Atom 1.0"));
+    }
+    if text.contains(RSS_090) {
+        return Some((text.replace(RSS_090, RSS_10), "the feed is RSS 0.90, read as RSS 1.0"));
+    }
+    if let Some(declaration) = USERLAND_NAMESPACES.iter().find(|d| text.contains(*d)) {
+        return Some((text.replacen(declaration, "", 1), "RSS 2.0 in Userland's namespace, read as plain RSS 2.0"));
+    }
+    None
 }
 
 /// The document with Atom 0.3 names and types rewritten to Atom 1.0.
-pub fn upgrade(text: &str) -> String {
+fn upgrade(text: &str) -> String {
     static RENAMES: OnceLock<Regex> = OnceLock::new();
     let renames = RENAMES.get_or_init(|| Regex::new(r"(</?)([A-Za-z0-9_]+:)?(modified|issued|tagline|copyright)\b").expect("valid pattern"));
     let text = decode_base64_constructs(&text.replace(ATOM_03, ATOM_10));
