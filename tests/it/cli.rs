@@ -1,0 +1,128 @@
+//! The `planet` binary as an admin or a member runs it: config errors that name file, line and
+//! key; `check` over the whole corpus; `fetch` against a loopback server; export and import.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::helpers::{members, rss, FixtureServer, Route};
+
+fn planet(args: &[&str], directory: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_planet")).args(args).current_dir(directory).env("RUST_LOG", "off").output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn write_config(directory: &Path, body: &str) -> PathBuf {
+    let path = directory.join("feeds.toml");
+    let config = format!("[site]\ntitle = \"CLI test\"\nurl = \"http://127.0.0.1/\"\n\n[store]\npath = \"store\"\ncache_mb = 4\n\n{body}");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+#[test]
+fn an_unknown_key_is_reported_with_file_line_and_key() {
+    let directory = tempfile::tempdir().unwrap();
+    write_config(directory.path(), "[[members]]\nid = \"alice\"\nname = \"Alice\"\nfeed = \"https://alice.example.cn/feed\"\ncolour = \"blue\"\n");
+    let output = planet(&["config", "check"], directory.path());
+    assert_eq!(output.status.code(), Some(2));
+    let error = text(&output.stderr);
+    assert!(error.contains("feeds.toml:13: members.colour: unknown field `colour`"), "{error}");
+}
+
+#[test]
+fn a_bad_value_is_reported_with_file_line_and_key() {
+    let directory = tempfile::tempdir().unwrap();
+    write_config(directory.path(), "[fetch]\nconcurrency = 4\ntimeout = \"soon\"\n");
+    let error = text(&planet(&["config", "check"], directory.path()).stderr);
+    assert!(error.contains("feeds.toml:11: fetch.timeout: 'soon' is not a duration"), "{error}");
+
+    write_config(directory.path(), "[[members]]\nid = \"Alice Smith\"\nname = \"A\"\nfeed = \"https://a.cn/feed\"\n");
+    let error = text(&planet(&["config", "check"], directory.path()).stderr);
+    assert!(error.contains("feeds.toml:10: members.id: 'Alice Smith' may hold only a-z"), "{error}");
+
+    write_config(directory.path(), "[fetch]\nschedule = \"0 9 * * 1\"\n");
+    let error = text(&planet(&["config", "check"], directory.path()).stderr);
+    assert!(error.contains("feeds.toml:10: fetch.schedule: weekday '1' is a number"), "{error}");
+}
+
+#[test]
+fn the_bundled_feeds_toml_is_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = planet(&["config", "check"], root);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let printed = text(&output.stdout);
+    assert!(printed.contains("feeds.toml: valid") && printed.contains("members:"), "{printed}");
+}
+
+#[test]
+fn check_over_every_file_in_the_corpus_finishes_without_a_panic_and_summarizes() {
+    let files: Vec<String> = crate::corpus::files_under(&crate::corpus::corpus()).iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let mut args = vec!["check"];
+    args.extend(files.iter().map(String::as_str));
+    let output = planet(&args, Path::new(env!("CARGO_MANIFEST_DIR")));
+    let printed = text(&output.stdout);
+    let summary = printed.lines().find(|l| l.starts_with("checked ")).expect("a summary line");
+    println!("planet check over the corpus: {summary}");
+    assert!(summary.starts_with(&format!("checked {} inputs", files.len())), "{summary}");
+    assert!(summary.ends_with(", 0 panicked"), "{summary}");
+}
+
+#[test]
+fn check_reports_what_would_be_stored_as_json_lines() {
+    let directory = tempfile::tempdir().unwrap();
+    let feed = directory.path().join("feed.xml");
+    std::fs::write(&feed, rss("alice", 2)).unwrap();
+    let output = planet(&["check", "--json", "--base-url", "https://alice.example.cn/", feed.to_str().unwrap()], directory.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let first_line = text(&output.stdout).lines().next().unwrap().to_string();
+    let report: serde_json::Value = serde_json::from_str(&first_line).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["posts"].as_array().unwrap().len(), 2);
+    assert_eq!(report["posts"][0]["title"], "alice post 0");
+    assert_eq!(report["posts"][0]["content_html"], "<p>Body 0 of alice</p>");
+}
+
+#[tokio::test]
+async fn fetch_prints_a_table_and_export_import_round_trips() {
+    let server = FixtureServer::start().await;
+    server.route("/a.xml", Route::feed_with_etag(rss("alice", 3), "\"a\""));
+    server.route("/b.xml", Route::Status { status: 500, headers: vec![] });
+    let directory = tempfile::tempdir().unwrap();
+    write_config(directory.path(), &members(&[("alice", server.url("/a.xml")), ("bob", server.url("/b.xml"))]));
+    let dir = directory.path().to_path_buf();
+
+    let run = |args: &'static [&'static str]| {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || planet(args, &dir))
+    };
+    let first = run(&["fetch"]).await.unwrap();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let table = text(&first.stdout);
+    assert!(table.contains("alice") && table.contains("refreshed"), "{table}");
+    assert!(table.contains("bob") && table.contains("HTTP 500"), "{table}");
+    assert!(table.contains("2 feeds: 1 refreshed, 0 not modified, 0 skipped, 0 gone, 1 failed; posts: 3 new"), "{table}");
+
+    let second = text(&run(&["fetch"]).await.unwrap().stdout);
+    assert!(second.contains("1 not modified") && second.contains("1 skipped"), "{second}");
+
+    let export = run(&["export", "--output", "backup.jsonl"]).await.unwrap();
+    assert!(text(&export.stderr).contains("exported 3 posts and 2 feed states"), "{}", text(&export.stderr));
+    std::fs::remove_dir_all(dir.join("store")).unwrap();
+    let import = run(&["import", "backup.jsonl"]).await.unwrap();
+    assert!(text(&import.stderr).contains("imported 3 posts and 2 feed states"), "{}", text(&import.stderr));
+    let again = run(&["export", "--output", "again.jsonl"]).await.unwrap();
+    assert!(again.status.success());
+    assert_eq!(std::fs::read(dir.join("backup.jsonl")).unwrap(), std::fs::read(dir.join("again.jsonl")).unwrap());
+}
+
+#[test]
+fn a_second_process_on_the_same_store_gets_a_clear_message() {
+    let directory = tempfile::tempdir().unwrap();
+    write_config(directory.path(), "");
+    let _held = planet::store::Store::open(&directory.path().join("store"), 1024 * 1024).unwrap();
+    let output = planet(&["export"], directory.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("is in use by another planet process"), "{}", text(&output.stderr));
+}

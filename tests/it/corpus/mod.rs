@@ -71,6 +71,16 @@ pub fn run(path: &Path, case: Option<&Case>) -> CheckReport {
     check::bytes(&config(), &anonymous_member(), &path.to_string_lossy(), &bytes, served_content_type.as_deref(), base.as_ref(), Utc::now())
 }
 
+/// The checker's verdict on a fragment, for other test modules.
+pub fn html_problems(fragment: &str) -> Vec<String> {
+    html::executable_parts(fragment)
+}
+
+/// Runs the pipeline on an in-memory document, with no base URL.
+pub fn run_bytes(bytes: &[u8]) -> CheckReport {
+    check::bytes(&config(), &anonymous_member(), "(memory)", bytes, None, None, Utc::now())
+}
+
 #[test]
 fn no_input_in_the_whole_corpus_panics() {
     let files = files_under(&corpus());
