@@ -87,13 +87,22 @@ fn member_for(config: &Config, input: &str) -> Member {
 }
 
 /// Checks one input: an http(s) URL is fetched, anything else is read as a file.
-pub async fn one(config: &Config, client: &fetch::Client, input: &str, base_url: Option<&Url>, now: DateTime<Utc>) -> CheckReport {
+pub async fn one(
+    config: &Config,
+    client: &fetch::Client,
+    input: &str,
+    base_url: Option<&Url>,
+    now: DateTime<Utc>,
+) -> CheckReport {
     let member = member_for(config, input);
     match Url::parse(input).ok().filter(|u| matches!(u.scheme(), "http" | "https")) {
         Some(url) => match fetch::get(client, &url, &Validators::default()).await {
             Ok(Fetched::Body(body)) => {
-                let base = base_url.cloned().unwrap_or_else(|| document_base(&body.final_url, body.content_location.as_deref()));
-                let mut report = bytes(config, &member, input, &body.bytes, body.content_type.as_deref(), Some(&base), now);
+                let base = base_url
+                    .cloned()
+                    .unwrap_or_else(|| document_base(&body.final_url, body.content_location.as_deref()));
+                let mut report =
+                    bytes(config, &member, input, &body.bytes, body.content_type.as_deref(), Some(&base), now);
                 report.http = Some(HttpInfo {
                     status: body.status,
                     final_url: body.final_url.to_string(),
@@ -102,11 +111,17 @@ pub async fn one(config: &Config, client: &fetch::Client, input: &str, base_url:
                 });
                 report
             }
-            Ok(Fetched::NotModified { .. }) => CheckReport::failed(input, "HTTP 304 to an unconditional request".into()),
-            Ok(Fetched::Gone { .. }) => CheckReport::failed(input, "HTTP 410 Gone: the feed was removed".into()),
-            Ok(Fetched::RetryLater { status, retry_after, .. }) => {
-                CheckReport::failed(input, format!("HTTP {status}: retry later{}", retry_after.map(|d| format!(" (after {}s)", d.as_secs())).unwrap_or_default()))
+            Ok(Fetched::NotModified { .. }) => {
+                CheckReport::failed(input, "HTTP 304 to an unconditional request".into())
             }
+            Ok(Fetched::Gone { .. }) => CheckReport::failed(input, "HTTP 410 Gone: the feed was removed".into()),
+            Ok(Fetched::RetryLater { status, retry_after, .. }) => CheckReport::failed(
+                input,
+                format!(
+                    "HTTP {status}: retry later{}",
+                    retry_after.map(|d| format!(" (after {}s)", d.as_secs())).unwrap_or_default()
+                ),
+            ),
             Err(error) => CheckReport::failed(input, format!("fetch failed: {error}")),
         },
         None => match std::fs::read(input) {
@@ -117,7 +132,15 @@ pub async fn one(config: &Config, client: &fetch::Client, input: &str, base_url:
 }
 
 /// Runs the pure pipeline on bytes, catching a panic so one input cannot end a batch.
-pub fn bytes(config: &Config, member: &Member, input: &str, body: &[u8], content_type: Option<&str>, base: Option<&Url>, now: DateTime<Utc>) -> CheckReport {
+pub fn bytes(
+    config: &Config,
+    member: &Member,
+    input: &str,
+    body: &[u8],
+    content_type: Option<&str>,
+    base: Option<&Url>,
+    now: DateTime<Utc>,
+) -> CheckReport {
     let context = parse::Context {
         member,
         feed_url: input,
@@ -131,7 +154,10 @@ pub fn bytes(config: &Config, member: &Member, input: &str, body: &[u8], content
         Ok(Ok(parsed)) => parsed,
         Ok(Err(error)) => return CheckReport::failed(input, error.to_string()),
         Err(_) => {
-            let mut report = CheckReport::failed(input, "planet panicked on this input (a bug: please report it with the file)".into());
+            let mut report = CheckReport::failed(
+                input,
+                "planet panicked on this input (a bug: please report it with the file)".into(),
+            );
             report.panicked = true;
             return report;
         }

@@ -17,7 +17,11 @@ use crate::refresh::{self, Outcome, PassOptions, PassReport};
 use crate::store::{self, Store};
 
 #[derive(Debug, Parser)]
-#[command(name = "planet", version, about = "The Changsha .NET community planet: members' blogs in, one community feed out")]
+#[command(
+    name = "planet",
+    version,
+    about = "The Changsha .NET community planet: members' blogs in, one community feed out"
+)]
 pub struct Args {
     /// The configuration file.
     #[arg(long, global = true, default_value = "feeds.toml", env = "PLANET_CONFIG")]
@@ -80,13 +84,19 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Fetch { all, member, json } => {
             let config = config::load(&args.config)?;
-            let member = member.map(|m| MemberId::parse(&m).map_err(|e| anyhow::anyhow!("--member {m}: {e}"))).transpose()?;
+            let member =
+                member.map(|m| MemberId::parse(&m).map_err(|e| anyhow::anyhow!("--member {m}: {e}"))).transpose()?;
             if let Some(id) = &member {
-                anyhow::ensure!(config.members.iter().any(|m| m.id == *id), "no member '{id}' in {}", config.source.display());
+                anyhow::ensure!(
+                    config.members.iter().any(|m| m.id == *id),
+                    "no member '{id}' in {}",
+                    config.source.display()
+                );
             }
             let store = Store::open(&config.store.path, config.store.cache_bytes)?;
             let client = fetch::Client::new(&config.fetch)?;
-            let report = refresh::run_pass(&config, &store, &client, Utc::now(), &PassOptions { force: all, member }).await?;
+            let report =
+                refresh::run_pass(&config, &store, &client, Utc::now(), &PassOptions { force: all, member }).await?;
             print_pass(&report, json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -101,7 +111,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let store = Store::open(&config.store.path, config.store.cache_bytes)?;
             let counts = match output {
                 Some(path) => {
-                    let file = std::fs::File::create(&path).with_context(|| format!("failed to create {}", path.display()))?;
+                    let file =
+                        std::fs::File::create(&path).with_context(|| format!("failed to create {}", path.display()))?;
                     store::export(&store, std::io::BufWriter::new(file))?
                 }
                 None => store::export(&store, std::io::BufWriter::new(std::io::stdout().lock()))?,
@@ -114,7 +125,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let store = Store::open(&config.store.path, config.store.cache_bytes)?;
             let counts = match input {
                 Some(path) => {
-                    let file = std::fs::File::open(&path).with_context(|| format!("failed to open {}", path.display()))?;
+                    let file =
+                        std::fs::File::open(&path).with_context(|| format!("failed to open {}", path.display()))?;
                     store::import(&store, std::io::BufReader::new(file))?
                 }
                 None => store::import(&store, std::io::stdin().lock())?,
@@ -127,7 +139,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// `check` works without a feeds.toml (a member checking a feed before joining); with one,
 /// it uses the site's time zone, the fetch settings and the member's filters.
-async fn check(config_path: &std::path::Path, inputs: &[String], base_url: Option<&Url>, json: bool) -> anyhow::Result<ExitCode> {
+async fn check(
+    config_path: &std::path::Path,
+    inputs: &[String],
+    base_url: Option<&Url>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let config = match config::load(config_path) {
         Ok(config) => config,
         Err(_) => config::parse(config::CHECK_DEFAULTS, std::path::Path::new("(defaults)"))?,
@@ -177,7 +194,11 @@ impl CheckSummary {
 
     fn print(&self, out: &mut impl Write) -> std::io::Result<()> {
         let total = self.parsed + self.failed;
-        writeln!(out, "checked {total} inputs: {} parsed ({} posts), {} failed, {} panicked", self.parsed, self.posts, self.failed, self.panicked)?;
+        writeln!(
+            out,
+            "checked {total} inputs: {} parsed ({} posts), {} failed, {} panicked",
+            self.parsed, self.posts, self.failed, self.panicked
+        )?;
         for (reason, count) in &self.reasons {
             writeln!(out, "  {count:>5}  {reason}")?;
         }
@@ -188,7 +209,13 @@ impl CheckSummary {
 fn print_check(out: &mut impl Write, report: &CheckReport) -> std::io::Result<()> {
     writeln!(out, "== {}", report.input)?;
     if let Some(http) = &report.http {
-        writeln!(out, "HTTP {} from {} ({})", http.status, http.final_url, http.content_type.as_deref().unwrap_or("no content type"))?;
+        writeln!(
+            out,
+            "HTTP {} from {} ({})",
+            http.status,
+            http.final_url,
+            http.content_type.as_deref().unwrap_or("no content type")
+        )?;
         if let Some(moved) = &http.moved_to {
             writeln!(out, "moved permanently to {moved}: update feeds.toml")?;
         }
@@ -213,7 +240,12 @@ fn print_check(out: &mut impl Write, report: &CheckReport) -> std::io::Result<()
     for post in &report.posts {
         writeln!(out, "- {}  {}", post.published.format("%Y-%m-%d %H:%M UTC"), post.title)?;
         writeln!(out, "    id: {}  date: {:?}", post.id, post.date_source)?;
-        writeln!(out, "    url: {}  author: {}", post.url.as_deref().unwrap_or("(none)"), post.author.as_deref().unwrap_or("(none)"))?;
+        writeln!(
+            out,
+            "    url: {}  author: {}",
+            post.url.as_deref().unwrap_or("(none)"),
+            post.author.as_deref().unwrap_or("(none)")
+        )?;
         if !post.tags.is_empty() {
             writeln!(out, "    tags: {}", post.tags.join(", "))?;
         }
@@ -238,11 +270,25 @@ fn print_pass(report: &PassReport, json: bool) -> anyhow::Result<()> {
             writeln!(out)?;
         }
     } else {
-        writeln!(out, "{:<20} {:>4} {:>4} {:>4} {:>4}  {:<14} {}", "member", "new", "upd", "same", "filt", "result", "feed / detail")?;
+        writeln!(
+            out,
+            "{:<20} {:>4} {:>4} {:>4} {:>4}  {:<14} feed / detail",
+            "member", "new", "upd", "same", "filt", "result"
+        )?;
         for feed in &report.feeds {
             let c = feed.counts;
             let (result, detail) = describe(&feed.outcome);
-            writeln!(out, "{:<20} {:>4} {:>4} {:>4} {:>4}  {:<14} {}", feed.member.as_str(), c.new, c.updated, c.unchanged, c.filtered, result, feed.feed_url)?;
+            writeln!(
+                out,
+                "{:<20} {:>4} {:>4} {:>4} {:>4}  {:<14} {}",
+                feed.member.as_str(),
+                c.new,
+                c.updated,
+                c.unchanged,
+                c.filtered,
+                result,
+                feed.feed_url
+            )?;
             if let Some(detail) = detail {
                 writeln!(out, "{:<20} {detail}", "")?;
             }
@@ -250,7 +296,13 @@ fn print_pass(report: &PassReport, json: bool) -> anyhow::Result<()> {
                 writeln!(out, "{:<20} moved permanently to {moved}: please update feeds.toml", "")?;
             }
             if !feed.warnings.is_empty() {
-                writeln!(out, "{:<20} {} warnings (planet check {} shows them)", "", feed.warnings.len(), feed.feed_url)?;
+                writeln!(
+                    out,
+                    "{:<20} {} warnings (planet check {} shows them)",
+                    "",
+                    feed.warnings.len(),
+                    feed.feed_url
+                )?;
             }
         }
     }
@@ -281,7 +333,9 @@ fn describe(outcome: &Outcome) -> (&'static str, Option<String>) {
         Outcome::NotModified => ("not modified", None),
         Outcome::Skipped { until } => ("skipped", Some(format!("backing off until {}", at(until)))),
         Outcome::Gone => ("gone", Some("410 Gone: no longer fetched; remove it from feeds.toml".into())),
-        Outcome::RetryLater { status, until } => ("retry later", Some(format!("HTTP {status}; next try after {}", at(until)))),
+        Outcome::RetryLater { status, until } => {
+            ("retry later", Some(format!("HTTP {status}; next try after {}", at(until))))
+        }
         Outcome::Failed { error } => ("error", Some(error.clone())),
     }
 }

@@ -79,7 +79,9 @@ fn by_label(bytes: &[u8], label: Option<String>, source: CharsetSource, warnings
             return match table.decode_string_checked(bytes) {
                 Some(text) => Some((text, code_page, source)),
                 None => {
-                    warnings.push(format!("the bytes are not valid {label} as declared ({source:?}); charset detected instead"));
+                    warnings.push(format!(
+                        "the bytes are not valid {label} as declared ({source:?}); charset detected instead"
+                    ));
                     None
                 }
             };
@@ -107,7 +109,8 @@ fn by_label(bytes: &[u8], label: Option<String>, source: CharsetSource, warnings
             Some((String::from_utf8_lossy(bytes).into_owned(), UTF_8.name(), source))
         }
         None => {
-            warnings.push(format!("the bytes are not valid {label} as declared ({source:?}); charset detected instead"));
+            warnings
+                .push(format!("the bytes are not valid {label} as declared ({source:?}); charset detected instead"));
             None
         }
     }
@@ -143,9 +146,24 @@ fn oem_code_page(label: &str) -> Option<(&'static str, &'static oem_cp::code_tab
         other => other.trim_start_matches("csibm").trim_start_matches("ibm").trim_start_matches("cp").parse().ok()?,
     };
     const NAMES: &[(u16, &str)] = &[
-        (437, "IBM437"), (720, "IBM720"), (737, "IBM737"), (775, "IBM775"), (850, "IBM850"), (852, "IBM852"),
-        (855, "IBM855"), (857, "IBM857"), (858, "IBM858"), (860, "IBM860"), (861, "IBM861"), (862, "IBM862"),
-        (863, "IBM863"), (864, "IBM864"), (865, "IBM865"), (866, "IBM866"), (869, "IBM869"), (874, "IBM874"),
+        (437, "IBM437"),
+        (720, "IBM720"),
+        (737, "IBM737"),
+        (775, "IBM775"),
+        (850, "IBM850"),
+        (852, "IBM852"),
+        (855, "IBM855"),
+        (857, "IBM857"),
+        (858, "IBM858"),
+        (860, "IBM860"),
+        (861, "IBM861"),
+        (862, "IBM862"),
+        (863, "IBM863"),
+        (864, "IBM864"),
+        (865, "IBM865"),
+        (866, "IBM866"),
+        (869, "IBM869"),
+        (874, "IBM874"),
     ];
     let name = NAMES.iter().find(|(n, _)| *n == number)?.1;
     Some((name, oem_cp::code_table::DECODING_TABLE_CP_MAP.get(&number)?))
@@ -226,7 +244,9 @@ pub fn repair_mangled(text: &str) -> String {
     }
     text.chars()
         .map(|c| match u8::try_from(c as u32) {
-            Ok(byte @ 0x80..=0x9f) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(&[byte]).0.chars().next().unwrap_or(c),
+            Ok(byte @ 0x80..=0x9f) => {
+                encoding_rs::WINDOWS_1252.decode_without_bom_handling(&[byte]).0.chars().next().unwrap_or(c)
+            }
             _ => c,
         })
         .collect()
@@ -294,7 +314,8 @@ mod tests {
 
     #[test]
     fn the_http_charset_wins_over_the_declaration() {
-        let (body, _, _) = encoding_rs::BIG5.encode("<?xml version=\"1.0\" encoding=\"gb2312\"?><rss><title>中文</title></rss>");
+        let (body, _, _) =
+            encoding_rs::BIG5.encode("<?xml version=\"1.0\" encoding=\"gb2312\"?><rss><title>中文</title></rss>");
         let decoded = to_utf8(&body, Some("application/xml; charset=big5"));
         assert!(decoded.text.contains("中文"));
         assert!(decoded.text.contains("encoding=\"utf-8\""));
@@ -332,7 +353,8 @@ mod tests {
 
     #[test]
     fn a_japanese_host_makes_undeclared_shift_jis_readable() {
-        let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode("<rss><title>日本語のブログ記事のタイトルです。よろしくお願いします。</title></rss>");
+        let (bytes, _, _) = encoding_rs::SHIFT_JIS
+            .encode("<rss><title>日本語のブログ記事のタイトルです。よろしくお願いします。</title></rss>");
         let decoded = to_utf8_from(&bytes, None, Some("blog.example.jp"));
         assert!(decoded.text.contains("日本語のブログ記事"), "{}", decoded.text);
     }

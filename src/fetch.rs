@@ -34,7 +34,12 @@ impl Client {
             .read_timeout(config.read_timeout)
             .pool_max_idle_per_host(config.per_host_concurrency)
             .build()?;
-        Ok(Client { http, max_body_bytes: config.max_body_bytes, max_redirects: config.max_redirects, timeout: config.timeout })
+        Ok(Client {
+            http,
+            max_body_bytes: config.max_body_bytes,
+            max_redirects: config.max_redirects,
+            timeout: config.timeout,
+        })
     }
 }
 
@@ -49,11 +54,20 @@ pub struct Validators {
 #[derive(Debug)]
 pub enum Fetched {
     Body(Body),
-    NotModified { final_url: Url, moved_to: Option<Url> },
+    NotModified {
+        final_url: Url,
+        moved_to: Option<Url>,
+    },
     /// 410: the feed is gone for good.
-    Gone { moved_to: Option<Url> },
+    Gone {
+        moved_to: Option<Url>,
+    },
     /// 429 or 503: come back later, after `retry_after` if the server said.
-    RetryLater { status: u16, retry_after: Option<Duration>, moved_to: Option<Url> },
+    RetryLater {
+        status: u16,
+        retry_after: Option<Duration>,
+        moved_to: Option<Url>,
+    },
 }
 
 #[derive(Debug)]
@@ -159,7 +173,12 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-async fn outcome(client: &Client, response: reqwest::Response, final_url: Url, moved_to: Option<Url>) -> Result<Fetched, FetchError> {
+async fn outcome(
+    client: &Client,
+    response: reqwest::Response,
+    final_url: Url,
+    moved_to: Option<Url>,
+) -> Result<Fetched, FetchError> {
     let status = response.status();
     let headers = response.headers().clone();
     let text_header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -179,11 +198,17 @@ async fn outcome(client: &Client, response: reqwest::Response, final_url: Url, m
                 moved_to,
                 content_type: text_header(header::CONTENT_TYPE),
                 content_location: text_header(header::CONTENT_LOCATION),
-                validators: Validators { etag: text_header(header::ETAG), last_modified: text_header(header::LAST_MODIFIED) },
+                validators: Validators {
+                    etag: text_header(header::ETAG),
+                    last_modified: text_header(header::LAST_MODIFIED),
+                },
                 status: status.as_u16(),
             }))
         }
-        _ => Err(FetchError::Status { status: status.as_u16(), reason: status.canonical_reason().unwrap_or("").to_string() }),
+        _ => Err(FetchError::Status {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").to_string(),
+        }),
     }
 }
 
@@ -192,7 +217,8 @@ async fn read_capped(response: reqwest::Response, cap: u64) -> Result<Vec<u8>, F
     let mut bytes = Vec::new();
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|error| FetchError::Other(format!("failed to read the body: {}", error_chain(&error))))?;
+        let chunk =
+            chunk.map_err(|error| FetchError::Other(format!("failed to read the body: {}", error_chain(&error))))?;
         if bytes.len() as u64 + chunk.len() as u64 > cap {
             return Err(FetchError::TooLarge(cap));
         }

@@ -99,7 +99,8 @@ mod tests {
 
     #[test]
     fn chinese_excerpts_end_after_punctuation_and_never_split_a_character() {
-        let text = "长沙.NET技术社区是一个开发者分享知识的地方。我们每周举办活动，欢迎加入我们一起学习和交流技术。".repeat(5);
+        let text =
+            "长沙.NET技术社区是一个开发者分享知识的地方。我们每周举办活动，欢迎加入我们一起学习和交流技术。".repeat(5);
         let cut = excerpt(&text, 30);
         assert!(cut.chars().count() <= 31, "{cut}");
         assert!(cut.ends_with("。…") || cut.ends_with("，…"), "{cut}");

@@ -121,9 +121,9 @@ pub struct PostFilter {
 
 impl PostFilter {
     pub fn matches(&self, title: &str, categories: &[String]) -> bool {
-        let category_hit = categories.iter().any(|category| {
-            self.categories.iter().any(|wanted| wanted.to_lowercase() == category.to_lowercase())
-        });
+        let category_hit = categories
+            .iter()
+            .any(|category| self.categories.iter().any(|wanted| wanted.to_lowercase() == category.to_lowercase()));
         category_hit || self.titles.iter().any(|pattern| pattern.is_match(title))
     }
 }

@@ -27,7 +27,12 @@ impl Locator<'_> {
     }
 
     fn error(&self, offset: usize, key: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError { file: self.file.clone(), line: self.line_of(offset), key: key.to_string(), message: message.into() }
+        ConfigError {
+            file: self.file.clone(),
+            line: self.line_of(offset),
+            key: key.to_string(),
+            message: message.into(),
+        }
     }
 
     fn at<T>(&self, spanned: &Spanned<T>, key: &str, message: impl Into<String>) -> ConfigError {
@@ -41,13 +46,10 @@ impl Locator<'_> {
         let lines: Vec<&str> = self.text.lines().collect();
         let line = lines.get(line_number.saturating_sub(1)).copied().unwrap_or("");
         let own_key = line.split_once('=').map(|(key, _)| key.trim().trim_matches('"').to_string());
-        let table = lines[..line_number.saturating_sub(1).min(lines.len())]
-            .iter()
-            .rev()
-            .find_map(|l| {
-                let l = l.trim();
-                l.starts_with('[').then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
-            });
+        let table = lines[..line_number.saturating_sub(1).min(lines.len())].iter().rev().find_map(|l| {
+            let l = l.trim();
+            l.starts_with('[').then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+        });
         match (table, own_key) {
             (Some(table), Some(key)) => format!("{table}.{key}"),
             (None, Some(key)) => key,
@@ -101,7 +103,11 @@ fn site(locator: &Locator, raw: &RawConfig) -> Result<Site, ConfigError> {
     };
     let timezone = match &raw.site.timezone {
         Some(zone) => chrono_tz::Tz::from_str(zone.get_ref()).map_err(|_| {
-            locator.at(zone, "site.timezone", format!("unknown time zone '{}' (use an IANA name such as Asia/Shanghai)", zone.get_ref()))
+            locator.at(
+                zone,
+                "site.timezone",
+                format!("unknown time zone '{}' (use an IANA name such as Asia/Shanghai)", zone.get_ref()),
+            )
         })?,
         None => chrono_tz::Asia::Shanghai,
     };
@@ -156,9 +162,10 @@ fn fetch(locator: &Locator, raw: &RawFetch, site_url: &Url) -> Result<FetchConfi
         max_body_bytes,
         max_redirects,
         max_backoff: duration(&raw.max_backoff, "fetch.max_backoff", Duration::from_secs(24 * 3600))?,
-        user_agent: raw.user_agent.clone().unwrap_or_else(|| {
-            format!("planet/{} (+{})", env!("CARGO_PKG_VERSION"), site_url.as_str())
-        }),
+        user_agent: raw
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("planet/{} (+{})", env!("CARGO_PKG_VERSION"), site_url.as_str())),
         future_dates,
     })
 }
@@ -171,7 +178,11 @@ fn schedule(text: &str) -> Result<cron::Schedule, String> {
     let full = match fields.len() {
         5 => format!("0 {text}"),
         6 | 7 => text.to_string(),
-        n => return Err(format!("'{text}' has {n} fields; write 5 (minute hour day month weekday) or 6 (with seconds first)")),
+        n => {
+            return Err(format!(
+                "'{text}' has {n} fields; write 5 (minute hour day month weekday) or 6 (with seconds first)"
+            ))
+        }
     };
     let weekday = full.split_whitespace().nth(5).unwrap_or("*");
     if weekday.chars().any(|c| c.is_ascii_digit()) {
@@ -210,9 +221,8 @@ fn http_url(locator: &Locator, value: &Spanned<String>, key: &str) -> Result<Url
 }
 
 fn member(locator: &Locator, raw: &RawMember) -> Result<Member, ConfigError> {
-    let id = MemberId::parse(raw.id.get_ref()).map_err(|message| {
-        locator.at(&raw.id, "members.id", format!("'{}' {message}", raw.id.get_ref()))
-    })?;
+    let id = MemberId::parse(raw.id.get_ref())
+        .map_err(|message| locator.at(&raw.id, "members.id", format!("'{}' {message}", raw.id.get_ref())))?;
     let name = raw.name.get_ref().trim().to_string();
     if name.is_empty() {
         return Err(locator.at(&raw.name, "members.name", "must not be empty"));
@@ -227,7 +237,8 @@ fn member(locator: &Locator, raw: &RawMember) -> Result<Member, ConfigError> {
     if feeds.is_empty() {
         return Err(locator.at(&raw.id, "members.feed", format!("member '{id}' needs `feed` or `feeds`")));
     }
-    let optional_url = |value: &Option<Spanned<String>>, key: &str| value.as_ref().map(|v| http_url(locator, v, key)).transpose();
+    let optional_url =
+        |value: &Option<Spanned<String>>, key: &str| value.as_ref().map(|v| http_url(locator, v, key)).transpose();
     Ok(Member {
         id,
         name,
@@ -245,8 +256,9 @@ fn filter(locator: &Locator, raw: &RawFilter, key: &str) -> Result<PostFilter, C
         .titles
         .iter()
         .map(|pattern| {
-            Regex::new(pattern.get_ref())
-                .map_err(|error| locator.at(pattern, key, format!("'{}' is not a valid pattern: {error}", pattern.get_ref())))
+            Regex::new(pattern.get_ref()).map_err(|error| {
+                locator.at(pattern, key, format!("'{}' is not a valid pattern: {error}", pattern.get_ref()))
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(PostFilter { categories: raw.categories.clone(), titles })

@@ -42,11 +42,12 @@ fn rfc2822(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
         return None;
     }
     // Both `26 Nov 2026` and `Nov 26 2026` occur.
-    let (day, month_number) = match (parts[0].parse::<u32>().ok(), month(parts[1]), month(parts[0]), parts[1].parse::<u32>().ok()) {
-        (Some(day), Some(m), _, _) => (day, m),
-        (_, _, Some(m), Some(day)) => (day, m),
-        _ => return None,
-    };
+    let (day, month_number) =
+        match (parts[0].parse::<u32>().ok(), month(parts[1]), month(parts[0]), parts[1].parse::<u32>().ok()) {
+            (Some(day), Some(m), _, _) => (day, m),
+            (_, _, Some(m), Some(day)) => (day, m),
+            _ => return None,
+        };
     let mut year: i32 = parts[2].parse().ok()?;
     if year < 100 {
         year += if year < 70 { 2000 } else { 1900 };
@@ -111,7 +112,7 @@ fn local(date: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
 
 /// Times without an offset: ISO-like, slashed, and Chinese (`2026年11月26日 10:00`).
 fn naive(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
-    let normalized = text.replace(['年', '月', '/', '.'], "-").replace('日', " ").replace('T', " ");
+    let normalized = text.replace(['年', '月', '/', '.'], "-").replace(['日', 'T'], " ");
     let normalized = normalized.split_whitespace().collect::<Vec<_>>().join(" ");
     for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
         if let Ok(date) = NaiveDateTime::parse_from_str(&normalized, format) {

@@ -35,10 +35,21 @@ pub enum Outcome {
     Skipped,
 }
 
-pub fn normalize(input: Input, context: &Context, used_ids: &mut HashSet<String>, warnings: &mut Vec<Warning>) -> Outcome {
+pub fn normalize(
+    input: Input,
+    context: &Context,
+    used_ids: &mut HashSet<String>,
+    warnings: &mut Vec<Warning>,
+) -> Outcome {
     let entry = input.entry;
     let link = entry_link(entry, context.base);
-    let content_base = input.bases.content.as_ref().or(entry.content.as_ref().and_then(|c| c.src.as_ref()).and_then(|l| Url::parse(&l.href).ok()).as_ref()).or(context.base).cloned();
+    let content_base = input
+        .bases
+        .content
+        .as_ref()
+        .or(entry.content.as_ref().and_then(|c| c.src.as_ref()).and_then(|l| Url::parse(&l.href).ok()).as_ref())
+        .or(context.base)
+        .cloned();
     let summary_base = input.bases.summary.as_ref().or(context.base).cloned();
     let content_html = content(entry, content_base.as_ref(), summary_base.as_ref());
     let summary_text = entry.summary.as_ref().map(|s| text_of(s, input.feed_type));
@@ -60,8 +71,17 @@ pub fn normalize(input: Input, context: &Context, used_ids: &mut HashSet<String>
     if used_ids.contains(&id) {
         // Two items sharing one GUID in one document are still two posts.
         let second_key = link_key.clone().unwrap_or_else(|| content_hash.clone());
-        id = ids::digest(&[member, "duplicate", guid.as_deref().unwrap_or(""), &second_key, &used_ids.len().to_string()]);
-        warnings.push(Warning::new("duplicate_guid", format!("two entries share the id {:?}; both are kept", guid.as_deref().unwrap_or(""))));
+        id = ids::digest(&[
+            member,
+            "duplicate",
+            guid.as_deref().unwrap_or(""),
+            &second_key,
+            &used_ids.len().to_string(),
+        ]);
+        warnings.push(Warning::new(
+            "duplicate_guid",
+            format!("two entries share the id {:?}; both are kept", guid.as_deref().unwrap_or("")),
+        ));
     }
     used_ids.insert(id.clone());
     let author = entry.authors.first().and_then(|a| a.name.as_deref()).or(input.feed_author);
@@ -90,7 +110,8 @@ fn entry_link(entry: &Entry, base: Option<&Url>) -> Option<String> {
     let candidates = entry.links.iter().filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"));
     candidates.chain(entry.links.iter()).find_map(|link| {
         let href = strip_xml_forbidden(link.href.trim());
-        let url = Url::parse(&href).or_else(|_| base.ok_or(url::ParseError::RelativeUrlWithoutBase)?.join(&href)).ok()?;
+        let url =
+            Url::parse(&href).or_else(|_| base.ok_or(url::ParseError::RelativeUrlWithoutBase)?.join(&href)).ok()?;
         matches!(url.scheme(), "http" | "https").then(|| url.to_string())
     })
 }
@@ -120,7 +141,8 @@ fn title(entry: &Entry, feed_type: &FeedType, content: &SafeHtml, link: Option<&
 }
 
 fn content(entry: &Entry, content_base: Option<&Url>, summary_base: Option<&Url>) -> SafeHtml {
-    let body = entry.content.as_ref().and_then(|c| c.body.as_ref().map(|body| (body, c.content_type.essence().to_string())));
+    let body =
+        entry.content.as_ref().and_then(|c| c.body.as_ref().map(|body| (body, c.content_type.essence().to_string())));
     let (raw, kind, base) = match body {
         Some((body, kind)) if !body.trim().is_empty() => (body.as_str(), kind, content_base),
         _ => match &entry.summary {
@@ -149,9 +171,15 @@ fn tags(entry: &Entry) -> Vec<String> {
 }
 
 /// The published date under the future-date policy; `None` means leave the entry out now.
-fn date(entry: &Entry, context: &Context, title: &str, warnings: &mut Vec<Warning>) -> Option<(chrono::DateTime<chrono::Utc>, DateSource)> {
+fn date(
+    entry: &Entry,
+    context: &Context,
+    title: &str,
+    warnings: &mut Vec<Warning>,
+) -> Option<(chrono::DateTime<chrono::Utc>, DateSource)> {
     let Some(date) = entry.published.or(entry.updated) else {
-        warnings.push(Warning::new("no_date", format!("'{title}' has no usable date; the time it was first seen is used")));
+        warnings
+            .push(Warning::new("no_date", format!("'{title}' has no usable date; the time it was first seen is used")));
         return Some((context.now, DateSource::FirstSeen));
     };
     if date <= context.now + Duration::minutes(FUTURE_GRACE_MINUTES) {
@@ -160,11 +188,17 @@ fn date(entry: &Entry, context: &Context, title: &str, warnings: &mut Vec<Warnin
     match context.future_dates {
         FutureDates::Keep => Some((date, DateSource::Feed)),
         FutureDates::Clamp => {
-            warnings.push(Warning::new("future_date", format!("'{title}' is dated {date}, in the future; dated when first seen instead")));
+            warnings.push(Warning::new(
+                "future_date",
+                format!("'{title}' is dated {date}, in the future; dated when first seen instead"),
+            ));
             Some((context.now, DateSource::Clamped))
         }
         FutureDates::Drop => {
-            warnings.push(Warning::new("future_date", format!("'{title}' is dated {date}, in the future; left out until then")));
+            warnings.push(Warning::new(
+                "future_date",
+                format!("'{title}' is dated {date}, in the future; left out until then"),
+            ));
             None
         }
     }

@@ -9,8 +9,22 @@ use url::Url;
 
 /// Query parameters that only track where a click came from.
 const TRACKING_PARAMETERS: &[&str] = &[
-    "fbclid", "gclid", "yclid", "mc_cid", "mc_eid", "spm", "from", "isappinstalled", "share_source", "share_token",
-    "_hsenc", "_hsmi", "ref_src", "scene", "clicktime", "enterid",
+    "fbclid",
+    "gclid",
+    "yclid",
+    "mc_cid",
+    "mc_eid",
+    "spm",
+    "from",
+    "isappinstalled",
+    "share_source",
+    "share_token",
+    "_hsenc",
+    "_hsmi",
+    "ref_src",
+    "scene",
+    "clicktime",
+    "enterid",
 ];
 
 /// A link reduced to what identifies the page, or `None` for something that is not a URL.

@@ -12,7 +12,11 @@ const ATOM_10: &str = "http://www.w3.org/2005/Atom";
 
 const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
 const RSS_10: &str = "http://purl.org/rss/1.0/";
-const USERLAND_NAMESPACES: &[&str] = &["xmlns=\"http://backend.userland.com/rss2\"", "xmlns=\"http://backend.userland.com/rss\"", "xmlns='http://backend.userland.com/rss2'"];
+const USERLAND_NAMESPACES: &[&str] = &[
+    "xmlns=\"http://backend.userland.com/rss2\"",
+    "xmlns=\"http://backend.userland.com/rss\"",
+    "xmlns='http://backend.userland.com/rss2'",
+];
 
 /// The document in a format feed-rs reads, and what was done, or `None` if it already was.
 pub fn modernize(text: &str) -> Option<(String, &'static str)> {
@@ -31,7 +35,9 @@ pub fn modernize(text: &str) -> Option<(String, &'static str)> {
 /// The document with Atom 0.3 names and types rewritten to Atom 1.0.
 fn upgrade(text: &str) -> String {
     static RENAMES: OnceLock<Regex> = OnceLock::new();
-    let renames = RENAMES.get_or_init(|| Regex::new(r"(</?)([A-Za-z0-9_]+:)?(modified|issued|tagline|copyright)\b").expect("valid pattern"));
+    let renames = RENAMES.get_or_init(|| {
+        Regex::new(r"(</?)([A-Za-z0-9_]+:)?(modified|issued|tagline|copyright)\b").expect("valid pattern")
+    });
     let text = decode_base64_constructs(&text.replace(ATOM_03, ATOM_10));
     let renamed = renames.replace_all(&text, |caps: &regex::Captures| {
         let new_name = match &caps[3] {
@@ -49,8 +55,9 @@ fn upgrade(text: &str) -> String {
 /// rejects the whole feed over one `type=""` or a MIME type on a title.
 pub fn retype_text_constructs(text: &str) -> String {
     static TEXT_CONSTRUCT: OnceLock<Regex> = OnceLock::new();
-    let text_construct = TEXT_CONSTRUCT
-        .get_or_init(|| Regex::new(r"<([A-Za-z0-9_]+:)?(title|subtitle|summary|content|rights|info)\b[^>]*>").expect("valid pattern"));
+    let text_construct = TEXT_CONSTRUCT.get_or_init(|| {
+        Regex::new(r"<([A-Za-z0-9_]+:)?(title|subtitle|summary|content|rights|info)\b[^>]*>").expect("valid pattern")
+    });
     text_construct.replace_all(text, |caps: &regex::Captures| retype(&caps[0])).into_owned()
 }
 
@@ -61,9 +68,13 @@ fn decode_base64_constructs(text: &str) -> String {
         Regex::new(r#"<((?:[A-Za-z0-9_]+:)?(?:title|subtitle|tagline|summary|content|rights|copyright|info))\b([^>]*?)\s+mode=["']base64["']([^>]*)>([^<]*)</"#).expect("valid pattern")
     });
     pattern
-        .replace_all(text, |caps: &regex::Captures| match base64_decode(&caps[4]).and_then(|bytes| String::from_utf8(bytes).ok()) {
-            Some(decoded) => format!("<{}{}{}>{}</", &caps[1], &caps[2], &caps[3], crate::sanitize::escape_text(&decoded)),
-            None => caps[0].to_string(),
+        .replace_all(text, |caps: &regex::Captures| {
+            match base64_decode(&caps[4]).and_then(|bytes| String::from_utf8(bytes).ok()) {
+                Some(decoded) => {
+                    format!("<{}{}{}>{}</", &caps[1], &caps[2], &caps[3], crate::sanitize::escape_text(&decoded))
+                }
+                None => caps[0].to_string(),
+            }
         })
         .into_owned()
 }
@@ -116,8 +127,9 @@ fn retype(tag: &str) -> String {
     };
     let mut rewritten = tag.to_string();
     // Remove from the end first so earlier offsets stay valid.
-    let mut ranges: Vec<(usize, usize)> = [mode.map(|(s, e, _)| (s, e)), kind.map(|(s, e, _)| (s, e))].into_iter().flatten().collect();
-    ranges.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut ranges: Vec<(usize, usize)> =
+        [mode.map(|(s, e, _)| (s, e)), kind.map(|(s, e, _)| (s, e))].into_iter().flatten().collect();
+    ranges.sort_by_key(|range| std::cmp::Reverse(range.0));
     for (start, end) in ranges {
         rewritten.replace_range(start..end, "");
     }
@@ -136,7 +148,9 @@ mod tests {
             r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><tagline>t</tagline><entry><modified>2004-01-01T00:00:00Z</modified><content type="text/html" mode="escaped">&lt;b&gt;x&lt;/b&gt;</content><title type="application/xhtml+xml" mode="xml">A</title></entry></feed>"#,
         );
         assert_eq!(
-            upgrade(r#"<feed xmlns="http://purl.org/atom/ns#"><content type="text/html" mode="base64">PGI+aGk8L2I+</content></feed>"#),
+            upgrade(
+                r#"<feed xmlns="http://purl.org/atom/ns#"><content type="text/html" mode="base64">PGI+aGk8L2I+</content></feed>"#
+            ),
             r#"<feed xmlns="http://www.w3.org/2005/Atom"><content type="html">&lt;b&gt;hi&lt;/b&gt;</content></feed>"#
         );
         assert_eq!(

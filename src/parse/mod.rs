@@ -91,7 +91,8 @@ pub fn feed(bytes: &[u8], content_type: Option<&str>, context: &Context) -> Resu
     let feed_author = parsed.authors.first().and_then(|a| a.name.clone());
     for (index, raw_entry) in parsed.entries.iter().enumerate() {
         let bases = entry_bases.get(index).cloned().unwrap_or_default();
-        let input = entry::Input { entry: raw_entry, feed_type: &parsed.feed_type, bases, feed_author: feed_author.as_deref() };
+        let input =
+            entry::Input { entry: raw_entry, feed_type: &parsed.feed_type, bases, feed_author: feed_author.as_deref() };
         match entry::normalize(input, context, &mut used_ids, &mut warnings) {
             entry::Outcome::Post(post) => posts.push(*post),
             entry::Outcome::Filtered => filtered_out += 1,
@@ -101,7 +102,10 @@ pub fn feed(bytes: &[u8], content_type: Option<&str>, context: &Context) -> Resu
     let unparsed_dates = unparsed_dates.lock().map(|d| d.clone()).unwrap_or_default();
     if !unparsed_dates.is_empty() {
         let examples: Vec<&str> = unparsed_dates.iter().take(3).map(String::as_str).collect();
-        warnings.push(Warning::new("bad_date", format!("{} dates were not understood, e.g. {:?}", unparsed_dates.len(), examples)));
+        warnings.push(Warning::new(
+            "bad_date",
+            format!("{} dates were not understood, e.g. {:?}", unparsed_dates.len(), examples),
+        ));
     }
     if parsed.entries.is_empty() {
         warnings.push(Warning::new("no_entries", "the feed has no entries"));
@@ -116,7 +120,11 @@ pub fn feed(bytes: &[u8], content_type: Option<&str>, context: &Context) -> Resu
     })
 }
 
-fn feed_rs_parse(text: &str, context: &Context, unparsed_dates: &Arc<Mutex<Vec<String>>>) -> Result<feed_rs::model::Feed, String> {
+fn feed_rs_parse(
+    text: &str,
+    context: &Context,
+    unparsed_dates: &Arc<Mutex<Vec<String>>>,
+) -> Result<feed_rs::model::Feed, String> {
     let zone = context.timezone;
     let failures = Arc::clone(unparsed_dates);
     feed_rs::parser::Builder::new()
@@ -162,7 +170,8 @@ fn advertised_feeds(text: &str) -> Vec<String> {
         let Some(length) = lowered[start..].find('>') else { break };
         let tag = &text[start..start + length];
         let tag_lower = &lowered[start..start + length];
-        let is_feed = tag_lower.contains("alternate") && (tag_lower.contains("rss+xml") || tag_lower.contains("atom+xml") || tag_lower.contains("feed+json"));
+        let is_feed = tag_lower.contains("alternate")
+            && (tag_lower.contains("rss+xml") || tag_lower.contains("atom+xml") || tag_lower.contains("feed+json"));
         if let (true, Some(href_at)) = (is_feed, tag_lower.find("href=")) {
             let value = &tag[href_at + 5..];
             let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'');

@@ -20,7 +20,9 @@ pub fn xml(text: &str) -> (String, Vec<String>) {
         repairs.push(format!("removed {} bytes of junk before the root element", root));
         text = &text[root..];
     }
-    let retyped = (text.contains("<feed") && text.contains(" type=")).then(|| super::legacy::retype_text_constructs(text)).filter(|r| r != text);
+    let retyped = (text.contains("<feed") && text.contains(" type="))
+        .then(|| super::legacy::retype_text_constructs(text))
+        .filter(|r| r != text);
     if let Some(fixed) = &retyped {
         repairs.push("text constructs with a type feed-rs rejects read as text, html or xhtml".to_string());
         text = fixed;
@@ -209,7 +211,8 @@ enum Fix {
 
 /// Handles one `&` at the start of `text`: returns what to write, how much was read.
 fn ampersand(text: &str) -> (String, usize, Fix) {
-    let reference: String = text[1..].chars().take(32).take_while(|c| *c != ';' && *c != '&' && *c != '<' && !c.is_whitespace()).collect();
+    let reference: String =
+        text[1..].chars().take(32).take_while(|c| *c != ';' && *c != '&' && *c != '<' && !c.is_whitespace()).collect();
     let terminated = text[1 + reference.len()..].starts_with(';');
     if !terminated || reference.is_empty() {
         return ("&amp;".to_string(), 1, Fix::Bare);
@@ -222,7 +225,9 @@ fn ampersand(text: &str) -> (String, usize, Fix) {
         };
         return match value.and_then(char::from_u32) {
             // `&#X41;` (capital X) is not XML; write every reference the way XML accepts.
-            Some(c) if is_xml_char(c) => (format!("&#{};", c as u32), consumed, if number.starts_with('X') { Fix::Entity } else { Fix::None }),
+            Some(c) if is_xml_char(c) => {
+                (format!("&#{};", c as u32), consumed, if number.starts_with('X') { Fix::Entity } else { Fix::None })
+            }
             // A reference to a forbidden character (&#0;) breaks strict parsers: drop it.
             Some(_) | None => (String::new(), consumed, Fix::Entity),
         };
@@ -252,7 +257,8 @@ mod tests {
 
     #[test]
     fn junk_before_the_root_and_control_characters_are_removed() {
-        let (fixed, _) = xml("Warning: PHP notice\n<?xml version=\"1.0\"?><rss version=\"2.0\"><channel>a\u{1}b</channel></rss>");
+        let (fixed, _) =
+            xml("Warning: PHP notice\n<?xml version=\"1.0\"?><rss version=\"2.0\"><channel>a\u{1}b</channel></rss>");
         assert_eq!(fixed, "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel>ab</channel></rss>");
     }
 

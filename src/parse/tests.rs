@@ -1,8 +1,8 @@
 //! Pipeline tests on small inline documents; corpus-wide tests live in tests/it.
 
 use super::*;
-use crate::model::DateSource;
 use crate::config::{MemberId, PostFilter};
+use crate::model::DateSource;
 
 fn member() -> Member {
     Member {
@@ -77,7 +77,8 @@ fn a_post_without_a_date_is_dated_when_first_seen() {
 #[test]
 fn member_filters_keep_only_matching_posts() {
     let mut filtered = member();
-    filtered.include = Some(PostFilter { categories: vec![".net".into()], titles: vec![regex::Regex::new("(?i)undated").unwrap()] });
+    filtered.include =
+        Some(PostFilter { categories: vec![".net".into()], titles: vec![regex::Regex::new("(?i)undated").unwrap()] });
     let parsed = run(RSS, &filtered, FutureDates::Clamp);
     let titles: Vec<&str> = parsed.posts.iter().map(|p| p.title.as_str()).collect();
     assert_eq!(titles, vec!["List<T> tips", "Undated"]);
@@ -120,7 +121,14 @@ fn an_html_page_is_reported_with_the_feeds_it_advertises() {
     let page = r#"<!DOCTYPE html><html><head><link rel="alternate" type="application/rss+xml" href="/rss.xml"></head><body></body></html>"#;
     let base = Url::parse("https://x.cn/").unwrap();
     let m = member();
-    let context = Context { member: &m, feed_url: "https://x.cn/", base: Some(&base), timezone: chrono_tz::Asia::Shanghai, future_dates: FutureDates::Clamp, now: now() };
+    let context = Context {
+        member: &m,
+        feed_url: "https://x.cn/",
+        base: Some(&base),
+        timezone: chrono_tz::Asia::Shanghai,
+        future_dates: FutureDates::Clamp,
+        now: now(),
+    };
     let error = feed(page.as_bytes(), Some("text/html"), &context).unwrap_err();
     assert!(error.to_string().contains("/rss.xml"), "{error}");
 }

@@ -35,7 +35,14 @@ impl Counts {
 
 /// Parses `body` and saves the changes with the feed's new state in one transaction. The
 /// outer error is the store's; the inner one is the feed's (recorded as a failure).
-pub fn parse_and_save(config: &Config, member: &Member, store: &Store, now: DateTime<Utc>, body: &Body, state: &mut FeedState) -> anyhow::Result<Result<Counts, ParseError>> {
+pub fn parse_and_save(
+    config: &Config,
+    member: &Member,
+    store: &Store,
+    now: DateTime<Utc>,
+    body: &Body,
+    state: &mut FeedState,
+) -> anyhow::Result<Result<Counts, ParseError>> {
     let base = document_base(&body.final_url, body.content_location.as_deref());
     let context = parse::Context {
         member,
@@ -68,7 +75,12 @@ pub fn parse_and_save(config: &Config, member: &Member, store: &Store, now: Date
 
 /// Decides for each fresh post whether it is new, an update of a stored post, or unchanged;
 /// returns the posts to write.
-pub fn merge(store: &Store, member: &Member, fresh: Vec<Post>, now: DateTime<Utc>) -> anyhow::Result<(Vec<Post>, Counts)> {
+pub fn merge(
+    store: &Store,
+    member: &Member,
+    fresh: Vec<Post>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Vec<Post>, Counts)> {
     let mut counts = Counts::default();
     let mut used: HashSet<String> = HashSet::new();
     let mut to_write = Vec::new();
@@ -94,7 +106,12 @@ pub fn merge(store: &Store, member: &Member, fresh: Vec<Post>, now: DateTime<Utc
     Ok((to_write, counts))
 }
 
-fn stored_match(store: &Store, member: &Member, post: &Post, used: &HashSet<String>) -> anyhow::Result<Option<PostSummary>> {
+fn stored_match(
+    store: &Store,
+    member: &Member,
+    post: &Post,
+    used: &HashSet<String>,
+) -> anyhow::Result<Option<PostSummary>> {
     let mut candidates: Vec<String> = Vec::new();
     for alias in post_aliases(post) {
         if let Some(id) = store.alias(&member.id, &alias)? {

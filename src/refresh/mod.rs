@@ -34,10 +34,17 @@ pub enum Outcome {
     Refreshed,
     NotModified,
     /// Not due yet: backing off after failures or honouring Retry-After.
-    Skipped { until: DateTime<Utc> },
+    Skipped {
+        until: DateTime<Utc>,
+    },
     Gone,
-    RetryLater { status: u16, until: DateTime<Utc> },
-    Failed { error: String },
+    RetryLater {
+        status: u16,
+        until: DateTime<Utc>,
+    },
+    Failed {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -67,7 +74,13 @@ impl PassReport {
 }
 
 /// Fetches every due member feed once, saves what changed, and flushes the store.
-pub async fn run_pass(config: &Config, store: &Store, client: &fetch::Client, now: DateTime<Utc>, options: &PassOptions) -> anyhow::Result<PassReport> {
+pub async fn run_pass(
+    config: &Config,
+    store: &Store,
+    client: &fetch::Client,
+    now: DateTime<Utc>,
+    options: &PassOptions,
+) -> anyhow::Result<PassReport> {
     let shared_config = Arc::new(config.clone());
     let global = Arc::new(Semaphore::new(config.fetch.concurrency));
     let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
@@ -76,7 +89,8 @@ pub async fn run_pass(config: &Config, store: &Store, client: &fetch::Client, no
     for member in members {
         for feed_url in &member.feeds {
             let host = feed_url.host_str().unwrap_or("").to_string();
-            let host_limit = per_host.entry(host).or_insert_with(|| Arc::new(Semaphore::new(config.fetch.per_host_concurrency)));
+            let host_limit =
+                per_host.entry(host).or_insert_with(|| Arc::new(Semaphore::new(config.fetch.per_host_concurrency)));
             let job = Job {
                 config: Arc::clone(&shared_config),
                 member: member.clone(),
@@ -166,7 +180,8 @@ impl Job {
             Ok(Fetched::Body(body)) => {
                 record_move(&mut state, body.moved_to.as_ref());
                 // Parsing and sanitizing are CPU work: keep them off the fetching threads.
-                let (config, member, store, now) = (Arc::clone(&self.config), self.member.clone(), self.store.clone(), self.now);
+                let (config, member, store, now) =
+                    (Arc::clone(&self.config), self.member.clone(), self.store.clone(), self.now);
                 let (result, new_state) = tokio::task::spawn_blocking(move || {
                     let mut state = state;
                     let result = merge::parse_and_save(&config, &member, &store, now, &body, &mut state);
@@ -191,7 +206,8 @@ impl Job {
             Ok(Fetched::Gone { .. }) => {
                 state.gone = true;
                 state.last_status = Some(410);
-                state.last_error = Some("410 Gone: the server says this feed was removed for good; it is no longer fetched".into());
+                state.last_error =
+                    Some("410 Gone: the server says this feed was removed for good; it is no longer fetched".into());
                 Outcome::Gone
             }
             Ok(Fetched::RetryLater { status, retry_after, .. }) => {
@@ -217,7 +233,8 @@ impl Job {
 
     fn failed(&self, state: &mut FeedState, error: String, retry_after: Option<std::time::Duration>) -> Outcome {
         state.consecutive_failures += 1;
-        let delay = backoff::delay(state.consecutive_failures, retry_after, self.config.fetch.max_backoff, &self.feed_url);
+        let delay =
+            backoff::delay(state.consecutive_failures, retry_after, self.config.fetch.max_backoff, &self.feed_url);
         state.next_due = Some(self.now + delay);
         state.last_error = Some(error.clone());
         Outcome::Failed { error }

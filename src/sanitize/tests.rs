@@ -43,7 +43,10 @@ fn links_get_noopener_and_images_get_no_referrer_and_lazy_loading() {
 
 #[test]
 fn code_highlighting_classes_are_kept_on_pre_and_code_only() {
-    let safe = html(r#"<pre class="lang-csharp"><code class="language-csharp">var x;</code></pre><p class="evil">p</p>"#, None);
+    let safe = html(
+        r#"<pre class="lang-csharp"><code class="language-csharp">var x;</code></pre><p class="evil">p</p>"#,
+        None,
+    );
     assert!(safe.as_str().contains(r#"<pre class="lang-csharp">"#));
     assert!(safe.as_str().contains(r#"<code class="language-csharp">"#));
     assert!(!safe.as_str().contains("evil"));

@@ -96,7 +96,10 @@ impl Store {
             }
             Some(bytes) => {
                 let version = u32::from_be_bytes(bytes.as_ref().try_into().context("schema_version is corrupt")?);
-                anyhow::ensure!(version <= SCHEMA_VERSION, "the store has schema version {version}, newer than this planet ({SCHEMA_VERSION}); upgrade planet");
+                anyhow::ensure!(
+                    version <= SCHEMA_VERSION,
+                    "the store has schema version {version}, newer than this planet ({SCHEMA_VERSION}); upgrade planet"
+                );
             }
         }
         Ok(())
@@ -166,25 +169,28 @@ impl Store {
     /// Writes a member feed's new and changed posts, their indexes and aliases, and its fetch
     /// state, in one transaction: after a crash either all of a refresh is there or none.
     pub fn save_refresh(&self, member: &MemberId, posts: &[Post], state: &FeedState) -> anyhow::Result<()> {
-        let encoded: Vec<(&Post, Vec<u8>)> = posts.iter().map(|p| Ok((p, encode(p)?))).collect::<anyhow::Result<_>>()?;
+        let encoded: Vec<(&Post, Vec<u8>)> =
+            posts.iter().map(|p| Ok((p, encode(p)?))).collect::<anyhow::Result<_>>()?;
         let state_bytes = encode(state)?;
         let trees = (&self.posts, &self.by_time, &self.by_member, &self.aliases, &self.feeds);
-        let result: Result<(), TransactionError<String>> = trees.transaction(|(posts, by_time, by_member, aliases, feeds)| {
-            for (post, bytes) in &encoded {
-                if let Some(old) = posts.insert(post.id.as_bytes(), bytes.as_slice())? {
-                    let old: PostSummary = decode(&old).map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
-                    by_time.remove(keys::by_time(old.published, &old.id))?;
-                    by_member.remove(keys::by_member(member, old.published, &old.id))?;
+        let result: Result<(), TransactionError<String>> =
+            trees.transaction(|(posts, by_time, by_member, aliases, feeds)| {
+                for (post, bytes) in &encoded {
+                    if let Some(old) = posts.insert(post.id.as_bytes(), bytes.as_slice())? {
+                        let old: PostSummary =
+                            decode(&old).map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+                        by_time.remove(keys::by_time(old.published, &old.id))?;
+                        by_member.remove(keys::by_member(member, old.published, &old.id))?;
+                    }
+                    by_time.insert(keys::by_time(post.published, &post.id), &[])?;
+                    by_member.insert(keys::by_member(member, post.published, &post.id), &[])?;
+                    for alias in post_aliases(post) {
+                        aliases.insert(keys::alias(member, &alias), post.id.as_bytes())?;
+                    }
                 }
-                by_time.insert(keys::by_time(post.published, &post.id), &[])?;
-                by_member.insert(keys::by_member(member, post.published, &post.id), &[])?;
-                for alias in post_aliases(post) {
-                    aliases.insert(keys::alias(member, &alias), post.id.as_bytes())?;
-                }
-            }
-            feeds.insert(keys::feed(member, &state.feed_url), state_bytes.as_slice())?;
-            Ok(())
-        });
+                feeds.insert(keys::feed(member, &state.feed_url), state_bytes.as_slice())?;
+                Ok(())
+            });
         result.map_err(|error| anyhow::anyhow!("failed to save the refresh of {member}: {error}"))
     }
 }
@@ -203,7 +209,10 @@ pub fn post_aliases(post: &Post) -> Vec<String> {
 
 fn open_error(path: &Path, error: sled::Error) -> anyhow::Error {
     let text = error.to_string();
-    if text.contains("could not acquire lock") || text.contains("WouldBlock") || text.contains("Resource temporarily unavailable") {
+    if text.contains("could not acquire lock")
+        || text.contains("WouldBlock")
+        || text.contains("Resource temporarily unavailable")
+    {
         anyhow::anyhow!(
             "the store {} is in use by another planet process (sled allows one process at a time); stop it or use another [store] path",
             path.display()

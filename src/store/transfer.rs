@@ -54,7 +54,8 @@ pub fn import(store: &Store, input: impl BufRead) -> anyhow::Result<ImportCounts
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: Line = serde_json::from_str(&line).with_context(|| format!("line {}: not an export line", index + 1))?;
+        let parsed: Line =
+            serde_json::from_str(&line).with_context(|| format!("line {}: not an export line", index + 1))?;
         match parsed {
             Line::Post(post) => {
                 let member = post.member.clone();
@@ -68,7 +69,8 @@ pub fn import(store: &Store, input: impl BufRead) -> anyhow::Result<ImportCounts
                 counts.posts += 1;
             }
             Line::FeedState(state) => {
-                let member = state.member.clone().with_context(|| format!("line {}: feed state without a member", index + 1))?;
+                let member =
+                    state.member.clone().with_context(|| format!("line {}: feed state without a member", index + 1))?;
                 store.put_feed_state(&member, &state)?;
                 counts.feed_states += 1;
             }

@@ -7,7 +7,12 @@ use std::process::{Command, Output};
 use crate::helpers::{members, rss, FixtureServer, Route};
 
 fn planet(args: &[&str], directory: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_planet")).args(args).current_dir(directory).env("RUST_LOG", "off").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_planet"))
+        .args(args)
+        .current_dir(directory)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -24,7 +29,10 @@ fn write_config(directory: &Path, body: &str) -> PathBuf {
 #[test]
 fn an_unknown_key_is_reported_with_file_line_and_key() {
     let directory = tempfile::tempdir().unwrap();
-    write_config(directory.path(), "[[members]]\nid = \"alice\"\nname = \"Alice\"\nfeed = \"https://alice.example.cn/feed\"\ncolour = \"blue\"\n");
+    write_config(
+        directory.path(),
+        "[[members]]\nid = \"alice\"\nname = \"Alice\"\nfeed = \"https://alice.example.cn/feed\"\ncolour = \"blue\"\n",
+    );
     let output = planet(&["config", "check"], directory.path());
     assert_eq!(output.status.code(), Some(2));
     let error = text(&output.stderr);
@@ -58,7 +66,8 @@ fn the_bundled_feeds_toml_is_valid() {
 
 #[test]
 fn check_over_every_file_in_the_corpus_finishes_without_a_panic_and_summarizes() {
-    let files: Vec<String> = crate::corpus::files_under(&crate::corpus::corpus()).iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let files: Vec<String> =
+        crate::corpus::files_under(&crate::corpus::corpus()).iter().map(|p| p.to_string_lossy().into_owned()).collect();
     let mut args = vec!["check"];
     args.extend(files.iter().map(String::as_str));
     let output = planet(&args, Path::new(env!("CARGO_MANIFEST_DIR")));
@@ -74,7 +83,10 @@ fn check_reports_what_would_be_stored_as_json_lines() {
     let directory = tempfile::tempdir().unwrap();
     let feed = directory.path().join("feed.xml");
     std::fs::write(&feed, rss("alice", 2)).unwrap();
-    let output = planet(&["check", "--json", "--base-url", "https://alice.example.cn/", feed.to_str().unwrap()], directory.path());
+    let output = planet(
+        &["check", "--json", "--base-url", "https://alice.example.cn/", feed.to_str().unwrap()],
+        directory.path(),
+    );
     assert!(output.status.success(), "{}", text(&output.stderr));
     let first_line = text(&output.stdout).lines().next().unwrap().to_string();
     let report: serde_json::Value = serde_json::from_str(&first_line).unwrap();
@@ -102,7 +114,10 @@ async fn fetch_prints_a_table_and_export_import_round_trips() {
     let table = text(&first.stdout);
     assert!(table.contains("alice") && table.contains("refreshed"), "{table}");
     assert!(table.contains("bob") && table.contains("HTTP 500"), "{table}");
-    assert!(table.contains("2 feeds: 1 refreshed, 0 not modified, 0 skipped, 0 gone, 1 failed; posts: 3 new"), "{table}");
+    assert!(
+        table.contains("2 feeds: 1 refreshed, 0 not modified, 0 skipped, 0 gone, 1 failed; posts: 3 new"),
+        "{table}"
+    );
 
     let second = text(&run(&["fetch"]).await.unwrap().stdout);
     assert!(second.contains("1 not modified") && second.contains("1 skipped"), "{second}");

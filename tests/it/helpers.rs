@@ -109,19 +109,22 @@ impl FixtureServer {
         };
         let status = match route {
             None => write_simple(&mut stream, 404, &[], b"not found").await,
-            Some(Route::Feed { body, content_type, etag }) => {
-                if etag.is_some() && etag == if_none_match {
-                    write_simple(&mut stream, 304, &[("ETag".into(), etag.unwrap())], b"").await
-                } else {
+            Some(Route::Feed { body, content_type, etag }) => match etag {
+                Some(etag) if Some(&etag) == if_none_match.as_ref() => {
+                    write_simple(&mut stream, 304, &[("ETag".into(), etag)], b"").await
+                }
+                etag => {
                     let mut headers = vec![("Content-Type".to_string(), content_type)];
                     if let Some(etag) = etag {
                         headers.push(("ETag".into(), etag));
                     }
                     write_simple(&mut stream, 200, &headers, &body).await
                 }
-            }
+            },
             Some(Route::Status { status, headers }) => write_simple(&mut stream, status, &headers, b"status").await,
-            Some(Route::Redirect { status, location }) => write_simple(&mut stream, status, &[("Location".into(), location)], b"").await,
+            Some(Route::Redirect { status, location }) => {
+                write_simple(&mut stream, status, &[("Location".into(), location)], b"").await
+            }
             Some(Route::Drip { interval }) => {
                 let head = "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nTransfer-Encoding: chunked\r\n\r\n";
                 let _ = stream.write_all(head.as_bytes()).await;
@@ -138,7 +141,10 @@ impl FixtureServer {
                 200
             }
             Some(Route::GzipBomb { body }) => {
-                let headers = [("Content-Type".to_string(), "application/rss+xml".to_string()), ("Content-Encoding".into(), "gzip".into())];
+                let headers = [
+                    ("Content-Type".to_string(), "application/rss+xml".to_string()),
+                    ("Content-Encoding".into(), "gzip".into()),
+                ];
                 write_simple(&mut stream, 200, &headers, &body).await
             }
         };

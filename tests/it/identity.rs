@@ -22,9 +22,13 @@ async fn planet_with(document: String) -> (FixtureServer, TestPlanet) {
 
 #[tokio::test]
 async fn an_edited_title_and_body_update_the_post_in_place() {
-    let (server, planet) = planet_with(item("g1", "https://a.cn/1", "Draft", "v1", Some("Mon, 02 Nov 2026 08:00:00 GMT"))).await;
+    let (server, planet) =
+        planet_with(item("g1", "https://a.cn/1", "Draft", "v1", Some("Mon, 02 Nov 2026 08:00:00 GMT"))).await;
     planet.pass().await;
-    server.route("/feed", Route::feed(item("g1", "https://a.cn/1", "Final", "v2", Some("Mon, 02 Nov 2026 08:00:00 GMT"))));
+    server.route(
+        "/feed",
+        Route::feed(item("g1", "https://a.cn/1", "Final", "v2", Some("Mon, 02 Nov 2026 08:00:00 GMT"))),
+    );
     let report = planet.pass().await;
     assert_eq!((report.feeds[0].counts.new, report.feeds[0].counts.updated), (0, 1));
     let posts = planet.store.recent_posts(10).unwrap();
@@ -38,7 +42,10 @@ async fn a_changed_guid_with_the_same_link_is_the_same_post() {
     let (server, planet) = planet_with(item("http://a.cn/?p=1", "http://a.cn/2026/hello/", "Hello", "b", None)).await;
     planet.pass().await;
     // The blog moved to https and its GUIDs changed with it; the link is the same page.
-    server.route("/feed", Route::feed(item("https://a.cn/2026/hello/", "https://a.cn/2026/hello/?utm_source=rss", "Hello", "b", None)));
+    server.route(
+        "/feed",
+        Route::feed(item("https://a.cn/2026/hello/", "https://a.cn/2026/hello/?utm_source=rss", "Hello", "b", None)),
+    );
     let report = planet.pass().await;
     assert_eq!(report.feeds[0].counts.new, 0, "{report:?}");
     assert_eq!(planet.store.post_count(), 1);
@@ -68,7 +75,8 @@ async fn an_undated_post_keeps_the_date_it_was_first_seen() {
 
 #[tokio::test]
 async fn a_future_dated_post_is_clamped_to_its_first_sighting_and_stays_there() {
-    let (_server, planet) = planet_with(item("g", "https://a.cn/x", "Soon", "b", Some("Fri, 01 Jan 2100 00:00:00 GMT"))).await;
+    let (_server, planet) =
+        planet_with(item("g", "https://a.cn/x", "Soon", "b", Some("Fri, 01 Jan 2100 00:00:00 GMT"))).await;
     let first = Utc::now();
     planet.pass_at(first).await;
     planet.pass_at(first + TimeDelta::hours(5)).await;

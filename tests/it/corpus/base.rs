@@ -30,7 +30,9 @@ fn feedparser_base_cases_resolve_links_to_the_expected_urls() {
             let post = report.posts.first();
             let (expected, ours) = if is_entry_body(&lhs) {
                 (html::urls(&value), post.map(|p| html::urls(&p.content_html)).unwrap_or_default())
-            } else if ["entries[0]['link']", "entries[0]['links'][0]['href']", "entries[0].link"].contains(&lhs.as_str()) {
+            } else if ["entries[0]['link']", "entries[0]['links'][0]['href']", "entries[0].link"]
+                .contains(&lhs.as_str())
+            {
                 (vec![value.clone()], post.and_then(|p| p.url.clone()).into_iter().collect())
             } else {
                 not_applicable += 1;

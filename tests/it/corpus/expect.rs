@@ -59,8 +59,14 @@ impl Case {
 
 pub fn is_entry_body(lhs: &str) -> bool {
     let compact: String = lhs.chars().filter(|c| !c.is_whitespace()).collect();
-    ["entries[0]['content'][0]['value']", "entries[0]['description']", "entries[0]['summary']", "entries[0].summary", "entries[0].description"]
-        .contains(&compact.as_str())
+    [
+        "entries[0]['content'][0]['value']",
+        "entries[0]['description']",
+        "entries[0]['summary']",
+        "entries[0].summary",
+        "entries[0].description",
+    ]
+    .contains(&compact.as_str())
 }
 
 /// Splits on ` and ` outside string literals.
@@ -143,7 +149,10 @@ pub fn python_string(literal: &str) -> Option<String> {
 
 #[test]
 fn expectations_split_into_clauses_and_literals_decode() {
-    let case = Case { headers: vec![], expect: r#"not bozo and entries[0]['description'] == u'a \'and\' b\u2019 \xa3' and encoding == 'utf-8'"#.into() };
+    let case = Case {
+        headers: vec![],
+        expect: r#"not bozo and entries[0]['description'] == u'a \'and\' b\u2019 \xa3' and encoding == 'utf-8'"#.into(),
+    };
     assert_eq!(
         case.clauses(),
         vec![

@@ -3,9 +3,24 @@
 
 use scraper::{Html, Node};
 
-const FORBIDDEN_ELEMENTS: &[&str] = &["script", "iframe", "object", "embed", "base", "meta", "form", "style", "link", "frame", "frameset", "applet"];
-const URL_ATTRIBUTES: &[&str] = &["href", "src", "action", "formaction", "xlink:href", "poster", "background", "srcset", "lowsrc", "dynsrc", "cite", "data"];
-const SAFE_DATA: &[&str] = &["data:image/png", "data:image/gif", "data:image/jpeg", "data:image/jpg", "data:image/webp", "data:image/avif"];
+const FORBIDDEN_ELEMENTS: &[&str] =
+    &["script", "iframe", "object", "embed", "base", "meta", "form", "style", "link", "frame", "frameset", "applet"];
+const URL_ATTRIBUTES: &[&str] = &[
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "xlink:href",
+    "poster",
+    "background",
+    "srcset",
+    "lowsrc",
+    "dynsrc",
+    "cite",
+    "data",
+];
+const SAFE_DATA: &[&str] =
+    &["data:image/png", "data:image/gif", "data:image/jpeg", "data:image/jpg", "data:image/webp", "data:image/avif"];
 
 /// Everything in `fragment` that could execute, described; empty when it is safe.
 pub fn executable_parts(fragment: &str) -> Vec<String> {
@@ -23,7 +38,11 @@ pub fn executable_parts(fragment: &str) -> Vec<String> {
                 problems.push(format!("{attribute} attribute on <{name}>"));
             }
             if URL_ATTRIBUTES.contains(&attribute.as_str()) {
-                let cleaned: String = value.chars().filter(|c| !c.is_whitespace() && !c.is_control()).collect::<String>().to_ascii_lowercase();
+                let cleaned: String = value
+                    .chars()
+                    .filter(|c| !c.is_whitespace() && !c.is_control())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
                 let dangerous = cleaned.starts_with("javascript:")
                     || cleaned.starts_with("vbscript:")
                     || (cleaned.starts_with("data:") && !SAFE_DATA.iter().any(|safe| cleaned.starts_with(safe)));

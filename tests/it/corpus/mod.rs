@@ -68,7 +68,15 @@ pub fn run(path: &Path, case: Option<&Case>) -> CheckReport {
         (base, None) => base,
     };
     let served_content_type = content_type.filter(|_| served.is_some());
-    check::bytes(&config(), &anonymous_member(), &path.to_string_lossy(), &bytes, served_content_type.as_deref(), base.as_ref(), Utc::now())
+    check::bytes(
+        &config(),
+        &anonymous_member(),
+        &path.to_string_lossy(),
+        &bytes,
+        served_content_type.as_deref(),
+        base.as_ref(),
+        Utc::now(),
+    )
 }
 
 /// The checker's verdict on a fragment, for other test modules.
@@ -97,7 +105,11 @@ fn no_input_in_the_whole_corpus_panics() {
             failed += 1;
         }
     }
-    println!("whole corpus: {} files, {parsed} parsed, {failed} failed with a reason, {} panicked", files.len(), panicked.len());
+    println!(
+        "whole corpus: {} files, {parsed} parsed, {failed} failed with a reason, {} panicked",
+        files.len(),
+        panicked.len()
+    );
     assert!(files.len() > 2000, "the corpus looks incomplete");
     assert!(panicked.is_empty(), "panicked on: {panicked:#?}");
 }
@@ -124,7 +136,9 @@ fn feedparser_sanitize_cases_leave_nothing_executable() {
                 executable.push(format!("{}: {problem}", path.display()));
             }
         }
-        if let (Some(expected), Some(post)) = (case.as_ref().and_then(|c| c.expected_entry_html()), report.posts.first()) {
+        if let (Some(expected), Some(post)) =
+            (case.as_ref().and_then(|c| c.expected_entry_html()), report.posts.first())
+        {
             comparable += 1;
             exact += usize::from(html::same_meaning(&expected, &post.content_html));
         }

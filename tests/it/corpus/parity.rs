@@ -24,10 +24,19 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ("http_entry_contributor_url_base_docuri.xml", "<item> inside an Atom <feed> is not an Atom entry"),
     ("http/http_status_304.xml", "<item> inside an Atom <feed> is not an Atom entry"),
     ("http/target.xml", "<item> inside an Atom <feed> is not an Atom entry"),
-    ("namespace/rss2.0NSwithModulesNoDefNS.xml", "every RSS element under a namespace prefix (<r:rss>); feed-rs finds no root"),
-    ("namespace/rss2.0NSwithModulesNoDefNSLocalNameClash.xml", "every RSS element under a namespace prefix (<r:rss>); feed-rs finds no root"),
+    (
+        "namespace/rss2.0NSwithModulesNoDefNS.xml",
+        "every RSS element under a namespace prefix (<r:rss>); feed-rs finds no root",
+    ),
+    (
+        "namespace/rss2.0NSwithModulesNoDefNSLocalNameClash.xml",
+        "every RSS element under a namespace prefix (<r:rss>); feed-rs finds no root",
+    ),
     ("fixture/xml/xml_iso8859.xml", "a bare <rdf> root without RSS namespaces is not a feed"),
-    ("node-feedparser/test/feeds/illegally-nested.xml", "feedparser counts ten empty <item /> elements nested in real items; planet keeps the ten real posts"),
+    (
+        "node-feedparser/test/feeds/illegally-nested.xml",
+        "feedparser counts ten empty <item /> elements nested in real items; planet keeps the ten real posts",
+    ),
 ];
 
 fn feedparser_counts(paths: &[String]) -> HashMap<String, usize> {
@@ -61,7 +70,8 @@ fn feedparser_counts(paths: &[String]) -> HashMap<String, usize> {
 
 #[test]
 fn planet_never_finds_fewer_posts_than_feedparser_in_the_corpus() {
-    let files: Vec<_> = files_under(&corpus()).into_iter().filter(|p| !p.to_string_lossy().ends_with(".serde.json")).collect();
+    let files: Vec<_> =
+        files_under(&corpus()).into_iter().filter(|p| !p.to_string_lossy().ends_with(".serde.json")).collect();
     let paths: Vec<String> = files.iter().map(|p| p.to_string_lossy().into_owned()).collect();
     let reference = feedparser_counts(&paths);
     let (mut compared, mut more, mut same, mut known, mut fewer) = (0, 0, 0, 0, Vec::new());

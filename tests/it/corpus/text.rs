@@ -19,7 +19,11 @@ fn decoded_as(bytes: &[u8], label: &str) -> Option<String> {
         let big_endian = lowered.ends_with("be") || bytes.starts_with(&[0, 0]);
         let units = bytes.chunks_exact(4).map(|c| {
             let array = [c[0], c[1], c[2], c[3]];
-            if big_endian { u32::from_be_bytes(array) } else { u32::from_le_bytes(array) }
+            if big_endian {
+                u32::from_be_bytes(array)
+            } else {
+                u32::from_le_bytes(array)
+            }
         });
         return Some(units.filter_map(char::from_u32).filter(|c| *c != '\u{feff}').collect());
     }
@@ -73,14 +77,26 @@ fn judge(path: &Path, case: &Case, clause: &Clause) -> Verdict {
             let ours = planet::decode::to_utf8(&bytes, content_type.as_deref()).text;
             (lhs.clone(), without_declaration(&expected).to_string(), without_declaration(&ours).to_string())
         }
-        Clause::Equals { lhs, value } if lhs == "feed['title']" || lhs == "feed.title" => (lhs.clone(), collapse(value), collapse(&report.feed_title.unwrap_or_default())),
-        Clause::Equals { lhs, value } if lhs == "entries[0]['title']" => (lhs.clone(), collapse(value), post.map(|p| p.title.clone()).unwrap_or_default()),
-        Clause::Equals { lhs, value } if is_entry_body(lhs) => (lhs.clone(), plain(value), post.map(|p| plain(&p.content_html)).unwrap_or_default()),
-        Clause::Ord { lhs, value } if is_entry_body(lhs) => {
-            (lhs.clone(), char::from_u32(*value).unwrap().to_string(), post.map(|p| plain(&p.content_html)).unwrap_or_default())
+        Clause::Equals { lhs, value } if lhs == "feed['title']" || lhs == "feed.title" => {
+            (lhs.clone(), collapse(value), collapse(&report.feed_title.unwrap_or_default()))
         }
-        Clause::Equals { lhs, value } if lhs.ends_with("link") && lhs.starts_with("entries[0]") => (lhs.clone(), value.clone(), post.and_then(|p| p.url.clone()).unwrap_or_default()),
-        Clause::Equals { lhs, value } if lhs == "feed.link" || lhs == "feed['link']" => (lhs.clone(), value.clone(), report.feed_link.unwrap_or_default()),
+        Clause::Equals { lhs, value } if lhs == "entries[0]['title']" => {
+            (lhs.clone(), collapse(value), post.map(|p| p.title.clone()).unwrap_or_default())
+        }
+        Clause::Equals { lhs, value } if is_entry_body(lhs) => {
+            (lhs.clone(), plain(value), post.map(|p| plain(&p.content_html)).unwrap_or_default())
+        }
+        Clause::Ord { lhs, value } if is_entry_body(lhs) => (
+            lhs.clone(),
+            char::from_u32(*value).unwrap().to_string(),
+            post.map(|p| plain(&p.content_html)).unwrap_or_default(),
+        ),
+        Clause::Equals { lhs, value } if lhs.ends_with("link") && lhs.starts_with("entries[0]") => {
+            (lhs.clone(), value.clone(), post.and_then(|p| p.url.clone()).unwrap_or_default())
+        }
+        Clause::Equals { lhs, value } if lhs == "feed.link" || lhs == "feed['link']" => {
+            (lhs.clone(), value.clone(), report.feed_link.unwrap_or_default())
+        }
         _ => return Verdict::NotApplicable,
     };
     if expected == ours {
@@ -122,7 +138,11 @@ fn check_directories(directories: &[&str]) -> (usize, Vec<String>, usize) {
 
 #[test]
 fn feedparser_encoding_cases_decode_to_the_expected_text() {
-    let (passed, failures, unsupported) = check_directories(&["feedparser/tests/encoding", "feedparser/tests/illformed/chardet", "feedparser-6.0.11-removed/tests/encoding"]);
+    let (passed, failures, unsupported) = check_directories(&[
+        "feedparser/tests/encoding",
+        "feedparser/tests/illformed/chardet",
+        "feedparser-6.0.11-removed/tests/encoding",
+    ]);
     println!("encoding: {passed} expectations met, {} not, {unsupported} in code pages planet does not decode (EBCDIC, Mac Greek/Turkish/Icelandic/Central European, KOI8-T, TCVN, VISCII, CP856, CP1125)", failures.len());
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(passed > 80);
