@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Runs every test of planet on a fresh machine: installs what the tests use besides Rust
-# (Python's feedparser, the reference for the parity test), then the whole cargo test suite.
+# (Python's feedparser, the reference for the parity test), then the whole cargo test suite,
+# and closes with one line of totals over all test binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! python3 -c 'import feedparser' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 fi
-cargo test --locked "$@"
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --locked --all-targets "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"

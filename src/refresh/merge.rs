@@ -1,5 +1,5 @@
 //! Parses a fetched body and merges its posts with what is stored: a post is matched to a
-//! stored one by GUID alias, then normalized-link alias, then id, so an edit (or a changed
+//! stored one by id, then GUID alias, then normalized-link alias, so an edit (or a changed
 //! GUID, or a changed URL) updates the stored post in place. Its first-seen time and any
 //! date derived from it are kept, so undated and clamped posts do not creep forward.
 
@@ -106,19 +106,21 @@ pub fn merge(
     Ok((to_write, counts))
 }
 
+/// The stored post this fresh one is: its own id first (same GUID, or same link when there
+/// is no GUID), then a post found by GUID alias, then by normalized link alias. The id comes
+/// first because an alias can be shared (two items with one GUID); an id cannot.
 fn stored_match(
     store: &Store,
     member: &Member,
     post: &Post,
     used: &HashSet<String>,
 ) -> anyhow::Result<Option<PostSummary>> {
-    let mut candidates: Vec<String> = Vec::new();
+    let mut candidates: Vec<String> = vec![post.id.clone()];
     for alias in post_aliases(post) {
         if let Some(id) = store.alias(&member.id, &alias)? {
             candidates.push(id);
         }
     }
-    candidates.push(post.id.clone());
     for id in candidates {
         if used.contains(&id) {
             continue;

@@ -197,3 +197,29 @@ async fn failures_back_off_and_a_success_resets_the_count() {
     assert_eq!((state.consecutive_failures, state.last_error, state.next_due), (0, None, None));
     assert_eq!(state.last_success, Some(now + TimeDelta::days(2)));
 }
+
+#[tokio::test]
+async fn last_modified_is_sent_back_verbatim_and_a_304_follows() {
+    let stamp = "Wed, 25 Nov 2026 08:00:00 GMT";
+    let route = Route::Dated { body: rss("alice", 1).into(), last_modified: stamp.into() };
+    let (server, planet) = one_member(route, "").await;
+    planet.pass().await;
+    assert_eq!(planet.pass().await.feeds[0].outcome, Outcome::NotModified);
+    let sent = server.modified_since_and_agent("/feed");
+    assert_eq!(sent[0].0, None);
+    assert_eq!(sent[1].0.as_deref(), Some(stamp));
+    let agent = sent[0].1.clone().unwrap();
+    assert!(agent.starts_with("planet/") && agent.contains("(+http://127.0.0.1/)"), "{agent}");
+}
+
+#[tokio::test]
+async fn a_503_with_an_http_date_retry_after_waits_until_then() {
+    let later = Utc::now() + TimeDelta::hours(2);
+    let headers = vec![("Retry-After".to_string(), later.format("%a, %d %b %Y %H:%M:%S GMT").to_string())];
+    let (_server, planet) = one_member(Route::Status { status: 503, headers }, "").await;
+    let now = Utc::now();
+    let report = planet.pass_at(now).await;
+    assert!(matches!(report.feeds[0].outcome, Outcome::RetryLater { status: 503, .. }), "{report:?}");
+    let wait = planet.state("alice").next_due.unwrap() - now;
+    assert!(wait > TimeDelta::minutes(110) && wait <= TimeDelta::minutes(121), "{wait}");
+}

@@ -21,6 +21,8 @@ use tokio::net::{TcpListener, TcpStream};
 pub enum Route {
     /// 200 with this body; answers 304 when If-None-Match carries the ETag.
     Feed { body: Vec<u8>, content_type: String, etag: Option<String> },
+    /// 200 with a Last-Modified header; 304 when If-Modified-Since repeats it verbatim.
+    Dated { body: Vec<u8>, last_modified: String },
     /// Any status with extra headers and a short body.
     Status { status: u16, headers: Vec<(String, String)> },
     /// A redirect with this status to this location.
@@ -54,6 +56,8 @@ struct Shared {
     routes: HashMap<String, Route>,
     /// Requests seen per path, with their If-None-Match header.
     requests: HashMap<String, Vec<Option<String>>>,
+    /// If-Modified-Since and User-Agent of each request, per path.
+    other_headers: HashMap<String, Vec<(Option<String>, Option<String>)>>,
     statuses: HashMap<String, Vec<u16>>,
 }
 
@@ -96,15 +100,24 @@ impl FixtureServer {
         self.shared.lock().unwrap().requests.get(path).cloned().unwrap_or_default()
     }
 
+    /// (If-Modified-Since, User-Agent) of each request to `path`.
+    pub fn modified_since_and_agent(&self, path: &str) -> Vec<(Option<String>, Option<String>)> {
+        self.shared.lock().unwrap().other_headers.get(path).cloned().unwrap_or_default()
+    }
+
     pub fn statuses(&self, path: &str) -> Vec<u16> {
         self.shared.lock().unwrap().statuses.get(path).cloned().unwrap_or_default()
     }
 
     async fn answer(&self, mut stream: TcpStream) {
-        let Some((path, if_none_match)) = read_request_head(&mut stream).await else { return };
+        let Some(head) = read_request_head(&mut stream).await else { return };
+        let (path, if_none_match) = (head.path.clone(), head.header("if-none-match"));
+        let if_modified_since = head.header("if-modified-since");
         let route = {
             let mut shared = self.shared.lock().unwrap();
             shared.requests.entry(path.clone()).or_default().push(if_none_match.clone());
+            let others = (if_modified_since.clone(), head.header("user-agent"));
+            shared.other_headers.entry(path.clone()).or_default().push(others);
             shared.routes.get(&path).cloned()
         };
         let status = match route {
@@ -121,6 +134,17 @@ impl FixtureServer {
                     write_simple(&mut stream, 200, &headers, &body).await
                 }
             },
+            Some(Route::Dated { body, last_modified }) => {
+                if if_modified_since.as_deref() == Some(last_modified.as_str()) {
+                    write_simple(&mut stream, 304, &[], b"").await
+                } else {
+                    let headers = [
+                        ("Last-Modified".to_string(), last_modified),
+                        ("Content-Type".into(), "application/rss+xml".into()),
+                    ];
+                    write_simple(&mut stream, 200, &headers, &body).await
+                }
+            }
             Some(Route::Status { status, headers }) => write_simple(&mut stream, status, &headers, b"status").await,
             Some(Route::Redirect { status, location }) => {
                 write_simple(&mut stream, status, &[("Location".into(), location)], b"").await
@@ -152,7 +176,21 @@ impl FixtureServer {
     }
 }
 
-async fn read_request_head(stream: &mut TcpStream) -> Option<(String, Option<String>)> {
+struct RequestHead {
+    path: String,
+    lines: Vec<String>,
+}
+
+impl RequestHead {
+    fn header(&self, name: &str) -> Option<String> {
+        self.lines.iter().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim().to_string())
+        })
+    }
+}
+
+async fn read_request_head(stream: &mut TcpStream) -> Option<RequestHead> {
     let mut head = Vec::new();
     let mut buffer = [0u8; 4096];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -164,11 +202,7 @@ async fn read_request_head(stream: &mut TcpStream) -> Option<(String, Option<Str
     }
     let text = String::from_utf8_lossy(&head).into_owned();
     let path = text.split_whitespace().nth(1)?.to_string();
-    let if_none_match = text.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.eq_ignore_ascii_case("if-none-match").then(|| value.trim().to_string())
-    });
-    Some((path, if_none_match))
+    Some(RequestHead { path, lines: text.lines().map(str::to_string).collect() })
 }
 
 async fn write_simple(stream: &mut TcpStream, status: u16, headers: &[(String, String)], body: &[u8]) -> u16 {

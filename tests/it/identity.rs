@@ -85,6 +85,18 @@ async fn a_future_dated_post_is_clamped_to_its_first_sighting_and_stays_there() 
 }
 
 #[tokio::test]
+async fn two_items_sharing_a_guid_stay_two_posts_across_passes() {
+    let document = "<rss version=\"2.0\"><channel><title>c</title>\
+        <item><title>A</title><guid>same</guid><link>https://a.cn/a</link></item>\
+        <item><title>B</title><guid>same</guid><link>https://a.cn/b</link></item></channel></rss>";
+    let (_server, planet) = planet_with(document.to_string()).await;
+    assert_eq!(planet.pass().await.feeds[0].counts.new, 2);
+    let second = planet.pass().await;
+    assert_eq!((second.feeds[0].counts.new, second.feeds[0].counts.unchanged), (0, 2));
+    assert_eq!(planet.store.post_count(), 2);
+}
+
+#[tokio::test]
 async fn a_pass_over_200_feeds_stores_everything_and_the_next_pass_is_all_304s() {
     let server = FixtureServer::start().await;
     let mut feeds = Vec::new();
