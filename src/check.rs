@@ -74,16 +74,7 @@ impl CheckReport {
 /// filters apply, else an anonymous member without filters.
 fn member_for(config: &Config, input: &str) -> Member {
     let configured = config.members.iter().find(|m| m.feeds.iter().any(|f| f.as_str() == input));
-    configured.cloned().unwrap_or_else(|| Member {
-        id: MemberId::parse("check").expect("a valid slug"),
-        name: "check".into(),
-        site: None,
-        feeds: Vec::new(),
-        avatar: None,
-        tags: Vec::new(),
-        include: None,
-        exclude: None,
-    })
+    configured.cloned().unwrap_or_else(|| Member::anonymous(MemberId::parse("check").expect("a valid slug")))
 }
 
 /// Checks one input: an http(s) URL is fetched, anything else is read as a file.

@@ -129,6 +129,21 @@ impl PostFilter {
 }
 
 impl Member {
+    /// A member without site, feeds or filters: what `planet check` normalizes a feed as when
+    /// the feed belongs to no configured member.
+    pub fn anonymous(id: MemberId) -> Member {
+        Member {
+            name: id.to_string(),
+            id,
+            site: None,
+            feeds: Vec::new(),
+            avatar: None,
+            tags: Vec::new(),
+            include: None,
+            exclude: None,
+        }
+    }
+
     /// Whether a post with this title and these categories is shared on the planet.
     pub fn accepts(&self, title: &str, categories: &[String]) -> bool {
         let included = self.include.as_ref().is_none_or(|filter| filter.matches(title, categories));

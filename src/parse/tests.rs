@@ -5,16 +5,7 @@ use crate::config::{MemberId, PostFilter};
 use crate::model::DateSource;
 
 fn member() -> Member {
-    Member {
-        id: MemberId::parse("alice").unwrap(),
-        name: "Alice".into(),
-        site: None,
-        feeds: vec![],
-        avatar: None,
-        tags: vec![],
-        include: None,
-        exclude: None,
-    }
+    Member::anonymous(MemberId::parse("alice").unwrap())
 }
 
 fn now() -> DateTime<Utc> {

@@ -51,13 +51,16 @@ impl Route {
     }
 }
 
+/// (If-Modified-Since, User-Agent) as one request sent them.
+pub type SeenHeaders = (Option<String>, Option<String>);
+
 #[derive(Default)]
 struct Shared {
     routes: HashMap<String, Route>,
     /// Requests seen per path, with their If-None-Match header.
     requests: HashMap<String, Vec<Option<String>>>,
     /// If-Modified-Since and User-Agent of each request, per path.
-    other_headers: HashMap<String, Vec<(Option<String>, Option<String>)>>,
+    other_headers: HashMap<String, Vec<SeenHeaders>>,
     statuses: HashMap<String, Vec<u16>>,
 }
 
@@ -101,7 +104,7 @@ impl FixtureServer {
     }
 
     /// (If-Modified-Since, User-Agent) of each request to `path`.
-    pub fn modified_since_and_agent(&self, path: &str) -> Vec<(Option<String>, Option<String>)> {
+    pub fn modified_since_and_agent(&self, path: &str) -> Vec<SeenHeaders> {
         self.shared.lock().unwrap().other_headers.get(path).cloned().unwrap_or_default()
     }
 

@@ -42,16 +42,7 @@ fn config() -> Config {
 }
 
 fn anonymous_member() -> Member {
-    Member {
-        id: MemberId::parse("corpus").unwrap(),
-        name: "corpus".into(),
-        site: None,
-        feeds: vec![],
-        avatar: None,
-        tags: vec![],
-        include: None,
-        exclude: None,
-    }
+    Member::anonymous(MemberId::parse("corpus").unwrap())
 }
 
 /// Runs the pipeline on a corpus file as feedparser's harness would serve it: files whose
