@@ -63,7 +63,10 @@ pub fn html(raw: &str, base: Option<&Url>) -> SafeHtml {
     };
     // Mojibake repair runs on the output: entities are decoded only by the HTML parser, and
     // it maps non-ASCII characters to others, so it cannot introduce markup.
-    SafeHtml(pixels::remove_tracking_images(&decode::repair_mangled(&cleaned)))
+    let html = pixels::remove_tracking_images(&decode::repair_mangled(&cleaned));
+    // An HTML parser drops a leading U+FEFF; removing it here keeps sanitizing idempotent
+    // when a removed pixel left one at the start.
+    SafeHtml(html.trim_start_matches('\u{feff}').to_string())
 }
 
 /// Escapes plain text (an Atom `type="text"` body) into HTML paragraphs.
