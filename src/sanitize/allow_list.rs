@@ -5,7 +5,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use std::borrow::Cow;
+
 use ammonia::Builder;
+
+use crate::text::is_xml_char;
 
 /// Elements kept, with the attributes each may carry.
 const TAGS: &[(&str, &[&str])] = &[
@@ -115,16 +119,44 @@ pub fn builder() -> Builder<'static> {
         .set_tag_attribute_value("img", "loading", "lazy")
         .set_tag_attribute_value("video", "preload", "none")
         .set_tag_attribute_value("audio", "preload", "none")
-        .attribute_filter(|element, attribute, value| {
-            let lowered = value.trim_start().to_ascii_lowercase();
-            if !lowered.starts_with("data:") {
-                return Some(value.into());
-            }
-            let image_source = (element == "img" || element == "source") && attribute == "src";
-            let raster = DATA_IMAGE_PREFIXES.iter().any(|prefix| lowered.starts_with(prefix));
-            (image_source && raster).then(|| value.into())
-        });
+        .attribute_filter(filter_attribute);
     builder
+}
+
+/// Attributes holding a URL (ammonia checks their scheme; we check it again after removing
+/// the control characters that `&#1;`-style references smuggle in).
+const URL_ATTRIBUTES: &[&str] = &["href", "src", "cite", "poster", "action", "background", "longdesc", "usemap"];
+
+const ALLOWED_SCHEMES: &[&str] = &["http", "https", "mailto"];
+
+/// The last word on every kept attribute: characters XML forbids are removed (a feed we
+/// publish must stay well-formed), and a URL whose scheme, read the way a browser reads it
+/// (controls and whitespace ignored), is not allowed is dropped.
+fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Option<Cow<'u, str>> {
+    let value: Cow<str> = if value.chars().all(is_xml_char) {
+        Cow::Borrowed(value)
+    } else {
+        Cow::Owned(value.chars().filter(|c| is_xml_char(*c)).collect())
+    };
+    if !URL_ATTRIBUTES.contains(&attribute) {
+        return Some(value);
+    }
+    let compact: String =
+        value.chars().filter(|c| !c.is_whitespace() && !c.is_control()).collect::<String>().to_ascii_lowercase();
+    let scheme = compact.split_once(':').map(|(scheme, _)| scheme).filter(|scheme| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    match scheme {
+        None => Some(value),
+        Some(scheme) if ALLOWED_SCHEMES.contains(&scheme) => Some(value),
+        Some("data") => {
+            let image_source = (element == "img" || element == "source") && attribute == "src";
+            let raster = DATA_IMAGE_PREFIXES.iter().any(|prefix| compact.starts_with(prefix));
+            (image_source && raster).then_some(value)
+        }
+        Some(_) => None,
+    }
 }
 
 /// HTML element names; a `<` followed by anything else is text, not a tag.

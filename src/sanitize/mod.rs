@@ -12,6 +12,7 @@ use ammonia::{Builder, UrlRelative};
 use url::Url;
 
 use crate::decode;
+use crate::text::strip_xml_forbidden;
 
 /// HTML that went through the sanitizer. Only this module can make one, so unsanitized
 /// HTML cannot reach a template, a feed or the store by mistake.
@@ -63,7 +64,9 @@ pub fn html(raw: &str, base: Option<&Url>) -> SafeHtml {
     };
     // Mojibake repair runs on the output: entities are decoded only by the HTML parser, and
     // it maps non-ASCII characters to others, so it cannot introduce markup.
-    let html = pixels::remove_tracking_images(&decode::repair_mangled(&cleaned));
+    // Character references (`&#1;`) decode to characters XML forbids; attribute values were
+    // cleaned by the allow-list's filter, text is cleaned here.
+    let html = pixels::remove_tracking_images(&decode::repair_mangled(&strip_xml_forbidden(&cleaned)));
     // An HTML parser drops a leading U+FEFF; removing it here keeps sanitizing idempotent
     // when a removed pixel left one at the start.
     SafeHtml(html.trim_start_matches('\u{feff}').to_string())
@@ -103,7 +106,7 @@ fn text_only() -> &'static Builder<'static> {
 /// entities decoded. Whitespace is left as it is; callers collapse it.
 pub fn plain_text(raw_html: &str) -> String {
     let serialized = text_only().clean(raw_html).to_string();
-    decode::repair_mangled(&unescape_serialized_text(&serialized))
+    strip_xml_forbidden(&decode::repair_mangled(&unescape_serialized_text(&serialized)))
 }
 
 /// The text of a title or name that may hold HTML. A `<` that does not open a known HTML

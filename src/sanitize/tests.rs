@@ -87,3 +87,14 @@ fn titles_keep_generic_type_parameters_but_lose_real_markup() {
 fn plain_text_decodes_entities() {
     assert_eq!(plain_text("caf&eacute; &lt;tag&gt; &#20013;"), "café <tag> 中");
 }
+
+#[test]
+fn control_characters_cannot_hide_a_javascript_url() {
+    let safe = html(
+        "<a href=java&#1&#2&#11&#12script:alert(1)>x</a><a href=\" &#14; javascript:alert(1)\">y</a>text&#1;",
+        None,
+    );
+    assert!(!safe.as_str().contains("javascript"), "{safe}");
+    assert!(!safe.as_str().contains("alert"), "{safe}");
+    assert!(safe.as_str().chars().all(crate::text::is_xml_char), "{safe:?}");
+}

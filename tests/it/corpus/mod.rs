@@ -146,4 +146,5 @@ fn feedparser_sanitize_cases_leave_nothing_executable() {
 
 mod base;
 mod parity;
+mod payloads;
 mod text;
