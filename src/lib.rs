@@ -23,6 +23,7 @@ pub mod fetch;
 pub mod model;
 pub mod parse;
 pub mod refresh;
+pub mod render;
 pub mod sanitize;
 pub mod store;
 pub mod text;

@@ -1,0 +1,98 @@
+//! Renderer tests: hostile titles and names stay text, and our own parser reads every feed
+//! we write back to the same posts.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+use super::*;
+use crate::config::{self, FutureDates};
+use crate::model::DateSource;
+use crate::parse;
+use crate::sanitize;
+
+const HOSTILE: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(1)> & ]]>";
+
+fn fixture() -> (config::Config, Vec<Post>) {
+    let text = format!(
+        "[site]\ntitle = \"Planet {t}\"\nurl = \"https://planet.example.cn/\"\n[[members]]\nid = \"alice\"\nname = \"Alice {t}\"\nsite = \"https://alice.example.cn/\"\nfeed = \"https://alice.example.cn/feed\"\n",
+        t = HOSTILE.replace('"', "\\\"")
+    );
+    let config = config::parse(&text, std::path::Path::new("t.toml")).unwrap();
+    let published = DateTime::parse_from_rfc3339("2026-11-20T08:00:00Z").unwrap().with_timezone(&Utc);
+    let post = Post {
+        id: "abc".into(),
+        member: config.members[0].id.clone(),
+        feed_url: "https://alice.example.cn/feed".into(),
+        guid: Some("g".into()),
+        url: Some("https://alice.example.cn/p/1?a=1&b=2".into()),
+        title: format!("Title {HOSTILE}"),
+        author: None,
+        published,
+        updated: None,
+        first_seen: published,
+        date_source: DateSource::Feed,
+        tags: vec!["C#".into()],
+        excerpt: format!("Excerpt {HOSTILE}"),
+        content_html: sanitize::html("<p>Body <b>bold</b></p>", None),
+        content_hash: "h".into(),
+    };
+    (config, vec![post])
+}
+
+fn input<'a>(config: &'a config::Config, members: &'a HashMap<crate::config::MemberId, crate::config::Member>, posts: &'a [Post]) -> FeedInput<'a> {
+    FeedInput {
+        site: &config.site,
+        members,
+        posts,
+        self_url: Url::parse("https://planet.example.cn/feed.atom").unwrap(),
+        selection: Selection::All,
+        now: Utc::now(),
+    }
+}
+
+fn read_back(document: &str) -> parse::ParsedFeed {
+    let member = crate::config::Member::anonymous(crate::config::MemberId::parse("reader").unwrap());
+    let context = parse::Context {
+        member: &member,
+        feed_url: "https://planet.example.cn/feed",
+        base: None,
+        timezone: chrono_tz::UTC,
+        future_dates: FutureDates::Keep,
+        now: Utc::now(),
+    };
+    parse::feed(document.as_bytes(), None, &context).unwrap()
+}
+
+#[test]
+fn every_feed_format_reads_back_to_the_same_post_with_hostile_text_intact() {
+    let (config, posts) = fixture();
+    let members = config.members.iter().map(|m| (m.id.clone(), m.clone())).collect();
+    let input = input(&config, &members, &posts);
+    for (format, document) in [("atom", atom(&input)), ("rss", rss(&input)), ("json", json_feed(&input))] {
+        assert!(!document.contains("<script>"), "{format}: {document}");
+        assert!(!document.contains("<img src=x"), "{format}: {document}");
+        let parsed = read_back(&document);
+        assert!(parsed.warnings.iter().all(|w| w.code != "repaired_xml"), "{format}: {:?}", parsed.warnings);
+        let post = &parsed.posts[0];
+        assert_eq!(post.title, format!("Title {HOSTILE}"), "{format}");
+        assert_eq!(post.url.as_deref(), Some("https://alice.example.cn/p/1?a=1&b=2"), "{format}");
+        assert_eq!(post.published, posts[0].published, "{format}");
+        assert!(post.content_html.as_str().contains("<b>bold</b>"), "{format}");
+        // Our reader strips markup from names (they are text); what is left must match.
+        let expected_author = crate::text::clean_line(&sanitize::plain_text_of_title(&format!("Alice {HOSTILE}")));
+        let exact = format!("Alice {HOSTILE}");
+        let author = post.author.clone().unwrap_or_default();
+        assert!(author == exact || author == expected_author, "{format}: {author}");
+        assert!(parsed.title.starts_with("Planet "), "{format}");
+    }
+}
+
+#[test]
+fn the_opml_lists_every_member_feed_escaped() {
+    let (config, _) = fixture();
+    let document = opml(&config.site, &config.members, Utc::now());
+    assert!(document.contains("xmlUrl=\"https://alice.example.cn/feed\""));
+    assert!(!document.contains("<script>"));
+}
