@@ -116,10 +116,12 @@ fn entry_link(entry: &Entry, base: Option<&Url>) -> Option<String> {
     })
 }
 
-/// The text of a text construct: literal for Atom `type="text"`, otherwise (HTML, and RSS
-/// where the type is never said) markup stripped and entities decoded.
+/// The text of a text construct: literal for Atom `type="text"` and JSON Feed (whose titles
+/// are text by spec), otherwise (HTML, and RSS where the type is never said) markup stripped
+/// and entities decoded.
 fn text_of(text: &Text, feed_type: &FeedType) -> String {
-    let literal = matches!(feed_type, FeedType::Atom) && text.content_type.essence().to_string() == "text/plain";
+    let literal = matches!(feed_type, FeedType::JSON)
+        || (matches!(feed_type, FeedType::Atom) && text.content_type.essence().to_string() == "text/plain");
     let content = decode::repair_mangled(&text.content);
     if literal {
         content

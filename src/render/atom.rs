@@ -26,7 +26,11 @@ pub fn atom(input: &FeedInput) -> String {
             link(input.alternate_url().as_str(), "alternate", Some("text/html")),
         ],
         subtitle: Some(input.site.description.clone()).filter(|d| !d.is_empty()).map(Text::plain),
-        generator: Some(Generator { value: "planet".into(), uri: None, version: Some(env!("CARGO_PKG_VERSION").into()) }),
+        generator: Some(Generator {
+            value: "planet".into(),
+            uri: None,
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+        }),
         entries: input.posts.iter().map(|post| entry(input, post)).collect(),
         ..Feed::default()
     };

@@ -63,7 +63,13 @@ pub fn json_feed(input: &FeedInput) -> String {
         language: &input.site.language,
         items: input.posts.iter().map(|post| item(input, post)).collect(),
     };
-    serde_json::to_string_pretty(&feed).unwrap_or_else(|_| "{}".to_string())
+    escape_json_for_html(&serde_json::to_string_pretty(&feed).unwrap_or_else(|_| "{}".to_string()))
+}
+
+/// `<`, `>` and `&` as `\u` escapes: the same JSON, but inert if a consumer ever inlines it
+/// into an HTML page.
+pub fn escape_json_for_html(json: &str) -> String {
+    json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
 }
 
 fn item<'a>(input: &'a FeedInput, post: &'a Post) -> JsonItem<'a> {

@@ -16,7 +16,7 @@ use crate::config::{Member, MemberId, Site};
 use crate::model::Post;
 
 pub use self::atom::atom;
-pub use self::json_feed::json_feed;
+pub use self::json_feed::{escape_json_for_html, json_feed};
 pub use self::opml::opml;
 pub use self::rss::rss;
 
@@ -56,7 +56,9 @@ impl FeedInput<'_> {
     /// The HTML page this feed mirrors.
     pub fn alternate_url(&self) -> Url {
         match &self.selection {
-            Selection::Member(id) => self.site.url.join(&format!("members/{id}")).unwrap_or_else(|_| self.site.url.clone()),
+            Selection::Member(id) => {
+                self.site.url.join(&format!("members/{id}")).unwrap_or_else(|_| self.site.url.clone())
+            }
             _ => self.site.url.clone(),
         }
     }

@@ -10,7 +10,8 @@ pub fn opml(site: &Site, members: &[Member], now: chrono::DateTime<chrono::Utc>)
     out.push_str("</head>\n<body>\n");
     for member in members {
         for feed in &member.feeds {
-            let html_url = member.site.as_ref().map(|u| format!(" htmlUrl=\"{}\"", escape_text(u.as_str()))).unwrap_or_default();
+            let html_url =
+                member.site.as_ref().map(|u| format!(" htmlUrl=\"{}\"", escape_text(u.as_str()))).unwrap_or_default();
             out.push_str(&format!(
                 "  <outline type=\"rss\" text=\"{name}\" title=\"{name}\" xmlUrl=\"{feed}\"{html_url}/>\n",
                 name = escape_text(&member.name),

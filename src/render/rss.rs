@@ -12,8 +12,8 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Guid, Item, Source};
 
 use super::FeedInput;
-use crate::sanitize::escape_text;
 use crate::model::Post;
+use crate::sanitize::escape_text;
 
 pub fn rss(input: &FeedInput) -> String {
     let mut namespaces = BTreeMap::new();
@@ -25,7 +25,8 @@ pub fn rss(input: &FeedInput) -> String {
         mime_type: Some("application/rss+xml".into()),
         ..Link::default()
     };
-    let description = escape_text(if input.site.description.is_empty() { &input.site.title } else { &input.site.description });
+    let description =
+        escape_text(if input.site.description.is_empty() { &input.site.title } else { &input.site.description });
     let channel = Channel {
         title: escape_text(&input.title()),
         link: input.alternate_url().to_string(),
@@ -43,14 +44,15 @@ pub fn rss(input: &FeedInput) -> String {
 
 fn item(input: &FeedInput, post: &Post) -> Item {
     let member = input.member(post);
-    let source = member.and_then(|m| m.feeds.first()).map(|feed| Source {
-        url: feed.to_string(),
-        title: Some(escape_text(input.member_name(post))),
-    });
+    let source = member
+        .and_then(|m| m.feeds.first())
+        .map(|feed| Source { url: feed.to_string(), title: Some(escape_text(input.member_name(post))) });
     Item {
         title: Some(escape_text(&post.title)),
         link: post.url.clone(),
-        description: Some(post.content_html.as_str().to_string()).filter(|html| !html.is_empty()).or_else(|| Some(post.excerpt.clone())),
+        description: Some(post.content_html.as_str().to_string())
+            .filter(|html| !html.is_empty())
+            .or_else(|| Some(post.excerpt.clone())),
         guid: Some(Guid { value: input.entry_id(post), permalink: false }),
         pub_date: Some(post.published.to_rfc2822()),
         categories: post.tags.iter().map(|tag| Category { name: escape_text(tag), domain: None }).collect(),

@@ -41,7 +41,11 @@ fn fixture() -> (config::Config, Vec<Post>) {
     (config, vec![post])
 }
 
-fn input<'a>(config: &'a config::Config, members: &'a HashMap<crate::config::MemberId, crate::config::Member>, posts: &'a [Post]) -> FeedInput<'a> {
+fn input<'a>(
+    config: &'a config::Config,
+    members: &'a HashMap<crate::config::MemberId, crate::config::Member>,
+    posts: &'a [Post],
+) -> FeedInput<'a> {
     FeedInput {
         site: &config.site,
         members,
