@@ -32,6 +32,12 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the planet over HTTP and fetch feeds on the schedule in feeds.toml.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "PLANET_LISTEN")]
+        listen: String,
+    },
     /// Fetch every member feed once now and store what changed.
     Fetch {
         /// Also fetch feeds that are backing off after failures, or gone.
@@ -82,6 +88,20 @@ pub enum ConfigCommand {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
+        Command::Serve { listen } => {
+            let config = config::load(&args.config)?;
+            let store = Store::open(&config.store.path, config.store.cache_bytes)?;
+            let token = std::env::var("PLANET_ADMIN_TOKEN").ok();
+            if token.is_none() {
+                tracing::info!("PLANET_ADMIN_TOKEN is not set: POST /admin/refresh is disabled");
+            }
+            let service = crate::serve::Service::new(config, store, token)?;
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("failed to listen on {listen}"))?;
+            crate::serve::run(service, listener, crate::serve::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Fetch { all, member, json } => {
             let config = config::load(&args.config)?;
             let member =

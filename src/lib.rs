@@ -12,6 +12,10 @@
 //! - `fetch`: HTTP GET of one feed with validators, caps, timeouts and redirects (reqwest).
 //! - `store`: posts, indexes and feed states in sled; export and import.
 //! - `refresh`: one fetch pass over every member, with bounded concurrency and backoff.
+//! - `render`: Atom, RSS, JSON Feed, OPML and HTML pages from posts; pure.
+//! - `http`: the axum server: feeds, JSON API, site, operations.
+//! - `serve`: `planet serve`: the shared service, the scheduler and reload loops.
+//! - `metrics`: counters for /metrics.
 //! - `check`: the member-facing diagnosis behind `planet check`.
 //! - `cli`: the command line.
 
@@ -20,10 +24,13 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod fetch;
+pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod parse;
 pub mod refresh;
 pub mod render;
 pub mod sanitize;
+pub mod serve;
 pub mod store;
 pub mod text;

@@ -63,6 +63,17 @@ pub struct Site {
     pub description: String,
     pub language: String,
     pub timezone: Tz,
+    /// Posts in each published feed.
+    pub feed_size: usize,
+    /// Extra text for the /about page (plain text, paragraphs separated by blank lines).
+    pub about: String,
+}
+
+impl Site {
+    /// Whether the interface text is English (`language = "en..."`); otherwise Chinese.
+    pub fn english(&self) -> bool {
+        self.language.to_ascii_lowercase().starts_with("en")
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -26,6 +26,8 @@ pub struct RawSite {
     pub description: String,
     pub language: Option<Spanned<String>>,
     pub timezone: Option<Spanned<String>>,
+    pub feed_size: Option<Spanned<usize>>,
+    pub about: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

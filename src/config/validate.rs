@@ -111,7 +111,15 @@ fn site(locator: &Locator, raw: &RawConfig) -> Result<Site, ConfigError> {
         })?,
         None => chrono_tz::Asia::Shanghai,
     };
-    Ok(Site { title, url, description: raw.site.description.trim().to_string(), language, timezone })
+    let feed_size = match &raw.site.feed_size {
+        Some(size) if !(1..=500).contains(size.get_ref()) => {
+            return Err(locator.at(size, "site.feed_size", "must be between 1 and 500"))
+        }
+        Some(size) => *size.get_ref(),
+        None => 50,
+    };
+    let about = raw.site.about.clone().unwrap_or_default().trim().to_string();
+    Ok(Site { title, url, description: raw.site.description.trim().to_string(), language, timezone, feed_size, about })
 }
 
 fn fetch(locator: &Locator, raw: &RawFetch, site_url: &Url) -> Result<FetchConfig, ConfigError> {

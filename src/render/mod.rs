@@ -6,6 +6,7 @@ mod atom;
 mod json_feed;
 mod opml;
 mod rss;
+pub mod site;
 
 use std::collections::HashMap;
 

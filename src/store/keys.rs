@@ -10,6 +10,12 @@ fn time_bytes(time: DateTime<Utc>) -> [u8; 8] {
     ((time.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()
 }
 
+/// The time at the start of a `by_time` key (or of a `by_member` key after the member).
+pub fn time_of(key: &[u8]) -> Option<DateTime<Utc>> {
+    let bytes: [u8; 8] = key.get(..8)?.try_into().ok()?;
+    DateTime::from_timestamp_millis((u64::from_be_bytes(bytes) ^ (1 << 63)) as i64)
+}
+
 pub fn by_time(published: DateTime<Utc>, id: &str) -> Vec<u8> {
     let mut key = time_bytes(published).to_vec();
     key.extend_from_slice(id.as_bytes());

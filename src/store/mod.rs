@@ -29,6 +29,15 @@ pub struct Store {
     by_member: sled::Tree,
     aliases: sled::Tree,
     feeds: sled::Tree,
+    /// Bumped by every write, so caches of rendered output know when to rebuild.
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A position in the newest-first order: posts strictly older than this come next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub published: chrono::DateTime<chrono::Utc>,
+    pub id: String,
 }
 
 /// Every stored value is wrapped with the version of its shape.
@@ -84,6 +93,7 @@ impl Store {
             aliases: tree("aliases")?,
             feeds: tree("feeds")?,
             db,
+            generation: Default::default(),
         };
         store.check_schema_version()?;
         Ok(store)
@@ -102,6 +112,67 @@ impl Store {
                 );
             }
         }
+        Ok(())
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Posts newest first, starting after `after` (exclusive), as a lazy iterator.
+    pub fn posts_newest_first(&self, after: Option<&Position>) -> impl Iterator<Item = anyhow::Result<Post>> + '_ {
+        let range = match after {
+            Some(position) => self.by_time.range(..keys::by_time(position.published, &position.id)),
+            None => self.by_time.range::<&[u8], _>(..),
+        };
+        range.rev().filter_map(move |item| match item {
+            Ok((key, _)) => self.post(keys::id_after_time(&key)).transpose(),
+            Err(error) => Some(Err(error.into())),
+        })
+    }
+
+    /// One member's posts newest first, starting after `after` (exclusive).
+    pub fn member_posts_newest_first<'a>(
+        &'a self,
+        member: &'a MemberId,
+        after: Option<&Position>,
+    ) -> impl Iterator<Item = anyhow::Result<Post>> + 'a {
+        let prefix = keys::member_prefix(member);
+        let end = match after {
+            Some(position) => keys::by_member(member, position.published, &position.id),
+            None => {
+                let mut end = prefix.clone();
+                end.push(0xff);
+                end
+            }
+        };
+        self.by_member.range(prefix.clone()..end).rev().filter_map(move |item| match item {
+            Ok((key, _)) => self.post(keys::id_after_time(&key[prefix.len()..])).transpose(),
+            Err(error) => Some(Err(error.into())),
+        })
+    }
+
+    /// (member, publication time) of every post, from the index alone: cheap statistics.
+    pub fn post_times(&self) -> impl Iterator<Item = anyhow::Result<(String, chrono::DateTime<chrono::Utc>)>> + '_ {
+        self.by_member.iter().map(|item| {
+            let (key, _) = item?;
+            let separator = key.iter().position(|b| *b == 0).context("corrupt member index key")?;
+            let member = String::from_utf8_lossy(&key[..separator]).into_owned();
+            let time = keys::time_of(&key[separator + 1..]).context("corrupt member index key")?;
+            Ok((member, time))
+        })
+    }
+
+    pub fn last_pass(&self) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+        Ok(self.db.get("last_pass")?.map(|bytes| decode(&bytes)).transpose()?)
+    }
+
+    pub fn set_last_pass(&self, time: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+        self.db.insert("last_pass", encode(&time)?)?;
         Ok(())
     }
 
@@ -163,6 +234,7 @@ impl Store {
 
     pub fn put_feed_state(&self, member: &MemberId, state: &FeedState) -> anyhow::Result<()> {
         self.feeds.insert(keys::feed(member, &state.feed_url), encode(state)?)?;
+        self.changed();
         Ok(())
     }
 
@@ -191,7 +263,9 @@ impl Store {
                 feeds.insert(keys::feed(member, &state.feed_url), state_bytes.as_slice())?;
                 Ok(())
             });
-        result.map_err(|error| anyhow::anyhow!("failed to save the refresh of {member}: {error}"))
+        result.map_err(|error| anyhow::anyhow!("failed to save the refresh of {member}: {error}"))?;
+        self.changed();
+        Ok(())
     }
 }
 

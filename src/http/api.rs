@@ -1,0 +1,300 @@
+//! The JSON API under `/api/v1` for programs (the community website, chat bots), and its
+//! OpenAPI 3.1 description at `/api/openapi.json`. Pagination is by opaque cursor: a position
+//! in the newest-first order, so pages stay correct while new posts arrive. CORS allows GET
+//! from anywhere.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{Path, Query, State};
+use axum::http::Method;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use tower_http::cors::{Any, CorsLayer};
+
+use super::{configured_member, json_response, visible_posts, AppState, Error, Verdict};
+use crate::config::Member;
+use crate::model::{FeedState, Post};
+use crate::store::Position;
+
+const CACHE_CONTROL: &str = "public, max-age=60";
+const DEFAULT_LIMIT: usize = 20;
+const MAX_LIMIT: usize = 100;
+
+pub fn router() -> Router<AppState> {
+    let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::HEAD, Method::OPTIONS]);
+    Router::new()
+        .route("/api/v1/posts", get(posts))
+        .route("/api/v1/posts/{id}", get(post))
+        .route("/api/v1/members", get(members))
+        .route("/api/v1/members/{id}", get(member))
+        .route("/api/v1/stats", get(stats))
+        .route("/api/openapi.json", get(openapi))
+        .layer(cors)
+}
+
+#[derive(Serialize)]
+pub struct PostDto {
+    id: String,
+    title: String,
+    url: Option<String>,
+    member: MemberRef,
+    published: DateTime<Utc>,
+    updated: Option<DateTime<Utc>>,
+    tags: Vec<String>,
+    excerpt: String,
+    content_html: String,
+}
+
+#[derive(Serialize)]
+struct MemberRef {
+    id: String,
+    name: String,
+}
+
+fn post_dto(post: Post, members: &[Member]) -> PostDto {
+    let name = members.iter().find(|m| m.id == post.member).map_or_else(|| post.member.to_string(), |m| m.name.clone());
+    PostDto {
+        id: post.id,
+        title: post.title,
+        url: post.url,
+        member: MemberRef { id: post.member.to_string(), name },
+        published: post.published,
+        updated: post.updated,
+        tags: post.tags,
+        excerpt: post.excerpt,
+        content_html: post.content_html.as_str().to_string(),
+    }
+}
+
+/// Cursors are opaque to clients: hex of `<millis>:<id>`.
+pub fn encode_cursor(post: &Post) -> String {
+    format!("{}:{}", post.published.timestamp_millis(), post.id).bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn decode_cursor(cursor: &str) -> Option<Position> {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 256 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> =
+        (0..cursor.len()).step_by(2).map(|i| u8::from_str_radix(cursor.get(i..i + 2)?, 16).ok()).collect();
+    let text = String::from_utf8(bytes?).ok()?;
+    let (millis, id) = text.split_once(':')?;
+    let published = DateTime::from_timestamp_millis(millis.parse().ok()?)?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Position { published, id: id.to_string() })
+}
+
+fn parse_time(parameter: &'static str, text: &str) -> Result<DateTime<Utc>, Error> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|date| date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+        .map_err(|_| Error::bad(parameter, format!("'{text}' is not an RFC 3339 time or a YYYY-MM-DD date")))
+}
+
+#[derive(Serialize)]
+struct PostsPage {
+    posts: Vec<PostDto>,
+    next_cursor: Option<String>,
+}
+
+const POSTS_PARAMETERS: &[&str] = &["limit", "cursor", "member", "tag", "since", "until", "q"];
+
+async fn posts(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Result<Response, Error> {
+    if let Some(unknown) = query.keys().find(|k| !POSTS_PARAMETERS.contains(&k.as_str())) {
+        return Err(Error::bad(
+            "query",
+            format!("unknown parameter '{unknown}'; known: {}", POSTS_PARAMETERS.join(", ")),
+        ));
+    }
+    let limit = match query.get("limit") {
+        Some(text) => match text.parse::<usize>() {
+            Ok(0) => return Err(Error::bad("limit", "must be at least 1")),
+            Ok(n) => n.min(MAX_LIMIT),
+            Err(_) => return Err(Error::bad("limit", format!("'{text}' is not a whole number"))),
+        },
+        None => DEFAULT_LIMIT,
+    };
+    let cursor = query
+        .get("cursor")
+        .map(|c| decode_cursor(c).ok_or_else(|| Error::bad("cursor", "not a cursor returned by this API")))
+        .transpose()?;
+    let member = query.get("member").map(|m| configured_member(&state, m, false).map(|m| m.id)).transpose().map_err(
+        |error| match error {
+            Error::NotFound(message) => Error::bad("member", message),
+            other => other,
+        },
+    )?;
+    let since = query.get("since").map(|t| parse_time("since", t)).transpose()?;
+    let until = query.get("until").map(|t| parse_time("until", t)).transpose()?;
+    if let (Some(since), Some(until)) = (since, until) {
+        if since > until {
+            return Err(Error::bad("since", "is later than until"));
+        }
+    }
+    let tag = query.get("tag").map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty());
+    let needle = query.get("q").map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
+    if needle.as_ref().is_some_and(|n| n.chars().count() > 200) {
+        return Err(Error::bad("q", "is longer than 200 characters"));
+    }
+    let judge = |post: &Post| {
+        if since.is_some_and(|since| post.published < since) {
+            return Verdict::Stop;
+        }
+        let keep = until.is_none_or(|until| post.published <= until)
+            && tag.as_ref().is_none_or(|tag| post.tags.iter().any(|t| t.to_lowercase() == *tag))
+            && needle
+                .as_ref()
+                .is_none_or(|n| post.title.to_lowercase().contains(n) || post.excerpt.to_lowercase().contains(n));
+        Verdict::from(keep)
+    };
+    let mut found = visible_posts(&state, member.as_ref(), cursor.as_ref(), limit + 1, judge)?;
+    let next_cursor = if found.len() > limit {
+        found.truncate(limit);
+        found.last().map(encode_cursor)
+    } else {
+        None
+    };
+    let members = state.service.config().members.clone();
+    let page = PostsPage { posts: found.into_iter().map(|p| post_dto(p, &members)).collect(), next_cursor };
+    json_response(&page, CACHE_CONTROL)
+}
+
+async fn post(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Error> {
+    let missing = || Error::NotFound(format!("no post '{id}'"));
+    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(missing());
+    }
+    let post = state.service.store.post(&id)?.ok_or_else(missing)?;
+    let config = state.service.config();
+    if !config.members.iter().any(|m| m.id == post.member) {
+        return Err(missing());
+    }
+    json_response(&post_dto(post, &config.members), CACHE_CONTROL)
+}
+
+#[derive(Serialize)]
+pub struct MemberDto {
+    id: String,
+    name: String,
+    site: Option<String>,
+    avatar: Option<String>,
+    tags: Vec<String>,
+    /// ok, failing, gone, or pending (never fetched).
+    health: &'static str,
+    feeds: Vec<FeedHealth>,
+}
+
+#[derive(Serialize)]
+struct FeedHealth {
+    url: String,
+    current_url: Option<String>,
+    moved_to: Option<String>,
+    gone: bool,
+    last_attempt: Option<DateTime<Utc>>,
+    last_success: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    last_status: Option<u16>,
+    consecutive_failures: u32,
+    next_due: Option<DateTime<Utc>>,
+    warnings: Vec<String>,
+}
+
+fn member_dto(state: &AppState, member: &Member) -> Result<MemberDto, Error> {
+    let mut feeds = Vec::new();
+    let mut states: Vec<Option<FeedState>> = Vec::new();
+    for url in &member.feeds {
+        let feed_state = state.service.store.feed_state(&member.id, url.as_str())?;
+        feeds.push(FeedHealth {
+            url: url.to_string(),
+            current_url: feed_state.as_ref().map(|s| s.current_url.clone()),
+            moved_to: feed_state.as_ref().and_then(|s| s.moved_to.clone()),
+            gone: feed_state.as_ref().is_some_and(|s| s.gone),
+            last_attempt: feed_state.as_ref().and_then(|s| s.last_attempt),
+            last_success: feed_state.as_ref().and_then(|s| s.last_success),
+            last_error: feed_state.as_ref().and_then(|s| s.last_error.clone()),
+            last_status: feed_state.as_ref().and_then(|s| s.last_status),
+            consecutive_failures: feed_state.as_ref().map_or(0, |s| s.consecutive_failures),
+            next_due: feed_state.as_ref().and_then(|s| s.next_due),
+            warnings: feed_state
+                .as_ref()
+                .map(|s| s.warnings.iter().map(|w| w.to_string()).collect())
+                .unwrap_or_default(),
+        });
+        states.push(feed_state);
+    }
+    let health = if states.iter().flatten().any(|s| s.gone) {
+        "gone"
+    } else if states.iter().flatten().any(|s| s.consecutive_failures > 0) {
+        "failing"
+    } else if states.iter().all(Option::is_none) {
+        "pending"
+    } else {
+        "ok"
+    };
+    Ok(MemberDto {
+        id: member.id.to_string(),
+        name: member.name.clone(),
+        site: member.site.as_ref().map(|u| u.to_string()),
+        avatar: member.avatar.as_ref().map(|u| u.to_string()),
+        tags: member.tags.clone(),
+        health,
+        feeds,
+    })
+}
+
+#[derive(Serialize)]
+struct MembersPage {
+    members: Vec<MemberDto>,
+}
+
+async fn members(State(state): State<AppState>) -> Result<Response, Error> {
+    let config = state.service.config();
+    let members = config.members.iter().map(|m| member_dto(&state, m)).collect::<Result<Vec<_>, _>>()?;
+    json_response(&MembersPage { members }, CACHE_CONTROL)
+}
+
+async fn member(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Error> {
+    let member = configured_member(&state, &id, false)?;
+    json_response(&member_dto(&state, &member)?, CACHE_CONTROL)
+}
+
+#[derive(Serialize)]
+struct MonthCount {
+    member: String,
+    month: String,
+    posts: usize,
+}
+
+#[derive(Serialize)]
+struct Stats {
+    time_zone: String,
+    posts_per_member_per_month: Vec<MonthCount>,
+}
+
+async fn stats(State(state): State<AppState>) -> Result<Response, Error> {
+    let config = state.service.config();
+    let zone = config.site.timezone;
+    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for entry in state.service.store.post_times() {
+        let (member, time) = entry?;
+        if config.members.iter().any(|m| m.id.as_str() == member) {
+            let month = time.with_timezone(&zone).format("%Y-%m").to_string();
+            *counts.entry((member, month)).or_default() += 1;
+        }
+    }
+    let posts_per_member_per_month =
+        counts.into_iter().map(|((member, month), posts)| MonthCount { member, month, posts }).collect();
+    json_response(&Stats { time_zone: zone.to_string(), posts_per_member_per_month }, CACHE_CONTROL)
+}
+
+async fn openapi() -> Response {
+    let mut response = Response::new(axum::body::Body::from(include_str!("openapi.json")));
+    response
+        .headers_mut()
+        .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    response
+}

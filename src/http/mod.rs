@@ -1,0 +1,225 @@
+//! The HTTP server (the only module that imports axum): one resource group per file, merged
+//! here, with the layers every response gets: compression, security headers, request metrics.
+//! `router` can be driven without a socket; `serve` runs it on a listener until shutdown.
+
+mod api;
+mod error;
+mod feeds;
+mod ops;
+mod pages;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use chrono::{DateTime, Utc};
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use error::Error;
+
+use crate::config::{Member, MemberId};
+use crate::model::Post;
+use crate::serve::Service;
+use crate::store::Position;
+
+/// What handlers share: the service and the cache of rendered bodies.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Arc<Service>,
+    cache: Arc<Mutex<HashMap<String, CacheEntry>>>,
+}
+
+/// A rendered body and the (store generation, config version) it was rendered at.
+type CacheEntry = ((u64, u64), Arc<Rendered>);
+
+/// A rendered body with what conditional requests need.
+pub struct Rendered {
+    pub body: axum::body::Bytes,
+    pub etag: String,
+    pub last_modified: Option<DateTime<Utc>>,
+    pub content_type: &'static str,
+}
+
+impl AppState {
+    pub fn new(service: Arc<Service>) -> AppState {
+        AppState { service, cache: Arc::default() }
+    }
+
+    /// The cached body for `key`, rendered again only when the store or the config changed.
+    fn cached(&self, key: &str, render: impl FnOnce() -> Result<Rendered, Error>) -> Result<Arc<Rendered>, Error> {
+        let version = self.service.version();
+        if let Some((cached_version, rendered)) = self.cache.lock().ok().and_then(|c| c.get(key).cloned()) {
+            if cached_version == version {
+                return Ok(rendered);
+            }
+        }
+        let rendered = Arc::new(render()?);
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(key.to_string(), (version, Arc::clone(&rendered)));
+        }
+        Ok(rendered)
+    }
+}
+
+pub fn router(service: Arc<Service>) -> Router {
+    let state = AppState::new(service);
+    Router::new()
+        .merge(feeds::router())
+        .merge(api::router())
+        .merge(pages::router())
+        .merge(ops::router())
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(CompressionLayer::new().gzip(true).br(true))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; img-src http: https: data:; style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    service: Arc<Service>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router(service)).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}
+
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route =
+        request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let response = next.run(request).await;
+    state.service.metrics.record_request(&route, response.status().as_u16());
+    response
+}
+
+/// Answers with `rendered`, or 304 when the request's validators match.
+pub fn conditional(rendered: &Rendered, request_headers: &HeaderMap, cache_control: &'static str) -> Response {
+    let not_modified = match request_headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        Some(tags) => tags.split(',').any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/") == rendered.etag.trim_start_matches("W/")
+        }),
+        None => {
+            match (request_headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()), rendered.last_modified)
+            {
+                (Some(since), Some(modified)) => {
+                    DateTime::parse_from_rfc2822(since).is_ok_and(|since| modified.timestamp() <= since.timestamp())
+                }
+                _ => false,
+            }
+        }
+    };
+    let mut builder = Response::builder()
+        .header(header::ETAG, &rendered.etag)
+        .header(header::CACHE_CONTROL, cache_control)
+        .header(header::VARY, "Accept-Encoding");
+    if let Some(modified) = rendered.last_modified {
+        builder = builder.header(header::LAST_MODIFIED, http_date(modified));
+    }
+    let response = if not_modified {
+        builder.status(StatusCode::NOT_MODIFIED).body(Body::empty())
+    } else {
+        builder.header(header::CONTENT_TYPE, rendered.content_type).body(Body::from(rendered.body.clone()))
+    };
+    response.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+pub fn http_date(time: DateTime<Utc>) -> String {
+    time.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// A weak ETag from the body's hash.
+pub fn etag_of(body: &[u8]) -> String {
+    format!("W/\"{}\"", &crate::parse::ids::digest(&[&String::from_utf8_lossy(body)])[..20])
+}
+
+/// What a scan does with a post.
+pub enum Verdict {
+    Keep,
+    Skip,
+    /// Every later post is older and would be skipped too: end the scan.
+    Stop,
+}
+
+impl From<bool> for Verdict {
+    fn from(keep: bool) -> Verdict {
+        if keep {
+            Verdict::Keep
+        } else {
+            Verdict::Skip
+        }
+    }
+}
+
+/// Newest-first posts of configured members (a member removed from feeds.toml disappears
+/// from every output), optionally of one member, judged by `judge`, after a position.
+pub fn visible_posts<V: Into<Verdict>>(
+    state: &AppState,
+    member: Option<&MemberId>,
+    after: Option<&Position>,
+    limit: usize,
+    judge: impl Fn(&Post) -> V,
+) -> Result<Vec<Post>, Error> {
+    let config = state.service.config();
+    let configured = |post: &Post| config.members.iter().any(|m| m.id == post.member);
+    let store = &state.service.store;
+    let iterator: Box<dyn Iterator<Item = anyhow::Result<Post>>> = match member {
+        Some(member) => Box::new(store.member_posts_newest_first(member, after)),
+        None => Box::new(store.posts_newest_first(after)),
+    };
+    let mut posts = Vec::with_capacity(limit.min(256));
+    for post in iterator {
+        let post = post?;
+        if !configured(&post) {
+            continue;
+        }
+        match judge(&post).into() {
+            Verdict::Keep => posts.push(post),
+            Verdict::Skip => continue,
+            Verdict::Stop => break,
+        }
+        if posts.len() >= limit {
+            break;
+        }
+    }
+    Ok(posts)
+}
+
+/// A JSON response whose `<`, `>` and `&` are `\u` escapes (inert if inlined into HTML).
+pub fn json_response<T: serde::Serialize>(value: &T, cache_control: &'static str) -> Result<Response, Error> {
+    let body = crate::render::escape_json_for_html(&serde_json::to_string(value).map_err(anyhow::Error::from)?);
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, cache_control)
+        .body(Body::from(body))
+        .map_err(|e| Error::Internal(e.into()))
+}
+
+/// The configured member with this id, as a 404 otherwise.
+pub fn configured_member(state: &AppState, id: &str, page: bool) -> Result<Member, Error> {
+    let config = state.service.config();
+    let missing = || {
+        if page {
+            Error::PageNotFound(format!("no member '{id}'"))
+        } else {
+            Error::NotFound(format!("no member '{id}'"))
+        }
+    };
+    let id = MemberId::parse(id).map_err(|_| missing())?;
+    config.members.iter().find(|m| m.id == id).cloned().ok_or_else(missing)
+}

@@ -1,0 +1,74 @@
+//! Operations: `/healthz` (the store answers; time of the last pass), `/metrics` (Prometheus
+//! text), and `POST /admin/refresh[?member=ID]`, which starts a pass and needs the bearer
+//! token from `PLANET_ADMIN_TOKEN` (off when the variable is unset).
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::{configured_member, AppState, Error};
+use crate::refresh::PassOptions;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics)).route("/admin/refresh", post(refresh))
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    let store = &state.service.store;
+    match store.last_pass() {
+        Ok(last_pass) => {
+            let body = json!({ "status": "ok", "last_pass": last_pass, "posts": store.post_count() });
+            ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+        }
+        Err(error) => {
+            tracing::error!("health check: the store is not readable: {error:#}");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "store unreadable" }))).into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.service.metrics.render(state.service.store.post_count());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body)
+        .into_response()
+}
+
+/// Equal-length comparison that does not stop at the first difference, so the time taken
+/// says nothing about how much of a guessed token was right.
+fn constant_time_equal(a: &[u8], b: &[u8]) -> bool {
+    let length_differs = a.len() != b.len();
+    let difference = a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    !length_differs & (difference == 0)
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let Some(expected) = state.service.admin_token.as_deref() else { return Err(Error::AdminDisabled) };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !constant_time_equal(presented.trim().as_bytes(), expected.as_bytes()) {
+        return Err(Error::Unauthorized);
+    }
+    if let Some(unknown) = query.keys().find(|k| *k != "member") {
+        return Err(Error::bad("query", format!("unknown parameter '{unknown}'")));
+    }
+    let member = query.get("member").map(|id| configured_member(&state, id, false).map(|m| m.id)).transpose()?;
+    // An admin asking for one member wants it now, backoff or not.
+    let options = PassOptions { force: member.is_some(), member: member.clone() };
+    if !state.service.start_pass(options) {
+        return Err(Error::Conflict("a fetch pass is already running".into()));
+    }
+    let body = json!({ "started": true, "member": member.map(|m| m.to_string()) });
+    Ok((StatusCode::ACCEPTED, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}

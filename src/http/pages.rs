@@ -1,0 +1,108 @@
+//! The HTML site: `/` (posts by day, members with health marks), `/members/{id}` (a member's
+//! posts and feed status, so a member can see why a post is missing), `/about`, and the
+//! stylesheet. Pages need no JavaScript.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use super::api::{decode_cursor, encode_cursor};
+use super::{conditional, configured_member, etag_of, visible_posts, AppState, Error, Rendered};
+use crate::config::Member;
+use crate::render::site::{self, MemberHealth};
+
+const PAGE_SIZE: usize = 30;
+const CACHE_CONTROL: &str = "public, max-age=60";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/members/{id}", get(member))
+        .route("/about", get(about))
+        .route("/static/site.css", get(stylesheet))
+}
+
+fn health<'a>(state: &AppState, member: &'a Member) -> Result<MemberHealth<'a>, Error> {
+    let states = member
+        .feeds
+        .iter()
+        .map(|url| state.service.store.feed_state(&member.id, url.as_str()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(MemberHealth { member, states })
+}
+
+fn before(query: &HashMap<String, String>) -> Result<Option<crate::store::Position>, Error> {
+    if let Some(unknown) = query.keys().find(|k| *k != "before") {
+        return Err(Error::bad("query", format!("unknown parameter '{unknown}'")));
+    }
+    query
+        .get("before")
+        .map(|c| decode_cursor(c).ok_or_else(|| Error::bad("before", "not a page link from this site")))
+        .transpose()
+}
+
+fn html(body: String, headers: &HeaderMap) -> Response {
+    let rendered = Rendered {
+        etag: etag_of(body.as_bytes()),
+        last_modified: None,
+        body: body.into(),
+        content_type: "text/html; charset=utf-8",
+    };
+    conditional(&rendered, headers, CACHE_CONTROL)
+}
+
+async fn index(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let after = before(&query)?;
+    let config = state.service.config();
+    let mut posts = visible_posts(&state, None, after.as_ref(), PAGE_SIZE + 1, |_| true)?;
+    let older = (posts.len() > PAGE_SIZE).then(|| {
+        posts.truncate(PAGE_SIZE);
+        format!("{}?before={}", site::base_path(&config.site), posts.last().map(encode_cursor).unwrap_or_default())
+    });
+    let members = config.members.iter().map(|m| health(&state, m)).collect::<Result<Vec<_>, _>>()?;
+    Ok(html(site::index(&config.site, &members, &posts, older), &headers))
+}
+
+async fn member(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let member = configured_member(&state, &id, true)?;
+    let after = before(&query)?;
+    let config = state.service.config();
+    let mut posts = visible_posts(&state, Some(&member.id), after.as_ref(), PAGE_SIZE + 1, |_| true)?;
+    let older = (posts.len() > PAGE_SIZE).then(|| {
+        posts.truncate(PAGE_SIZE);
+        format!(
+            "{}members/{}?before={}",
+            site::base_path(&config.site),
+            member.id,
+            posts.last().map(encode_cursor).unwrap_or_default()
+        )
+    });
+    let health = health(&state, &member)?;
+    Ok(html(site::member_page(&config.site, &health, &posts, older), &headers))
+}
+
+async fn about(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+    let config = state.service.config();
+    Ok(html(site::about(&config.site, config.members.len()), &headers))
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        site::STYLESHEET,
+    )
+        .into_response()
+}

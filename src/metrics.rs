@@ -1,0 +1,96 @@
+//! Counters for `/metrics`, written in the Prometheus text format by hand: a handful of
+//! counters and one histogram do not justify a metrics framework.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+use crate::refresh::{Outcome, PassReport};
+
+/// Upper bounds (seconds) of the fetch duration histogram.
+const DURATION_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    fetches: BTreeMap<&'static str, u64>,
+    duration_buckets: Vec<u64>,
+    duration_sum: f64,
+    duration_count: u64,
+    passes: u64,
+    requests: BTreeMap<(String, u16), u64>,
+}
+
+fn result_label(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Refreshed => "refreshed",
+        Outcome::NotModified => "not_modified",
+        Outcome::Skipped { .. } => "skipped",
+        Outcome::Gone => "gone",
+        Outcome::RetryLater { .. } => "retry_later",
+        Outcome::Failed { .. } => "failed",
+    }
+}
+
+impl Metrics {
+    pub fn record_pass(&self, report: &PassReport) {
+        let Ok(mut inner) = self.inner.lock() else { return };
+        inner.passes += 1;
+        if inner.duration_buckets.is_empty() {
+            inner.duration_buckets = vec![0; DURATION_BUCKETS.len()];
+        }
+        for feed in &report.feeds {
+            *inner.fetches.entry(result_label(&feed.outcome)).or_default() += 1;
+            if matches!(feed.outcome, Outcome::Skipped { .. } | Outcome::Gone) {
+                continue;
+            }
+            let seconds = feed.millis as f64 / 1000.0;
+            inner.duration_sum += seconds;
+            inner.duration_count += 1;
+            for (bucket, bound) in DURATION_BUCKETS.iter().enumerate() {
+                if seconds <= *bound {
+                    inner.duration_buckets[bucket] += 1;
+                }
+            }
+        }
+    }
+
+    pub fn record_request(&self, route: &str, status: u16) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner.requests.entry((route.to_string(), status)).or_default() += 1;
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, posts_stored: usize) -> String {
+        let Ok(inner) = self.inner.lock() else { return String::new() };
+        let mut out = String::new();
+        let _ =
+            writeln!(out, "# HELP planet_fetches_total Feed fetches by result.\n# TYPE planet_fetches_total counter");
+        for (result, count) in &inner.fetches {
+            let _ = writeln!(out, "planet_fetches_total{{result=\"{result}\"}} {count}");
+        }
+        let _ = writeln!(out, "# HELP planet_fetch_duration_seconds Time to fetch, parse and store one feed.\n# TYPE planet_fetch_duration_seconds histogram");
+        for (index, bound) in DURATION_BUCKETS.iter().enumerate() {
+            let count = inner.duration_buckets.get(index).copied().unwrap_or(0);
+            let _ = writeln!(out, "planet_fetch_duration_seconds_bucket{{le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "planet_fetch_duration_seconds_bucket{{le=\"+Inf\"}} {}", inner.duration_count);
+        let _ = writeln!(out, "planet_fetch_duration_seconds_sum {}", inner.duration_sum);
+        let _ = writeln!(out, "planet_fetch_duration_seconds_count {}", inner.duration_count);
+        let _ = writeln!(out, "# HELP planet_passes_total Fetch passes completed.\n# TYPE planet_passes_total counter");
+        let _ = writeln!(out, "planet_passes_total {}", inner.passes);
+        let _ = writeln!(out, "# HELP planet_posts_stored Posts in the store.\n# TYPE planet_posts_stored gauge");
+        let _ = writeln!(out, "planet_posts_stored {posts_stored}");
+        let _ = writeln!(out, "# HELP planet_http_requests_total HTTP requests by route and status.\n# TYPE planet_http_requests_total counter");
+        for ((route, status), count) in &inner.requests {
+            let route = route.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(out, "planet_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}");
+        }
+        out
+    }
+}

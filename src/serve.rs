@@ -1,0 +1,284 @@
+//! `planet serve`: one process that serves HTTP and runs fetch passes on the cron schedule.
+//! `Service` is the shared state and its single steps (a pass, a reload); `run` wires the
+//! HTTP server, the scheduler loop and the reload loop together and shuts them down in order.
+//! Tests call the steps directly instead of waiting for the loops.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::{self, Config};
+use crate::fetch;
+use crate::metrics::Metrics;
+use crate::refresh::{self, PassOptions, PassReport};
+use crate::store::Store;
+
+/// Everything the server and the loops share. Cheap to share as `Arc<Service>`.
+pub struct Service {
+    config: RwLock<Arc<Config>>,
+    config_version: AtomicU64,
+    config_modified: Mutex<Option<SystemTime>>,
+    client: RwLock<fetch::Client>,
+    pass_lock: Arc<tokio::sync::Mutex<()>>,
+    pub store: Store,
+    pub metrics: Metrics,
+    /// From `PLANET_ADMIN_TOKEN`; `None` disables the admin endpoint.
+    pub admin_token: Option<String>,
+}
+
+impl Service {
+    pub fn new(config: Config, store: Store, admin_token: Option<String>) -> anyhow::Result<Arc<Service>> {
+        let client = fetch::Client::new(&config.fetch)?;
+        let modified = modified_time(&config.source);
+        Ok(Arc::new(Service {
+            config: RwLock::new(Arc::new(config)),
+            config_version: AtomicU64::new(0),
+            config_modified: Mutex::new(modified),
+            client: RwLock::new(client),
+            pass_lock: Arc::new(tokio::sync::Mutex::new(())),
+            store,
+            metrics: Metrics::default(),
+            admin_token: admin_token.filter(|t| !t.is_empty()),
+        }))
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().map(|c| Arc::clone(&c)).unwrap_or_else(|poisoned| Arc::clone(&poisoned.into_inner()))
+    }
+
+    /// Changes whenever what the outputs show may change: a store write or a config reload.
+    pub fn version(&self) -> (u64, u64) {
+        (self.store.generation(), self.config_version.load(Ordering::Acquire))
+    }
+
+    /// Runs one pass now unless one is running (passes never overlap); `None` if one was.
+    pub async fn try_run_pass(&self, now: DateTime<Utc>, options: &PassOptions) -> anyhow::Result<Option<PassReport>> {
+        let Ok(_running) = self.pass_lock.try_lock() else { return Ok(None) };
+        self.pass_while_locked(now, options).await.map(Some)
+    }
+
+    /// Starts a pass in the background unless one is running; says whether it started.
+    pub fn start_pass(self: &Arc<Self>, options: PassOptions) -> bool {
+        let Ok(running) = Arc::clone(&self.pass_lock).try_lock_owned() else { return false };
+        let service = Arc::clone(self);
+        tokio::spawn(async move {
+            let _running = running;
+            if let Err(error) = service.pass_while_locked(Utc::now(), &options).await {
+                tracing::error!("fetch pass failed: {error:#}");
+            }
+        });
+        true
+    }
+
+    async fn pass_while_locked(&self, now: DateTime<Utc>, options: &PassOptions) -> anyhow::Result<PassReport> {
+        let config = self.config();
+        let client = self.client.read().map(|c| c.clone()).unwrap_or_else(|p| p.into_inner().clone());
+        let report = refresh::run_pass(&config, &self.store, &client, now, options).await?;
+        self.store.set_last_pass(now)?;
+        self.metrics.record_pass(&report);
+        let totals = report.totals();
+        let failed =
+            report.count(|o| matches!(o, refresh::Outcome::Failed { .. } | refresh::Outcome::RetryLater { .. }));
+        tracing::info!(
+            feeds = report.feeds.len(),
+            new = totals.new,
+            updated = totals.updated,
+            unchanged = totals.unchanged,
+            failed,
+            "fetch pass finished"
+        );
+        Ok(report)
+    }
+
+    /// Waits for a running pass to finish (used at shutdown).
+    pub async fn wait_for_pass(&self) {
+        let _ = self.pass_lock.lock().await;
+    }
+
+    /// Whether the last pass is older than the schedule's interval (or there was none).
+    pub fn pass_is_due(&self, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        let Some(last) = self.store.last_pass()? else { return Ok(true) };
+        Ok(now - last >= schedule_interval(&self.config().fetch.schedule, now))
+    }
+
+    /// The next scheduled pass after `after`, with up to 10% of the interval (max 2 minutes)
+    /// of jitter so that many planets on one schedule do not hit the same hosts together.
+    pub fn next_pass_after(&self, after: DateTime<Utc>) -> DateTime<Utc> {
+        let config = self.config();
+        let zone = config.site.timezone;
+        let next = config.fetch.schedule.after(&after.with_timezone(&zone)).next().map(|t| t.with_timezone(&Utc));
+        let next = next.unwrap_or(after + TimeDelta::hours(1));
+        let interval = schedule_interval(&config.fetch.schedule, after);
+        let jitter_cap = (interval.num_milliseconds() / 10).clamp(0, 120_000) as u64;
+        next + TimeDelta::milliseconds(random_below(jitter_cap) as i64)
+    }
+
+    /// Re-reads the configuration file. An invalid file is logged and the old config stays.
+    /// Returns whether a new config was installed.
+    pub fn reload(&self) -> bool {
+        let path = self.config().source.clone();
+        match config::load(&path) {
+            Ok(new_config) => {
+                if new_config.store.path != self.config().store.path {
+                    tracing::warn!("the [store] path changed; it takes effect at the next restart");
+                }
+                match fetch::Client::new(&new_config.fetch) {
+                    Ok(client) => {
+                        if let Ok(mut slot) = self.client.write() {
+                            *slot = client;
+                        }
+                    }
+                    Err(error) => tracing::warn!("keeping the old fetch settings: {error:#}"),
+                }
+                let members = new_config.members.len();
+                if let Ok(mut slot) = self.config.write() {
+                    *slot = Arc::new(new_config);
+                }
+                self.config_version.fetch_add(1, Ordering::AcqRel);
+                tracing::info!(members, "configuration reloaded from {}", path.display());
+                true
+            }
+            Err(error) => {
+                tracing::error!("configuration not reloaded, the old one stays: {error:#}");
+                false
+            }
+        }
+    }
+
+    /// Reloads when the file's modification time changed since the last look.
+    pub fn reload_if_modified(&self) -> bool {
+        let path = self.config().source.clone();
+        let modified = modified_time(&path);
+        let changed = {
+            let Ok(mut last) = self.config_modified.lock() else { return false };
+            let changed = modified.is_some() && modified != *last;
+            *last = modified;
+            changed
+        };
+        changed && self.reload()
+    }
+}
+
+fn modified_time(path: &PathBuf) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The gap between the next two scheduled times: what "older than the schedule" means.
+fn schedule_interval(schedule: &cron::Schedule, now: DateTime<Utc>) -> TimeDelta {
+    let mut upcoming = schedule.after(&now);
+    match (upcoming.next(), upcoming.next()) {
+        (Some(first), Some(second)) => second - first,
+        _ => TimeDelta::hours(1),
+    }
+}
+
+fn random_below(limit: u64) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    if limit == 0 {
+        return 0;
+    }
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(limit);
+    hasher.finish() % limit
+}
+
+/// Serves HTTP on `listener` and runs the scheduler and the reload watcher until `shutdown`
+/// resolves; then stops accepting, lets in-flight requests and the current pass finish,
+/// flushes the store and returns.
+pub async fn run(
+    service: Arc<Service>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_sender, stop) = watch::channel(false);
+    let scheduler = tokio::spawn(schedule_loop(Arc::clone(&service), stop.clone()));
+    let reloader = tokio::spawn(reload_loop(Arc::clone(&service), stop.clone()));
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "serving");
+    let stopping = async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests and the current fetch pass");
+        let _ = stop_sender.send(true);
+    };
+    crate::http::serve(Arc::clone(&service), listener, stopping).await?;
+    let _ = scheduler.await;
+    let _ = reloader.await;
+    service.wait_for_pass().await;
+    service.store.flush()?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn schedule_loop(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    match service.pass_is_due(Utc::now()) {
+        Ok(true) => run_scheduled_pass(&service).await,
+        Ok(false) => {}
+        Err(error) => tracing::error!("cannot read the last pass time: {error:#}"),
+    }
+    loop {
+        let now = Utc::now();
+        let wait = (service.next_pass_after(now) - now).to_std().unwrap_or(Duration::ZERO);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => run_scheduled_pass(&service).await,
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn run_scheduled_pass(service: &Service) {
+    match service.try_run_pass(Utc::now(), &PassOptions::default()).await {
+        Ok(Some(_)) => {}
+        Ok(None) => tracing::info!("a pass is still running; this scheduled one is skipped"),
+        Err(error) => tracing::error!("fetch pass failed: {error:#}"),
+    }
+}
+
+/// Reloads on SIGHUP and when feeds.toml changes on disk (checked every two seconds).
+async fn reload_loop(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let signal = async {
+            match hangup.as_mut() {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let signal = std::future::pending::<Option<()>>();
+        tokio::select! {
+            _ = signal => { service.reload(); }
+            _ = tokio::time::sleep(Duration::from_secs(2)) => { service.reload_if_modified(); }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}
