@@ -168,7 +168,7 @@ impl Store {
     }
 
     pub fn last_pass(&self) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
-        Ok(self.db.get("last_pass")?.map(|bytes| decode(&bytes)).transpose()?)
+        self.db.get("last_pass")?.map(|bytes| decode(&bytes)).transpose()
     }
 
     pub fn set_last_pass(&self, time: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
