@@ -23,6 +23,7 @@ struct Inner {
     duration_count: u64,
     passes: u64,
     requests: BTreeMap<(String, u16), u64>,
+    renders: BTreeMap<String, u64>,
 }
 
 fn result_label(outcome: &Outcome) -> &'static str {
@@ -59,6 +60,13 @@ impl Metrics {
         }
     }
 
+    /// A cached output (feed, OPML) was rendered: should happen once per store change.
+    pub fn record_render(&self, what: &str) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner.renders.entry(what.to_string()).or_default() += 1;
+        }
+    }
+
     pub fn record_request(&self, route: &str, status: u16) {
         if let Ok(mut inner) = self.inner.lock() {
             *inner.requests.entry((route.to_string(), status)).or_default() += 1;
@@ -90,6 +98,10 @@ impl Metrics {
         for ((route, status), count) in &inner.requests {
             let route = route.replace('\\', "\\\\").replace('"', "\\\"");
             let _ = writeln!(out, "planet_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}");
+        }
+        let _ = writeln!(out, "# HELP planet_renders_total Cached outputs rendered (once per change).\n# TYPE planet_renders_total counter");
+        for (what, count) in &inner.renders {
+            let _ = writeln!(out, "planet_renders_total{{output=\"{what}\"}} {count}");
         }
         out
     }

@@ -62,6 +62,7 @@ impl AppState {
             }
         }
         let rendered = Arc::new(render()?);
+        self.service.metrics.record_render(key.split(':').next().unwrap_or(key));
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(key.to_string(), (version, Arc::clone(&rendered)));
         }

@@ -7,3 +7,4 @@ mod fetching;
 mod helpers;
 mod identity;
 mod properties;
+mod server;

@@ -1,0 +1,221 @@
+//! `spawn_app()`: the real `planet serve` (`serve::run`) on 127.0.0.1:0 with its own store and
+//! feeds.toml, fed by a loopback fixture server. `TestApp` has one method per endpoint, and
+//! runs fetch passes and reloads as single steps instead of waiting for the loops.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Utc;
+use planet::refresh::{PassOptions, PassReport};
+use planet::serve::{self, Service};
+use planet::store::Store;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::helpers::{FixtureServer, Route};
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub fixtures: FixtureServer,
+    pub service: Arc<Service>,
+    pub config_path: PathBuf,
+    pub store_path: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    running: Option<JoinHandle<anyhow::Result<()>>>,
+    directory: Option<tempfile::TempDir>,
+}
+
+/// A member of the test planet: id, display name, and the feed document it serves.
+pub struct TestMember {
+    pub id: &'static str,
+    pub name: String,
+    pub document: String,
+}
+
+pub fn member(id: &'static str, name: &str, document: String) -> TestMember {
+    TestMember { id, name: name.to_string(), document }
+}
+
+pub fn config_text(store: &str, fixtures: &FixtureServer, members: &[TestMember]) -> String {
+    let mut text = format!(
+        "[site]\ntitle = \"测试 Planet\"\nurl = \"http://127.0.0.1/\"\nfeed_size = 50\nabout = \"社区每月在长沙举办活动。\"\n\n\
+         [store]\npath = \"{store}\"\ncache_mb = 8\n\n\
+         [fetch]\nschedule = \"0 0 0 1 1 *\"\ntimeout = \"2s\"\nread_timeout = \"1s\"\n\n"
+    );
+    for member in members {
+        text.push_str(&format!(
+            "[[members]]\nid = \"{}\"\nname = \"{}\"\nsite = \"https://{}.example.cn/\"\nfeed = \"{}\"\n\n",
+            member.id,
+            member.name.replace('\\', "\\\\").replace('"', "\\\""),
+            member.id,
+            fixtures.url(&format!("/{}.xml", member.id))
+        ));
+    }
+    text
+}
+
+/// Starts planet with these members, their feeds served by a fixture server. The store
+/// records a recent pass, so the scheduler stays idle and tests run passes themselves.
+pub async fn spawn_app(members: Vec<TestMember>, admin_token: Option<&str>) -> TestApp {
+    let fixtures = FixtureServer::start().await;
+    for member in &members {
+        fixtures.route(
+            &format!("/{}.xml", member.id),
+            Route::feed_with_etag(member.document.clone(), &format!("\"{}-1\"", member.id)),
+        );
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let store_path = directory.path().join("store");
+    let config_path = directory.path().join("feeds.toml");
+    std::fs::write(&config_path, config_text(&store_path.display().to_string(), &fixtures, &members)).unwrap();
+    let config = planet::config::load(&config_path).unwrap();
+    let store = Store::open(&store_path, config.store.cache_bytes).unwrap();
+    store.set_last_pass(Utc::now()).unwrap();
+    let service = Service::new(config, store, admin_token.map(str::to_string)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(serve::run(Arc::clone(&service), listener, async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder().no_gzip().no_brotli().no_deflate().build().unwrap();
+    TestApp {
+        address,
+        client,
+        fixtures,
+        service,
+        config_path,
+        store_path,
+        stop: Some(stop),
+        running: Some(running),
+        directory: Some(directory),
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{}", self.address, path)).send().await.unwrap()
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.client.get(format!("{}{}", self.address, path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    pub async fn text(&self, path: &str) -> (u16, String) {
+        let response = self.get(path).await;
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    pub async fn feed_atom(&self, query: &str) -> (u16, String) {
+        self.text(&format!("/feed.atom{query}")).await
+    }
+
+    pub async fn feed_rss(&self, query: &str) -> (u16, String) {
+        self.text(&format!("/feed.rss{query}")).await
+    }
+
+    pub async fn feed_json(&self, query: &str) -> (u16, serde_json::Value) {
+        self.json(&format!("/feed.json{query}")).await
+    }
+
+    pub async fn opml(&self) -> (u16, String) {
+        self.text("/opml.xml").await
+    }
+
+    pub async fn posts(&self, query: &str) -> (u16, serde_json::Value) {
+        self.json(&format!("/api/v1/posts{query}")).await
+    }
+
+    pub async fn post(&self, id: &str) -> (u16, serde_json::Value) {
+        self.json(&format!("/api/v1/posts/{id}")).await
+    }
+
+    pub async fn members(&self) -> (u16, serde_json::Value) {
+        self.json("/api/v1/members").await
+    }
+
+    pub async fn member(&self, id: &str) -> (u16, serde_json::Value) {
+        self.json(&format!("/api/v1/members/{id}")).await
+    }
+
+    pub async fn stats(&self) -> (u16, serde_json::Value) {
+        self.json("/api/v1/stats").await
+    }
+
+    pub async fn openapi(&self) -> (u16, serde_json::Value) {
+        self.json("/api/openapi.json").await
+    }
+
+    pub async fn index(&self, query: &str) -> (u16, String) {
+        self.text(&format!("/{query}")).await
+    }
+
+    pub async fn member_page(&self, id: &str) -> (u16, String) {
+        self.text(&format!("/members/{id}")).await
+    }
+
+    pub async fn about(&self) -> (u16, String) {
+        self.text("/about").await
+    }
+
+    pub async fn healthz(&self) -> (u16, serde_json::Value) {
+        self.json("/healthz").await
+    }
+
+    pub async fn metrics(&self) -> (u16, String) {
+        self.text("/metrics").await
+    }
+
+    pub async fn admin_refresh(&self, token: Option<&str>, query: &str) -> (u16, serde_json::Value) {
+        let mut request = self.client.post(format!("{}/admin/refresh{query}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap_or_default())
+    }
+
+    /// One fetch pass now, as the scheduler would run it.
+    pub async fn pass(&self) -> PassReport {
+        self.service.try_run_pass(Utc::now(), &PassOptions::default()).await.unwrap().expect("no other pass is running")
+    }
+
+    /// Rewrites feeds.toml with these members and reloads it, as SIGHUP would.
+    pub fn rewrite_config(&self, members: &[TestMember]) -> bool {
+        for member in members {
+            self.fixtures.route(&format!("/{}.xml", member.id), Route::feed(member.document.clone()));
+        }
+        std::fs::write(&self.config_path, config_text(&self.store_path.display().to_string(), &self.fixtures, members))
+            .unwrap();
+        self.service.reload()
+    }
+
+    /// Stops the server as SIGTERM would; returns what `run` returned and the directory
+    /// holding the store, kept so the test can reopen it.
+    pub async fn shutdown(mut self) -> (anyhow::Result<()>, tempfile::TempDir) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = self.running.take().unwrap().await.unwrap();
+        (result, self.directory.take().unwrap())
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

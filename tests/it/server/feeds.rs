@@ -1,0 +1,121 @@
+//! The combined feeds: content types, filters, conditional requests, compression, the
+//! render cache, and hostile text escaped in every format.
+
+use super::app::{member, spawn_app};
+use crate::helpers::rss;
+
+const HOSTILE: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(1)>";
+
+fn hostile_feed() -> String {
+    let escaped = planet::sanitize::escape_text(HOSTILE);
+    // Escaped twice: RSS titles are HTML, so this is the literal text HOSTILE.
+    let title = planet::sanitize::escape_text(&escaped);
+    format!(
+        "<rss version=\"2.0\"><channel><title>t</title><item><title>{title} title</title><link>https://evil.example.cn/1</link>\
+         <guid>evil-1</guid><author>{escaped}</author><pubDate>Tue, 24 Nov 2026 10:00:00 +0800</pubDate>\
+         <category>dotnet</category><description>&lt;p onclick=x()&gt;body&lt;/p&gt;</description></item></channel></rss>"
+    )
+}
+
+#[tokio::test]
+async fn the_feeds_have_the_right_content_types_and_narrow_by_member_and_tag() {
+    let app =
+        spawn_app(vec![member("alice", "Alice", rss("alice", 3)), member("bob", "Bob", rss("bob", 2))], None).await;
+    app.pass().await;
+    for (path, content_type) in [
+        ("/feed.atom", "application/atom+xml"),
+        ("/feed.rss", "application/rss+xml"),
+        ("/feed.json", "application/feed+json"),
+        ("/opml.xml", "text/x-opml"),
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let header = response.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(header.starts_with(content_type), "{path}: {header}");
+    }
+    let (_, all) = app.feed_atom("").await;
+    assert_eq!(all.matches("<entry>").count(), 5);
+    let (_, alice) = app.feed_atom("?member=alice").await;
+    assert_eq!(alice.matches("<entry>").count(), 3);
+    assert!(alice.contains("rel=\"self\"") && alice.contains("/feed.atom?member=alice"));
+    let (_, json) = app.feed_json("?member=bob").await;
+    assert_eq!(json["items"].as_array().unwrap().len(), 2);
+    assert_eq!(json["items"][0]["_planet"]["member"], "bob");
+    assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
+    let (_, opml) = app.opml().await;
+    assert!(opml.contains("/alice.xml") && opml.contains("/bob.xml"));
+}
+
+#[tokio::test]
+async fn bad_feed_queries_get_json_errors() {
+    let app = spawn_app(vec![member("alice", "Alice", rss("alice", 1))], None).await;
+    let response = app.get("/feed.atom?member=nobody").await;
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    let (status, body) = app.json("/feed.rss?colour=red").await;
+    assert_eq!((status, body["error"]["parameter"].as_str()), (400, Some("query")));
+    let (status, _) = app.json("/feed.json?member=alice&tag=x").await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn conditional_requests_get_304_and_a_change_gets_a_new_etag() {
+    let app = spawn_app(vec![member("alice", "Alice", rss("alice", 2))], None).await;
+    app.pass().await;
+    let first = app.get("/feed.atom").await;
+    let etag = first.headers()["etag"].to_str().unwrap().to_string();
+    let modified = first.headers()["last-modified"].to_str().unwrap().to_string();
+    assert!(first.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    assert_eq!(app.get_with("/feed.atom", &[("if-none-match", &etag)]).await.status(), 304);
+    assert_eq!(app.get_with("/feed.atom", &[("if-modified-since", &modified)]).await.status(), 304);
+
+    app.fixtures.route("/alice.xml", crate::helpers::Route::feed(rss("alice", 3)));
+    app.pass().await;
+    let changed = app.get_with("/feed.atom", &[("if-none-match", &etag)]).await;
+    assert_eq!(changed.status(), 200);
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+}
+
+#[tokio::test]
+async fn an_unchanged_feed_is_rendered_once_however_often_it_is_asked_for() {
+    let app = spawn_app(vec![member("alice", "Alice", rss("alice", 2))], None).await;
+    app.pass().await;
+    for _ in 0..5 {
+        assert_eq!(app.feed_atom("").await.0, 200);
+    }
+    let (_, metrics) = app.metrics().await;
+    assert!(metrics.contains("planet_renders_total{output=\"feed.atom\"} 1"), "{metrics}");
+    app.fixtures.route("/alice.xml", crate::helpers::Route::feed(rss("alice", 3)));
+    app.pass().await;
+    app.feed_atom("").await;
+    let (_, metrics) = app.metrics().await;
+    assert!(metrics.contains("planet_renders_total{output=\"feed.atom\"} 2"), "{metrics}");
+}
+
+#[tokio::test]
+async fn feeds_are_compressed_with_gzip_or_brotli_on_request() {
+    let app = spawn_app(vec![member("alice", "Alice", rss("alice", 20))], None).await;
+    app.pass().await;
+    for encoding in ["gzip", "br"] {
+        let response = app.get_with("/feed.atom", &[("accept-encoding", encoding)]).await;
+        assert_eq!(response.headers()["content-encoding"], encoding);
+    }
+}
+
+#[tokio::test]
+async fn hostile_titles_and_names_come_out_escaped_in_every_output() {
+    let app = spawn_app(vec![member("evil", HOSTILE, hostile_feed())], None).await;
+    app.pass().await;
+    for path in
+        ["/feed.atom", "/feed.rss", "/feed.json", "/opml.xml", "/", "/members/evil", "/api/v1/posts", "/api/v1/members"]
+    {
+        let (status, body) = app.text(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(!body.contains("<script>"), "{path}: {body}");
+        assert!(!body.contains("<img src=x"), "{path}: {body}");
+        assert!(!body.contains("onclick"), "{path}");
+    }
+    let (_, json) = app.feed_json("").await;
+    assert!(json["items"][0]["title"].as_str().unwrap().starts_with(HOSTILE), "the text itself survives, as text");
+}

@@ -1,0 +1,125 @@
+//! The JSON API: pagination by cursor across inserts, every filter, single resources,
+//! stats, CORS, and 400/404 errors with JSON bodies.
+
+use super::app::{member, spawn_app, TestApp};
+use crate::helpers::{rss, Route};
+
+fn dated_item(guid: &str, title: &str, date: &str, tags: &[&str]) -> String {
+    let categories: String = tags.iter().map(|t| format!("<category>{t}</category>")).collect();
+    format!("<item><title>{title}</title><link>https://a.example.cn/{guid}</link><guid>{guid}</guid><pubDate>{date}</pubDate>{categories}<description>{title} 的正文</description></item>")
+}
+
+fn channel(items: &[String]) -> String {
+    format!("<rss version=\"2.0\"><channel><title>c</title>{}</channel></rss>", items.concat())
+}
+
+async fn titles(app: &TestApp, query: &str) -> Vec<String> {
+    let (status, body) = app.posts(query).await;
+    assert_eq!(status, 200, "{query}: {body}");
+    body["posts"].as_array().unwrap().iter().map(|p| p["title"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn cursor_pagination_stays_correct_while_new_posts_arrive() {
+    let items: Vec<String> = (1..=5)
+        .map(|i| dated_item(&format!("p{i}"), &format!("post {i}"), &format!("Mon, 0{i} Nov 2026 10:00:00 GMT"), &[]))
+        .collect();
+    let app = spawn_app(vec![member("alice", "Alice", channel(&items))], None).await;
+    app.pass().await;
+    let (_, first) = app.posts("?limit=2").await;
+    let first_titles: Vec<&str> =
+        first["posts"].as_array().unwrap().iter().map(|p| p["title"].as_str().unwrap()).collect();
+    assert_eq!(first_titles, vec!["post 5", "post 4"]);
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+
+    let mut more = items.clone();
+    more.push(dated_item("p9", "post 9 (new)", "Mon, 09 Nov 2026 10:00:00 GMT", &[]));
+    app.fixtures.route("/alice.xml", Route::feed(channel(&more)));
+    app.pass().await;
+
+    assert_eq!(titles(&app, &format!("?limit=2&cursor={cursor}")).await, vec!["post 3", "post 2"]);
+    let (_, second) = app.posts(&format!("?limit=2&cursor={cursor}")).await;
+    let last = second["next_cursor"].as_str().unwrap();
+    let (_, third) = app.posts(&format!("?limit=2&cursor={last}")).await;
+    assert_eq!(third["posts"].as_array().unwrap().len(), 1);
+    assert!(third["next_cursor"].is_null());
+    assert_eq!(titles(&app, "?limit=1").await, vec!["post 9 (new)"]);
+}
+
+#[tokio::test]
+async fn every_filter_narrows_the_posts() {
+    let alice = channel(&[
+        dated_item("a1", "依赖注入详解", "Mon, 02 Nov 2026 10:00:00 +0800", &["aspnetcore"]),
+        dated_item("a2", "Minimal API 入门", "Tue, 10 Nov 2026 10:00:00 +0800", &["AspNetCore", "web"]),
+        dated_item("a3", "EF Core 性能", "Fri, 20 Nov 2026 10:00:00 +0800", &["efcore"]),
+    ]);
+    let bob = channel(&[dated_item("b1", "Blazor 组件", "Wed, 11 Nov 2026 10:00:00 +0800", &["blazor"])]);
+    let app = spawn_app(vec![member("alice", "Alice", alice), member("bob", "Bob", bob)], None).await;
+    app.pass().await;
+    assert_eq!(titles(&app, "?member=bob").await, vec!["Blazor 组件"]);
+    assert_eq!(titles(&app, "?tag=aspnetcore").await, vec!["Minimal API 入门", "依赖注入详解"]);
+    assert_eq!(titles(&app, "?since=2026-11-10&until=2026-11-15").await, vec!["Blazor 组件", "Minimal API 入门"]);
+    assert_eq!(titles(&app, "?q=注入").await, vec!["依赖注入详解"]);
+    assert_eq!(titles(&app, "?q=ef%20core").await, vec!["EF Core 性能"]);
+    assert_eq!(titles(&app, "?member=alice&tag=efcore").await, vec!["EF Core 性能"]);
+    let (_, page) = app.posts("?limit=100000").await;
+    assert_eq!(page["posts"].as_array().unwrap().len(), 4, "limits are capped, not refused");
+}
+
+#[tokio::test]
+async fn a_post_a_member_and_the_stats_are_resources() {
+    let app = spawn_app(vec![member("alice", "Alice", rss("alice", 3))], None).await;
+    app.pass().await;
+    let (_, page) = app.posts("").await;
+    let first = &page["posts"][0];
+    let (status, post) = app.post(first["id"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(post["member"]["name"], "Alice");
+    assert_eq!(post["content_html"], first["content_html"]);
+    for field in ["id", "title", "url", "member", "published", "updated", "tags", "excerpt", "content_html"] {
+        assert!(post.get(field).is_some(), "{field}");
+    }
+    let (status, alice) = app.member("alice").await;
+    assert_eq!(status, 200);
+    assert_eq!(alice["health"], "ok");
+    assert_eq!(alice["feeds"][0]["consecutive_failures"], 0);
+    assert!(alice["feeds"][0]["last_success"].is_string());
+    let (_, members) = app.members().await;
+    assert_eq!(members["members"].as_array().unwrap().len(), 1);
+    let (_, stats) = app.stats().await;
+    let total: u64 =
+        stats["posts_per_member_per_month"].as_array().unwrap().iter().map(|m| m["posts"].as_u64().unwrap()).sum();
+    assert_eq!(total, 3);
+    assert_eq!(stats["posts_per_member_per_month"][0]["member"], "alice");
+}
+
+#[tokio::test]
+async fn bad_parameters_are_400_and_unknown_ids_are_404_with_json_bodies() {
+    let app = spawn_app(vec![member("alice", "Alice", rss("alice", 1))], None).await;
+    for (query, parameter) in [
+        ("?limit=abc", "limit"),
+        ("?limit=0", "limit"),
+        ("?cursor=zz", "cursor"),
+        ("?since=yesterday", "since"),
+        ("?since=2026-11-20&until=2026-11-01", "since"),
+        ("?member=nobody", "member"),
+        ("?colour=red", "query"),
+    ] {
+        let (status, body) = app.posts(query).await;
+        assert_eq!(status, 400, "{query}");
+        assert_eq!(body["error"]["code"], "bad_request", "{query}");
+        assert_eq!(body["error"]["parameter"], parameter, "{query}");
+        assert!(body["error"]["message"].as_str().unwrap().len() > 5);
+    }
+    assert_eq!(app.post("0123456789abcdef").await.0, 404);
+    assert_eq!(app.post("not-an-id").await.0, 404);
+    let (status, body) = app.member("nobody").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+}
+
+#[tokio::test]
+async fn the_api_allows_get_from_any_origin() {
+    let app = spawn_app(vec![member("alice", "Alice", rss("alice", 1))], None).await;
+    let response = app.get_with("/api/v1/posts", &[("origin", "https://dotnet.example.org")]).await;
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+}
