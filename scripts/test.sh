@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Runs every test of planet on a fresh machine: installs what the tests use besides Rust
-# (Python's feedparser, the reference for the parity test), then the whole cargo test suite,
-# and closes with one line of totals over all test binaries.
+# (Python's feedparser, jsonschema and openapi-spec-validator; Debian's jing for the Atom
+# schema), then the whole cargo test suite, and closes with one line of totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python3 -c 'import feedparser' 2>/dev/null; then
+if ! python3 -c 'import feedparser, jsonschema, openapi_spec_validator' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+fi
+if ! command -v jing >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        (apt-get install -y -q jing || (apt-get update -q && apt-get install -y -q jing)) >/dev/null
+    else
+        echo "jing is missing: sudo apt-get install jing" >&2
+        exit 1
+    fi
 fi
 
 log=$(mktemp)

@@ -1,0 +1,103 @@
+"""Checks a running planet's outputs with real clients, not planet's own parser:
+
+- /feed.atom and /feed.rss through Python's feedparser: no bozo, the right version, every
+  entry with an id, a link and a date;
+- /feed.atom against the RFC 4287 RELAX NG schema (tests/data/atom.rnc) with jing;
+- /feed.json against the JSON Feed 1.1 schema (tests/data/jsonfeed-1.1.schema.json);
+- /api/openapi.json as an OpenAPI 3.1 document, and the API's responses (pages, a post, the
+  members, a member, the stats, a 400 and a 404) against its schemas.
+
+Usage: validate_outputs.py BASE_URL (loopback only). Exits non-zero on the first failure.
+"""
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+
+import feedparser
+import jsonschema
+from openapi_spec_validator import validate as validate_openapi
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BASE = sys.argv[1].rstrip("/")
+assert BASE.startswith("http://127.0.0.1:"), "loopback only"
+
+
+def get(path):
+    try:
+        with urllib.request.urlopen(BASE + path, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def check_feed(path, version):
+    status, body = get(path)
+    assert status == 200, f"{path}: HTTP {status}"
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo, f"{path}: bozo: {parsed.bozo_exception}"
+    assert parsed.version == version, f"{path}: version {parsed.version}, expected {version}"
+    assert parsed.entries, f"{path}: no entries"
+    for entry in parsed.entries:
+        assert entry.get("id"), f"{path}: an entry without id: {entry.get('title')}"
+        assert entry.get("link"), f"{path}: an entry without link: {entry.get('title')}"
+        assert entry.get("published_parsed") or entry.get("updated_parsed"), f"{path}: an entry without a date"
+    print(f"feedparser: {path} is {version}, {len(parsed.entries)} entries, not bozo")
+    return body
+
+
+def check_atom_schema(body):
+    with tempfile.NamedTemporaryFile(suffix=".atom") as document:
+        document.write(body)
+        document.flush()
+        result = subprocess.run(["jing", "-c", str(ROOT / "tests/data/atom.rnc"), document.name], capture_output=True, text=True)
+    assert result.returncode == 0, f"jing: /feed.atom is not valid Atom: {result.stdout}{result.stderr}"
+    print("jing: /feed.atom is valid against the RFC 4287 RELAX NG schema")
+
+
+def check_json_feed():
+    status, body = get("/feed.json")
+    assert status == 200
+    schema = json.loads((ROOT / "tests/data/jsonfeed-1.1.schema.json").read_text())
+    document = json.loads(body)
+    jsonschema.validate(document, schema, format_checker=jsonschema.FormatChecker())
+    print(f"jsonschema: /feed.json is valid JSON Feed 1.1 ({len(document['items'])} items)")
+
+
+def check_api():
+    status, body = get("/api/openapi.json")
+    assert status == 200
+    spec = json.loads(body)
+    validate_openapi(spec)
+    print("openapi-spec-validator: /api/openapi.json is a valid OpenAPI 3.1 document")
+
+    def conforms(path, expected_status, schema_name):
+        status, body = get(path)
+        assert status == expected_status, f"{path}: HTTP {status}, expected {expected_status}"
+        schema = {"$ref": f"#/components/schemas/{schema_name}", "components": spec["components"]}
+        document = json.loads(body)
+        jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(document)
+        return document
+
+    page = conforms("/api/v1/posts?limit=2", 200, "PostsPage")
+    if page["next_cursor"]:
+        conforms(f"/api/v1/posts?limit=2&cursor={page['next_cursor']}", 200, "PostsPage")
+    conforms(f"/api/v1/posts/{page['posts'][0]['id']}", 200, "Post")
+    members = conforms("/api/v1/members", 200, "MembersPage")
+    conforms(f"/api/v1/members/{members['members'][0]['id']}", 200, "Member")
+    conforms("/api/v1/stats", 200, "Stats")
+    conforms("/api/v1/posts?limit=abc", 400, "Error")
+    conforms("/api/v1/posts/ffffffffffffffffffffffffffffffff", 404, "Error")
+    conforms("/api/v1/members/nobody", 404, "Error")
+    print("jsonschema: API responses match /api/openapi.json (posts, post, members, member, stats, 400, 404)")
+
+
+atom = check_feed("/feed.atom", "atom10")
+check_feed("/feed.rss", "rss20")
+check_atom_schema(atom)
+check_json_feed()
+check_api()
+print("all outputs valid")
