@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
 # Runs every test of planet on a fresh machine: installs what the tests use besides Rust
-# (Python's feedparser, jsonschema and openapi-spec-validator; Debian's jing for the Atom
-# schema), then the whole cargo test suite, and closes with one line of totals.
+# (Python's feedparser, jsonschema and openapi-spec-validator; Debian's jing, Chromium and a
+# CJK font; playwright-core from npm into target/browser-tools), then the whole cargo test
+# suite, and closes with one line of totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! python3 -c 'import feedparser, jsonschema, openapi_spec_validator' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 fi
-if ! command -v jing >/dev/null; then
+debian_packages=()
+command -v jing >/dev/null || debian_packages+=(jing)
+command -v chromium >/dev/null || debian_packages+=(chromium)
+[ -d /usr/share/fonts/truetype/wqy ] || debian_packages+=(fonts-wqy-zenhei)
+if [ ${#debian_packages[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
-        (apt-get install -y -q jing || (apt-get update -q && apt-get install -y -q jing)) >/dev/null
+        (apt-get install -y -q "${debian_packages[@]}" || (apt-get update -q && apt-get install -y -q "${debian_packages[@]}")) >/dev/null
     else
-        echo "jing is missing: sudo apt-get install jing" >&2
+        echo "missing Debian packages: sudo apt-get install ${debian_packages[*]}" >&2
         exit 1
     fi
+fi
+if [ ! -d target/browser-tools/node_modules/playwright-core ]; then
+    mkdir -p target/browser-tools
+    (cd target/browser-tools && npm install --no-save --no-audit --no-fund --silent playwright-core@1.65.1 >/dev/null)
 fi
 
 log=$(mktemp)

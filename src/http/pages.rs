@@ -24,6 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/members/{id}", get(member))
         .route("/about", get(about))
         .route("/static/site.css", get(stylesheet))
+        .route("/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
 }
 
 fn health<'a>(state: &AppState, member: &'a Member) -> Result<MemberHealth<'a>, Error> {
@@ -104,5 +106,10 @@ async fn stylesheet() -> Response {
         [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
         site::STYLESHEET,
     )
+        .into_response()
+}
+
+async fn favicon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")], site::FAVICON)
         .into_response()
 }

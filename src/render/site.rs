@@ -28,6 +28,9 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
+/// The site's icon, served at `/favicon.svg` (and `/favicon.ico`, which browsers ask for).
+pub const FAVICON: &str = include_str!("templates/favicon.svg");
+
 /// The stylesheet, served at `/static/site.css`.
 pub const STYLESHEET: &str = include_str!("templates/site.css");
 

@@ -1,6 +1,7 @@
 //! `planet serve` end to end: every route, filter and error through the real server.
 
 mod app;
+mod browser;
 mod clients;
 mod feeds;
 mod lifecycle;
