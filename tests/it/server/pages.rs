@@ -81,3 +81,17 @@ async fn the_front_page_paginates() {
     assert_eq!(status, 200);
     assert_eq!(second.matches("class=\"post\"").count(), 10);
 }
+
+#[tokio::test]
+async fn language_en_switches_the_interface_text_to_english() {
+    let app = spawn_app(vec![member("alice", "Alice", rss("alice", 1))], None).await;
+    app.pass().await;
+    let text = std::fs::read_to_string(&app.config_path).unwrap().replacen("[site]\n", "[site]\nlanguage = \"en\"\n", 1);
+    std::fs::write(&app.config_path, text).unwrap();
+    assert!(app.service.reload());
+    let (_, page) = app.index("").await;
+    assert!(page.contains("<html lang=\"en\">") && page.contains("Members") && page.contains("Subscribe"), "{page}");
+    assert!(!page.contains("订阅"));
+    let (_, about) = app.about().await;
+    assert!(about.contains("How to join"));
+}
