@@ -1,5 +1,6 @@
 //! The `planet` binary: parses arguments, sets up logging, and hands over to `cli::run`.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -9,6 +10,8 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "planet=info".into()))
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, not in journald or a log file.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = planet::cli::Args::parse();
     match planet::cli::run(args).await {

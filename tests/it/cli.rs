@@ -141,3 +141,65 @@ fn a_second_process_on_the_same_store_gets_a_clear_message() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("is in use by another planet process"), "{}", text(&output.stderr));
 }
+
+/// Reads the child's stderr line by line until a line contains `wanted`; returns that line.
+fn read_until(lines: &mut impl Iterator<Item = std::io::Result<String>>, wanted: &str) -> String {
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.contains(wanted) {
+            return line;
+        }
+    }
+    panic!("the server ended before logging {wanted:?}");
+}
+
+// Two workers: the test blocks one reading the server's log while the fixture server, on
+// the other, answers the server's fetches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reloads_on_sighup_and_stops_cleanly_on_sigterm() {
+    use std::io::BufRead;
+
+    let server = FixtureServer::start().await;
+    server.route("/a.xml", Route::feed(rss("alice", 2)));
+    server.route("/b.xml", Route::feed(rss("bob", 1)));
+    let directory = tempfile::tempdir().unwrap();
+    let config = write_config(directory.path(), &members(&[("alice", server.url("/a.xml"))]));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_planet"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(directory.path())
+        .env("RUST_LOG", "planet=info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_sender, lines) = std::sync::mpsc::channel::<std::io::Result<String>>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            if lines_sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = lines.into_iter();
+    let serving = read_until(&mut lines, "serving");
+    let address = serving.rsplit("address=").next().unwrap().trim().to_string();
+    read_until(&mut lines, "fetch pass finished");
+
+    // Keep the modification time, so only the signal can trigger the reload.
+    let modified = std::fs::metadata(&config).unwrap().modified().unwrap();
+    write_config(directory.path(), &members(&[("alice", server.url("/a.xml")), ("bob", server.url("/b.xml"))]));
+    std::fs::File::options().write(true).open(&config).unwrap().set_modified(modified).unwrap();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    read_until(&mut lines, "configuration reloaded");
+    let members: serde_json::Value =
+        reqwest::get(format!("http://{address}/api/v1/members")).await.unwrap().json().await.unwrap();
+    assert_eq!(members["members"].as_array().unwrap().len(), 2);
+
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    read_until(&mut lines, "stopped");
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "{status:?}");
+    planet::store::Store::open(&directory.path().join("store"), 1024 * 1024)
+        .expect("the store is released and readable");
+}

@@ -86,7 +86,8 @@ async fn the_front_page_paginates() {
 async fn language_en_switches_the_interface_text_to_english() {
     let app = spawn_app(vec![member("alice", "Alice", rss("alice", 1))], None).await;
     app.pass().await;
-    let text = std::fs::read_to_string(&app.config_path).unwrap().replacen("[site]\n", "[site]\nlanguage = \"en\"\n", 1);
+    let text =
+        std::fs::read_to_string(&app.config_path).unwrap().replacen("[site]\n", "[site]\nlanguage = \"en\"\n", 1);
     std::fs::write(&app.config_path, text).unwrap();
     assert!(app.service.reload());
     let (_, page) = app.index("").await;
