@@ -23,6 +23,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod digest;
 pub mod fetch;
 pub mod http;
 pub mod metrics;

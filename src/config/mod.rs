@@ -54,6 +54,99 @@ pub struct Config {
     pub store: StoreConfig,
     pub fetch: FetchConfig,
     pub members: Vec<Member>,
+    pub digest: DigestConfig,
+    pub events: Vec<Event>,
+}
+
+/// How the weekly digest is mailed. Without a `[digest]` table it still appears on the web,
+/// and nothing is mailed (`from` is `None`).
+#[derive(Debug, Clone)]
+pub struct DigestConfig {
+    pub title: String,
+    pub schedule: cron::Schedule,
+    pub schedule_text: String,
+    pub from: Option<Mailbox>,
+    pub reply_to: Option<Mailbox>,
+    pub recipients: Vec<Mailbox>,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_security: SmtpSecurity,
+    pub send_empty: bool,
+}
+
+/// An email address with an optional display name, checked for shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    pub address: String,
+}
+
+impl std::fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{name} <{}>", self.address),
+            None => f.write_str(&self.address),
+        }
+    }
+}
+
+impl Mailbox {
+    /// `name <address>` or a bare address; the address must look like local@domain.
+    pub fn parse(text: &str) -> Result<Mailbox, String> {
+        let text = text.trim();
+        let (name, address) = match (text.rfind('<'), text.ends_with('>')) {
+            (Some(open), true) => (
+                Some(text[..open].trim().trim_matches('"').to_string()).filter(|n| !n.is_empty()),
+                &text[open + 1..text.len() - 1],
+            ),
+            _ => (None, text),
+        };
+        let address = address.trim();
+        if !is_email_address(address) {
+            return Err(format!("'{address}' is not an email address"));
+        }
+        Ok(Mailbox { name, address: address.to_ascii_lowercase() })
+    }
+}
+
+/// A deliberately plain check (one @, a dotted domain, no spaces or angle brackets, sane
+/// lengths): enough to refuse typos and header injection, without pretending to RFC 5322.
+pub fn is_email_address(address: &str) -> bool {
+    let Some((local, domain)) = address.rsplit_once('@') else { return false };
+    let forbidden = |c: char| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | ':' | '\\' | '"' | '[' | ']')
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && domain.len() <= 253
+        && address.len() <= 254
+        && !address.chars().any(forbidden)
+        && !local.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with(['.', '-'])
+        && !domain.ends_with(['.', '-'])
+        && domain.split('.').all(|label| !label.is_empty())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same machine.
+    None,
+}
+
+/// A community meetup listed in the digest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Event {
+    pub title: String,
+    pub starts: chrono::DateTime<chrono::Utc>,
+    pub place: Option<String>,
+    pub link: Option<Url>,
 }
 
 #[derive(Debug, Clone)]

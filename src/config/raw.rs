@@ -15,6 +15,33 @@ pub struct RawConfig {
     pub fetch: RawFetch,
     #[serde(default)]
     pub members: Vec<RawMember>,
+    pub digest: Option<RawDigest>,
+    #[serde(default)]
+    pub events: Vec<RawEvent>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDigest {
+    pub title: Option<String>,
+    pub schedule: Option<Spanned<String>>,
+    pub from: Option<Spanned<String>>,
+    pub reply_to: Option<Spanned<String>>,
+    #[serde(default)]
+    pub recipients: Vec<Spanned<String>>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<Spanned<u16>>,
+    pub smtp_security: Option<Spanned<String>>,
+    pub send_empty: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvent {
+    pub title: Spanned<String>,
+    pub date: Spanned<String>,
+    pub place: Option<String>,
+    pub link: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,8 +10,11 @@ use regex::Regex;
 use toml::Spanned;
 use url::Url;
 
-use super::raw::{RawConfig, RawFetch, RawFilter, RawMember};
-use super::{Config, ConfigError, FetchConfig, FutureDates, Member, MemberId, PostFilter, Site, StoreConfig};
+use super::raw::{RawConfig, RawDigest, RawEvent, RawFetch, RawFilter, RawMember};
+use super::{
+    Config, ConfigError, DigestConfig, Event, FetchConfig, FutureDates, Mailbox, Member, MemberId, PostFilter, Site,
+    SmtpSecurity, StoreConfig,
+};
 
 const DEFAULT_SCHEDULE: &str = "0 */30 * * * *";
 
@@ -85,7 +88,90 @@ pub fn config(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
         members.push(member);
     }
-    Ok(Config { source: path.to_path_buf(), site, store, fetch, members })
+    let digest = digest(&locator, raw.digest.as_ref().unwrap_or(&RawDigest::default()), &site)?;
+    let events = raw.events.iter().map(|event| self::event(&locator, event, &site)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Config { source: path.to_path_buf(), site, store, fetch, members, digest, events })
+}
+
+const DEFAULT_DIGEST_SCHEDULE: &str = "0 0 9 * * MON";
+
+fn digest(locator: &Locator, raw: &RawDigest, site: &Site) -> Result<DigestConfig, ConfigError> {
+    let schedule_text = raw
+        .schedule
+        .as_ref()
+        .map(|s| s.get_ref().trim().to_string())
+        .unwrap_or_else(|| DEFAULT_DIGEST_SCHEDULE.to_string());
+    let schedule = schedule(&schedule_text).map_err(|message| match &raw.schedule {
+        Some(spanned) => locator.at(spanned, "digest.schedule", message),
+        None => locator.error(0, "digest.schedule", message),
+    })?;
+    let mailbox = |value: &Spanned<String>, key: &str| {
+        Mailbox::parse(value.get_ref()).map_err(|message| locator.at(value, key, message))
+    };
+    let from = raw.from.as_ref().map(|f| mailbox(f, "digest.from")).transpose()?;
+    let reply_to = raw.reply_to.as_ref().map(|r| mailbox(r, "digest.reply_to")).transpose()?;
+    let recipients = raw.recipients.iter().map(|r| mailbox(r, "digest.recipients")).collect::<Result<Vec<_>, _>>()?;
+    if from.is_none() && !recipients.is_empty() {
+        let first = &raw.recipients[0];
+        return Err(locator.at(first, "digest.from", "recipients are listed but `from` is missing"));
+    }
+    let smtp_security = match &raw.smtp_security {
+        None => SmtpSecurity::StartTls,
+        Some(value) => match value.get_ref().to_ascii_lowercase().as_str() {
+            "starttls" => SmtpSecurity::StartTls,
+            "tls" => SmtpSecurity::Tls,
+            "none" => SmtpSecurity::None,
+            other => {
+                return Err(locator.at(
+                    value,
+                    "digest.smtp_security",
+                    format!("'{other}' is not one of starttls, tls, none"),
+                ))
+            }
+        },
+    };
+    let default_port = match smtp_security {
+        SmtpSecurity::StartTls => 587,
+        SmtpSecurity::Tls => 465,
+        SmtpSecurity::None => 25,
+    };
+    Ok(DigestConfig {
+        title: raw
+            .title
+            .clone()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| format!("{}周报", site.title)),
+        schedule,
+        schedule_text,
+        from,
+        reply_to,
+        recipients,
+        smtp_host: raw.smtp_host.clone().unwrap_or_else(|| "localhost".to_string()),
+        smtp_port: raw.smtp_port.as_ref().map(|p| *p.get_ref()).unwrap_or(default_port),
+        smtp_security,
+        send_empty: raw.send_empty.unwrap_or(false),
+    })
+}
+
+fn event(locator: &Locator, raw: &RawEvent, site: &Site) -> Result<Event, ConfigError> {
+    let title = raw.title.get_ref().trim().to_string();
+    if title.is_empty() {
+        return Err(locator.at(&raw.title, "events.title", "must not be empty"));
+    }
+    let starts = crate::parse::dates::parse(raw.date.get_ref(), site.timezone).ok_or_else(|| {
+        locator.at(
+            &raw.date,
+            "events.date",
+            format!("'{}' is not a date such as 2026-12-05 14:00 or 2026-12-05T14:00:00+08:00", raw.date.get_ref()),
+        )
+    })?;
+    Ok(Event {
+        title,
+        starts,
+        place: raw.place.clone().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()),
+        link: raw.link.as_ref().map(|l| http_url(locator, l, "events.link")).transpose()?,
+    })
 }
 
 fn site(locator: &Locator, raw: &RawConfig) -> Result<Site, ConfigError> {

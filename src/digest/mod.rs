@@ -1,0 +1,171 @@
+//! The weekly digest (长沙.NET社区周报): ISO weeks in the site's time zone, and `compose`,
+//! which turns a week's posts and the upcoming events into a `Digest`. Pure: no I/O, `now`
+//! passed in. Sending lives in `digest::send`, rendering in `render::digest`.
+
+pub mod send;
+mod week;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use crate::config::{DigestConfig, Event, Member, Site};
+use crate::model::Post;
+
+pub use week::Week;
+
+/// One week's digest, ready to render as a page, an Atom entry, JSON or an email.
+#[derive(Debug, Clone, Serialize)]
+pub struct Digest {
+    pub week: String,
+    pub week_label: String,
+    pub title: String,
+    pub subject: String,
+    pub headline: String,
+    pub starts: DateTime<Utc>,
+    pub ends: DateTime<Utc>,
+    /// The digest's page on the site (absolute).
+    pub url: String,
+    pub post_count: usize,
+    pub member_count: usize,
+    pub groups: Vec<MemberGroup>,
+    pub events: Vec<EventView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberGroup {
+    pub member_id: String,
+    pub member_name: String,
+    /// The member's page on the planet (absolute).
+    pub member_url: String,
+    pub posts: Vec<DigestPost>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestPost {
+    pub id: String,
+    pub title: String,
+    /// Absolute: the original post, else the member's page on the planet.
+    pub url: String,
+    pub excerpt: String,
+    pub published: DateTime<Utc>,
+    /// The time as a reader in the site's time zone reads it.
+    pub when: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventView {
+    pub title: String,
+    pub when: String,
+    pub place: Option<String>,
+    pub link: Option<String>,
+}
+
+/// How far ahead the digest lists meetups.
+const EVENTS_AHEAD_DAYS: i64 = 28;
+
+/// Composes the digest of `week` from the posts published in it (any order; others are
+/// ignored) and the events in the four weeks after it.
+pub fn compose(
+    site: &Site,
+    config: &DigestConfig,
+    members: &[Member],
+    posts: &[Post],
+    events: &[Event],
+    week: Week,
+    _now: DateTime<Utc>,
+) -> Digest {
+    let zone = site.timezone;
+    let (starts, ends) = (week.start(zone), week.end(zone));
+    let english = site.english();
+    let absolute = |path: &str| site.url.join(path).map(|u| u.to_string()).unwrap_or_else(|_| site.url.to_string());
+    let mut groups: Vec<MemberGroup> = Vec::new();
+    let mut in_week: Vec<&Post> = posts.iter().filter(|p| p.published >= starts && p.published < ends).collect();
+    in_week.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
+    for post in in_week {
+        let member_url = absolute(&format!("members/{}", post.member));
+        let when = post.published.with_timezone(&zone);
+        let view = DigestPost {
+            id: post.id.clone(),
+            title: post.title.clone(),
+            url: post.url.clone().unwrap_or_else(|| member_url.clone()),
+            excerpt: post.excerpt.clone(),
+            published: post.published,
+            when: if english {
+                when.format("%a %-d %b %H:%M").to_string()
+            } else {
+                when.format("%-m月%-d日 %H:%M").to_string()
+            },
+        };
+        match groups.iter_mut().find(|g| g.member_id == post.member.as_str()) {
+            Some(group) => group.posts.push(view),
+            None => groups.push(MemberGroup {
+                member_id: post.member.to_string(),
+                member_name: members
+                    .iter()
+                    .find(|m| m.id == post.member)
+                    .map_or_else(|| post.member.to_string(), |m| m.name.clone()),
+                member_url,
+                posts: vec![view],
+            }),
+        }
+    }
+    // Members with most posts first; ties by name, so the order is stable.
+    groups.sort_by(|a, b| b.posts.len().cmp(&a.posts.len()).then_with(|| a.member_name.cmp(&b.member_name)));
+    let post_count = groups.iter().map(|g| g.posts.len()).sum();
+    let member_count = groups.len();
+    let horizon = ends + TimeDelta::days(EVENTS_AHEAD_DAYS);
+    let mut upcoming: Vec<&Event> = events.iter().filter(|e| e.starts >= ends && e.starts < horizon).collect();
+    upcoming.sort_by_key(|e| e.starts);
+    let events = upcoming
+        .into_iter()
+        .map(|event| {
+            let local = event.starts.with_timezone(&zone);
+            EventView {
+                title: event.title.clone(),
+                when: if english {
+                    local.format("%A %-d %B %H:%M").to_string()
+                } else {
+                    local.format("%Y年%-m月%-d日 %H:%M").to_string()
+                },
+                place: event.place.clone(),
+                link: event.link.as_ref().map(|l| l.to_string()),
+            }
+        })
+        .collect();
+    let (week_label, subject, headline) = if english {
+        let label = format!("{} week {}", week.year, week.number);
+        let subject = format!("{} · {label} · {post_count} posts", config.title);
+        let headline = if post_count == 0 {
+            "No member posted this week.".to_string()
+        } else {
+            format!("{member_count} members wrote {post_count} posts this week.")
+        };
+        (label, subject, headline)
+    } else {
+        let label = format!("{} 第 {} 周", week.year, week.number);
+        let subject = format!("{} · {label} · {post_count} 篇", config.title);
+        let headline = if post_count == 0 {
+            "本周没有成员发表文章。".to_string()
+        } else {
+            format!("本周 {member_count} 位成员发表了 {post_count} 篇文章")
+        };
+        (label, subject, headline)
+    };
+    Digest {
+        week: week.to_string(),
+        week_label,
+        title: config.title.clone(),
+        subject,
+        headline,
+        starts,
+        ends,
+        url: absolute(&format!("digest/{week}")),
+        post_count,
+        member_count,
+        groups,
+        events,
+    }
+}
+
+#[cfg(test)]
+mod tests;
