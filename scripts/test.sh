@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python3 -c 'import feedparser, jsonschema, openapi_spec_validator' 2>/dev/null; then
+if ! python3 -c 'import feedparser, jsonschema, openapi_spec_validator, aiosmtpd' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 fi
 debian_packages=()

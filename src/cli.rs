@@ -62,6 +62,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The weekly digest: preview it, or send it now.
+    Digest {
+        #[command(subcommand)]
+        command: DigestCommand,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -81,6 +86,36 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum DigestCommand {
+    /// Write a week's digest to standard output.
+    Preview {
+        /// The week, like 2026-W48 (default: the last complete week).
+        #[arg(long)]
+        week: Option<String>,
+        #[arg(long, value_enum, default_value = "html")]
+        format: PreviewFormat,
+    },
+    /// Mail a week's digest now to every recipient not yet served.
+    Send {
+        #[arg(long)]
+        week: Option<String>,
+        /// Show who would receive it; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send a week already sent (recipients already served are still skipped).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PreviewFormat {
+    Html,
+    Text,
+    Eml,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate the configuration and print what was understood.
     Check,
@@ -91,11 +126,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Serve { listen } => {
             let config = config::load(&args.config)?;
             let store = Store::open(&config.store.path, config.store.cache_bytes)?;
-            let token = std::env::var("PLANET_ADMIN_TOKEN").ok();
-            if token.is_none() {
+            let secrets = crate::serve::Secrets::from_environment();
+            if secrets.admin_token.is_none() {
                 tracing::info!("PLANET_ADMIN_TOKEN is not set: POST /admin/refresh is disabled");
             }
-            let service = crate::serve::Service::new(config, store, token)?;
+            if secrets.digest_secret.is_none() {
+                tracing::info!("PLANET_DIGEST_SECRET is not set: readers cannot subscribe to the digest");
+            }
+            let service = crate::serve::Service::new(config, store, secrets)?;
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("failed to listen on {listen}"))?;
@@ -121,6 +159,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { inputs, base_url, json } => check(&args.config, &inputs, base_url.as_ref(), json).await,
+        Command::Digest { command } => digest(&args.config, command).await,
         Command::Config { command: ConfigCommand::Check } => {
             let config = config::load(&args.config)?;
             print_config(&config);
@@ -137,7 +176,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 None => store::export(&store, std::io::BufWriter::new(std::io::stdout().lock()))?,
             };
-            eprintln!("exported {} posts and {} feed states", counts.posts, counts.feed_states);
+            eprintln!(
+                "exported {} posts, {} feed states and {} subscribers",
+                counts.posts, counts.feed_states, counts.subscribers
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { input } => {
@@ -151,8 +193,101 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 None => store::import(&store, std::io::stdin().lock())?,
             };
-            eprintln!("imported {} posts and {} feed states", counts.posts, counts.feed_states);
+            eprintln!(
+                "imported {} posts, {} feed states and {} subscribers",
+                counts.posts, counts.feed_states, counts.subscribers
+            );
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn digest(config_path: &std::path::Path, command: DigestCommand) -> anyhow::Result<ExitCode> {
+    use crate::digest::{send, Week};
+    let config = config::load(config_path)?;
+    let store = Store::open(&config.store.path, config.store.cache_bytes)?;
+    let now = Utc::now();
+    let week_of = |text: Option<String>| -> anyhow::Result<Week> {
+        let week = match text {
+            Some(text) => Week::parse(&text).map_err(|e| anyhow::anyhow!("--week: {e}"))?,
+            None => Week::last_complete(now, config.site.timezone),
+        };
+        anyhow::ensure!(week.end(config.site.timezone) <= now, "--week: {week} has not ended yet");
+        Ok(week)
+    };
+    let secret = std::env::var("PLANET_DIGEST_SECRET").ok().filter(|s| !s.is_empty()).map(String::into_bytes);
+    match command {
+        DigestCommand::Preview { week, format } => {
+            let week = week_of(week)?;
+            let digest = send::compose_week(&config, &store, week, now)?;
+            let mut out = std::io::stdout().lock();
+            match format {
+                PreviewFormat::Html => {
+                    out.write_all(crate::render::digest::email_html(&config.site, &digest, None).as_bytes())?
+                }
+                PreviewFormat::Text => {
+                    out.write_all(crate::render::digest::email_text(&config.site, &digest, None).as_bytes())?
+                }
+                PreviewFormat::Eml => {
+                    let mailer = crate::mail::Mailer::from_config(&config.digest)?
+                        .context("set [digest] from to preview the message")?;
+                    let to = config
+                        .digest
+                        .recipients
+                        .first()
+                        .map(|r| r.address.clone())
+                        .unwrap_or_else(|| mailer.from_address());
+                    let unsubscribe = send::unsubscribe_url(&config, secret.as_deref(), &to);
+                    let outgoing = crate::mail::Outgoing {
+                        to: &to,
+                        subject: &digest.subject,
+                        text: crate::render::digest::email_text(&config.site, &digest, unsubscribe.as_deref()),
+                        html: Some(crate::render::digest::email_html(&config.site, &digest, unsubscribe.as_deref())),
+                        list_id: Some(format!(
+                            "{} <digest.{}>",
+                            config.digest.title,
+                            config.site.url.host_str().unwrap_or("planet")
+                        )),
+                        unsubscribe_url: unsubscribe,
+                        message_id: format!("<preview.{week}@{}>", config.site.url.host_str().unwrap_or("planet")),
+                    };
+                    out.write_all(&mailer.eml(&outgoing)?)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DigestCommand::Send { week, dry_run, force } => {
+            let week = week_of(week)?;
+            let mailer = crate::mail::Mailer::from_config(&config.digest)?
+                .context("set [digest] from (and the SMTP settings) to send the digest")?;
+            let options = send::SendOptions { force, dry_run };
+            let report = send::send_week(&config, &store, &mailer, secret.as_deref(), week, &options, now).await?;
+            let verb = if dry_run { "would send to" } else { "sent to" };
+            println!("{} · {}", report.week, report.subject);
+            if report.empty {
+                println!("the week has no posts: no mail (set [digest] send_empty = true, or --force)");
+            }
+            for address in &report.sent {
+                println!("{verb} {address}");
+            }
+            for address in &report.already_served {
+                println!("already served {address}");
+            }
+            for (address, reason) in &report.rejected {
+                println!("rejected {address}: {reason}");
+            }
+            for (address, reason) in &report.pending {
+                println!("not yet delivered {address}: {reason}");
+            }
+            println!(
+                "{} sent, {} already served, {} rejected, {} pending{}",
+                report.sent.len(),
+                report.already_served.len(),
+                report.rejected.len(),
+                report.pending.len(),
+                if report.completed { "; the week is complete" } else { "; run again to retry the pending ones" }
+            );
+            Ok(if report.pending.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
 }

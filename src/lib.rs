@@ -26,6 +26,7 @@ pub mod decode;
 pub mod digest;
 pub mod fetch;
 pub mod http;
+pub mod mail;
 pub mod metrics;
 pub mod model;
 pub mod parse;

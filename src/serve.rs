@@ -14,10 +14,28 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::{self, Config};
+use crate::digest::send::{self as digest_send, SendOptions, SendReport};
 use crate::fetch;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::refresh::{self, PassOptions, PassReport};
 use crate::store::Store;
+
+/// Secrets, read from the environment by `main` (never from feeds.toml).
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    /// `PLANET_ADMIN_TOKEN`: enables POST /admin/refresh.
+    pub admin_token: Option<String>,
+    /// `PLANET_DIGEST_SECRET`: signs subscription links; without it nobody can subscribe.
+    pub digest_secret: Option<String>,
+}
+
+impl Secrets {
+    pub fn from_environment() -> Secrets {
+        let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Secrets { admin_token: read("PLANET_ADMIN_TOKEN"), digest_secret: read("PLANET_DIGEST_SECRET") }
+    }
+}
 
 /// Everything the server and the loops share. Cheap to share as `Arc<Service>`.
 pub struct Service {
@@ -30,11 +48,16 @@ pub struct Service {
     pub metrics: Metrics,
     /// From `PLANET_ADMIN_TOKEN`; `None` disables the admin endpoint.
     pub admin_token: Option<String>,
+    digest_secret: Option<Vec<u8>>,
+    mailer: RwLock<Option<Arc<Mailer>>>,
+    send_lock: tokio::sync::Mutex<()>,
+    rate_limits: Mutex<std::collections::HashMap<String, Vec<DateTime<Utc>>>>,
 }
 
 impl Service {
-    pub fn new(config: Config, store: Store, admin_token: Option<String>) -> anyhow::Result<Arc<Service>> {
+    pub fn new(config: Config, store: Store, secrets: Secrets) -> anyhow::Result<Arc<Service>> {
         let client = fetch::Client::new(&config.fetch)?;
+        let mailer = Mailer::from_config(&config.digest)?.map(Arc::new);
         let modified = modified_time(&config.source);
         Ok(Arc::new(Service {
             config: RwLock::new(Arc::new(config)),
@@ -44,8 +67,60 @@ impl Service {
             pass_lock: Arc::new(tokio::sync::Mutex::new(())),
             store,
             metrics: Metrics::default(),
-            admin_token: admin_token.filter(|t| !t.is_empty()),
+            admin_token: secrets.admin_token.filter(|t| !t.is_empty()),
+            digest_secret: secrets.digest_secret.filter(|s| !s.is_empty()).map(String::into_bytes),
+            mailer: RwLock::new(mailer),
+            send_lock: tokio::sync::Mutex::new(()),
+            rate_limits: Mutex::default(),
         }))
+    }
+
+    pub fn mailer(&self) -> Option<Arc<Mailer>> {
+        self.mailer.read().ok().and_then(|m| m.clone())
+    }
+
+    pub fn digest_secret(&self) -> Option<&[u8]> {
+        self.digest_secret.as_deref()
+    }
+
+    /// Readers can subscribe only when mail is configured and links can be signed.
+    pub fn subscriptions_enabled(&self) -> bool {
+        self.digest_secret.is_some() && self.mailer().is_some()
+    }
+
+    /// Counts an attempt under `key` and says whether it is within `limit` per `window`.
+    pub fn allow(&self, key: &str, limit: usize, window: TimeDelta, now: DateTime<Utc>) -> bool {
+        let Ok(mut limits) = self.rate_limits.lock() else { return false };
+        if limits.len() > 100_000 {
+            // Forget stale keys so a flood of distinct addresses cannot grow memory for ever.
+            limits.retain(|_, times| times.iter().any(|t| now - *t < TimeDelta::days(1)));
+        }
+        let times = limits.entry(key.to_string()).or_default();
+        times.retain(|t| now - *t < window);
+        if times.len() >= limit {
+            return false;
+        }
+        times.push(now);
+        true
+    }
+
+    /// Sends the digest that is due, if any (the digest loop's single step).
+    pub async fn send_due_digest(&self, now: DateTime<Utc>) -> anyhow::Result<Option<SendReport>> {
+        let Some(mailer) = self.mailer() else { return Ok(None) };
+        let _sending = self.send_lock.lock().await;
+        let config = self.config();
+        let Some(week) = digest_send::due_week(&config, &self.store, now)? else { return Ok(None) };
+        let report = digest_send::send_week(
+            &config,
+            &self.store,
+            &mailer,
+            self.digest_secret(),
+            week,
+            &SendOptions::default(),
+            now,
+        )
+        .await?;
+        Ok(Some(report))
     }
 
     pub fn config(&self) -> Arc<Config> {
@@ -136,6 +211,14 @@ impl Service {
                     }
                     Err(error) => tracing::warn!("keeping the old fetch settings: {error:#}"),
                 }
+                match Mailer::from_config(&new_config.digest) {
+                    Ok(mailer) => {
+                        if let Ok(mut slot) = self.mailer.write() {
+                            *slot = mailer.map(Arc::new);
+                        }
+                    }
+                    Err(error) => tracing::warn!("keeping the old mail settings: {error:#}"),
+                }
                 let members = new_config.members.len();
                 if let Ok(mut slot) = self.config.write() {
                     *slot = Arc::new(new_config);
@@ -197,8 +280,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop_sender, stop) = watch::channel(false);
-    let scheduler = tokio::spawn(schedule_loop(Arc::clone(&service), stop.clone()));
+    // The digest waits for the start-up pass, so a digest caught up at start sees the posts.
+    let (started_sender, started) = watch::channel(false);
+    let scheduler = tokio::spawn(schedule_loop(Arc::clone(&service), stop.clone(), started_sender));
     let reloader = tokio::spawn(reload_loop(Arc::clone(&service), stop.clone()));
+    let digester = tokio::spawn(digest_loop(Arc::clone(&service), stop.clone(), started));
     let address = listener.local_addr()?;
     tracing::info!(%address, "serving");
     let stopping = async move {
@@ -209,18 +295,20 @@ pub async fn run(
     crate::http::serve(Arc::clone(&service), listener, stopping).await?;
     let _ = scheduler.await;
     let _ = reloader.await;
+    let _ = digester.await;
     service.wait_for_pass().await;
     service.store.flush()?;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn schedule_loop(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+async fn schedule_loop(service: Arc<Service>, mut stop: watch::Receiver<bool>, started: watch::Sender<bool>) {
     match service.pass_is_due(Utc::now()) {
         Ok(true) => run_scheduled_pass(&service).await,
         Ok(false) => {}
         Err(error) => tracing::error!("cannot read the last pass time: {error:#}"),
     }
+    let _ = started.send(true);
     loop {
         let now = Utc::now();
         let wait = (service.next_pass_after(now) - now).to_std().unwrap_or(Duration::ZERO);
@@ -236,6 +324,39 @@ async fn run_scheduled_pass(service: &Service) {
         Ok(Some(_)) => {}
         Ok(None) => tracing::info!("a pass is still running; this scheduled one is skipped"),
         Err(error) => tracing::error!("fetch pass failed: {error:#}"),
+    }
+}
+
+/// Sends the due digest: at start (catching up on a week missed while down), then at each
+/// scheduled time; after a temporary failure, again after 1, 2, 4 ... up to 60 minutes.
+async fn digest_loop(service: Arc<Service>, mut stop: watch::Receiver<bool>, mut started: watch::Receiver<bool>) {
+    tokio::select! {
+        _ = started.wait_for(|done| *done) => {}
+        _ = stop.changed() => return,
+    }
+    let mut retry_minutes = 0i64;
+    loop {
+        let now = Utc::now();
+        match service.send_due_digest(now).await {
+            Ok(Some(report)) if !report.completed => retry_minutes = (retry_minutes * 2).clamp(1, 60),
+            Ok(_) => retry_minutes = 0,
+            Err(error) => {
+                tracing::error!("digest send failed: {error:#}");
+                retry_minutes = (retry_minutes * 2).clamp(1, 60);
+            }
+        }
+        let config = service.config();
+        let zone = config.site.timezone;
+        let scheduled = config.digest.schedule.after(&now.with_timezone(&zone)).next().map(|t| t.with_timezone(&Utc));
+        let next = match retry_minutes {
+            0 => scheduled.unwrap_or(now + TimeDelta::hours(1)),
+            minutes => now + TimeDelta::minutes(minutes),
+        };
+        let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! passed in. Sending lives in `digest::send`, rendering in `render::digest`.
 
 pub mod send;
+pub mod tokens;
 mod week;
 
 use chrono::{DateTime, TimeDelta, Utc};

@@ -3,10 +3,12 @@
 //! `router` can be driven without a socket; `serve` runs it on a listener until shutdown.
 
 mod api;
+mod digest;
 mod error;
 mod feeds;
 mod ops;
 mod pages;
+mod subscribe;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -77,6 +79,8 @@ pub fn router(service: Arc<Service>) -> Router {
         .merge(api::router())
         .merge(pages::router())
         .merge(ops::router())
+        .merge(digest::router())
+        .merge(subscribe::router())
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -96,7 +100,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router(service)).with_graceful_shutdown(shutdown).await?;
+    let app = router(service).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
 

@@ -70,7 +70,7 @@ async fn index(
         format!("{}?before={}", site::base_path(&config.site), posts.last().map(encode_cursor).unwrap_or_default())
     });
     let members = config.members.iter().map(|m| health(&state, m)).collect::<Result<Vec<_>, _>>()?;
-    Ok(html(site::index(&config.site, &members, &posts, older), &headers))
+    Ok(html(site::index(&config.site, &members, &posts, older, state.service.subscriptions_enabled()), &headers))
 }
 
 async fn member(

@@ -3,6 +3,7 @@
 //! layer caches the bytes. HTML comes only from `SafeHtml`; every other string is text.
 
 mod atom;
+pub mod digest;
 mod json_feed;
 mod opml;
 mod rss;

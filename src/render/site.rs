@@ -11,21 +11,48 @@ use serde::Serialize;
 use crate::config::{Member, Site};
 use crate::model::{FeedState, Post};
 
-fn environment() -> &'static Environment<'static> {
+pub(crate) fn environment() -> &'static Environment<'static> {
     static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
     ENVIRONMENT.get_or_init(|| {
         let mut environment = Environment::new();
+        environment.set_formatter(escape_without_slashes);
         for (name, source) in [
             ("base.html", include_str!("templates/base.html")),
             ("posts.html", include_str!("templates/posts.html")),
             ("index.html", include_str!("templates/index.html")),
             ("member.html", include_str!("templates/member.html")),
             ("about.html", include_str!("templates/about.html")),
+            ("digest.html", include_str!("templates/digest.html")),
+            ("subscribe_form.html", include_str!("templates/subscribe_form.html")),
+            ("message.html", include_str!("templates/message.html")),
+            ("email.html", include_str!("templates/email.html")),
+            ("email.txt", include_str!("templates/email.txt")),
         ] {
             environment.add_template(name, source).expect("templates are valid");
         }
         environment
     })
+}
+
+/// minijinja's HTML escaping also writes `/` as `&#x2f;`, which is valid but turns every URL
+/// into noise for people reading the source of a page or a mail. Escaping `& < > " '` is what
+/// HTML needs in text and in quoted attributes; other modes (the `.txt` mail) stay unescaped.
+fn escape_without_slashes(
+    out: &mut minijinja::Output,
+    state: &minijinja::State,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    if matches!(state.auto_escape(), minijinja::AutoEscape::Html)
+        && !value.is_safe()
+        && !value.is_none()
+        && !value.is_undefined()
+    {
+        let text = value.to_string();
+        return out
+            .write_str(&crate::sanitize::escape_text(&text))
+            .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "write failed"));
+    }
+    minijinja::escape_formatter(out, state, value)
 }
 
 /// The site's icon, served at `/favicon.svg` (and `/favicon.ico`, which browsers ask for).
@@ -35,7 +62,7 @@ pub const FAVICON: &str = include_str!("templates/favicon.svg");
 pub const STYLESHEET: &str = include_str!("templates/site.css");
 
 #[derive(Serialize)]
-struct Texts {
+pub(crate) struct Texts {
     home: &'static str,
     about: &'static str,
     subscribe: &'static str,
@@ -52,6 +79,15 @@ struct Texts {
     join_text: &'static str,
     check_text: &'static str,
     member_count: &'static str,
+    events: &'static str,
+    previous_week: &'static str,
+    next_week: &'static str,
+    subscribe_digest: &'static str,
+    email: &'static str,
+    subscribe_button: &'static str,
+    read_online: &'static str,
+    unsubscribe: &'static str,
+    digest_link: &'static str,
 }
 
 const CHINESE: Texts = Texts {
@@ -71,6 +107,15 @@ const CHINESE: Texts = Texts {
     join_text: "在仓库的 feeds.toml 末尾添加你的博客，然后提交 Pull Request：",
     check_text: "提交前可以先检查你的订阅源，看看 planet 会读到什么：",
     member_count: "现有成员：",
+    events: "近期活动",
+    previous_week: "上一周",
+    next_week: "下一周",
+    subscribe_digest: "订阅周报",
+    email: "电子邮箱",
+    subscribe_button: "订阅",
+    read_online: "在网页上阅读",
+    unsubscribe: "退订",
+    digest_link: "社区周报",
 };
 
 const ENGLISH: Texts = Texts {
@@ -90,9 +135,18 @@ const ENGLISH: Texts = Texts {
     join_text: "Add your blog at the end of feeds.toml in the repository and open a pull request:",
     check_text: "Before you do, check what planet reads from your feed:",
     member_count: "Members so far:",
+    events: "Upcoming meetups",
+    previous_week: "Previous week",
+    next_week: "Next week",
+    subscribe_digest: "Weekly digest by email",
+    email: "Email address",
+    subscribe_button: "Subscribe",
+    read_online: "Read it on the web",
+    unsubscribe: "Unsubscribe",
+    digest_link: "Weekly digest",
 };
 
-fn texts(site: &Site) -> &'static Texts {
+pub(crate) fn texts(site: &Site) -> &'static Texts {
     if site.english() {
         &ENGLISH
     } else {
@@ -231,7 +285,7 @@ impl MemberHealth<'_> {
     }
 }
 
-fn render(template: &str, values: minijinja::Value) -> String {
+pub(crate) fn render(template: &str, values: minijinja::Value) -> String {
     environment().get_template(template).and_then(|t| t.render(values)).unwrap_or_else(|error| {
         format!(
             "<!doctype html><title>error</title><p>template error: {}",
@@ -240,7 +294,7 @@ fn render(template: &str, values: minijinja::Value) -> String {
     })
 }
 
-pub fn index(site: &Site, members: &[MemberHealth], posts: &[Post], older: Option<String>) -> String {
+pub fn index(site: &Site, members: &[MemberHealth], posts: &[Post], older: Option<String>, subscribe: bool) -> String {
     let all_members: Vec<Member> = members.iter().map(|m| m.member.clone()).collect();
     let summaries: Vec<MemberSummary> = members
         .iter()
@@ -261,6 +315,7 @@ pub fn index(site: &Site, members: &[MemberHealth], posts: &[Post], older: Optio
             days => days(site, &all_members, posts),
             members => summaries,
             older => older,
+            subscribe => subscribe,
         },
     )
 }
@@ -381,6 +436,6 @@ pub fn about(site: &Site, member_count: usize) -> String {
     )
 }
 
-fn site_values(site: &Site) -> minijinja::Value {
+pub(crate) fn site_values(site: &Site) -> minijinja::Value {
     context! { title => site.title.clone(), description => site.description.clone(), language => site.language.clone() }
 }

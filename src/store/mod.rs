@@ -3,6 +3,7 @@
 //! normalized link to post id) that keep identity stable, and per-feed fetch state. Each
 //! member refresh is one atomic transaction; `flush` is called at the end of every pass.
 
+mod digest;
 mod keys;
 mod transfer;
 
@@ -15,6 +16,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use crate::config::MemberId;
 use crate::model::{FeedState, Post};
 
+pub use digest::{Delivery, DeliveryStatus, Subscriber, SubscriberStatus, WeekSent};
 pub use transfer::{export, import, ImportCounts};
 
 /// The layout this code reads and writes. A store with a newer version is refused.
@@ -29,6 +31,9 @@ pub struct Store {
     by_member: sled::Tree,
     aliases: sled::Tree,
     feeds: sled::Tree,
+    subscribers: sled::Tree,
+    deliveries: sled::Tree,
+    digests_sent: sled::Tree,
     /// Bumped by every write, so caches of rendered output know when to rebuild.
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
@@ -92,6 +97,9 @@ impl Store {
             by_member: tree("posts_by_member")?,
             aliases: tree("aliases")?,
             feeds: tree("feeds")?,
+            subscribers: tree("subscribers")?,
+            deliveries: tree("deliveries")?,
+            digests_sent: tree("digests_sent")?,
             db,
             generation: Default::default(),
         };

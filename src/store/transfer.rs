@@ -1,4 +1,4 @@
-//! `planet export` and `planet import`: every post and feed state as JSON lines, one object
+//! `planet export` and `planet import`: every post, feed state and digest subscriber as JSON lines, one object
 //! per line with a `kind`. This is the backup format and the path across a future change of
 //! storage engine, so it is plain JSON and independent of sled's files.
 
@@ -15,12 +15,14 @@ use crate::model::{FeedState, Post};
 enum Line {
     Post(Box<Post>),
     FeedState(Box<FeedState>),
+    Subscriber(Box<super::Subscriber>),
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ImportCounts {
     pub posts: usize,
     pub feed_states: usize,
+    pub subscribers: usize,
 }
 
 /// Writes every post (oldest first) and every feed state.
@@ -39,6 +41,11 @@ pub fn export(store: &Store, mut out: impl Write) -> anyhow::Result<ImportCounts
         serde_json::to_writer(&mut out, &Line::FeedState(Box::new(state)))?;
         out.write_all(b"\n")?;
         counts.feed_states += 1;
+    }
+    for subscriber in store.subscribers()? {
+        serde_json::to_writer(&mut out, &Line::Subscriber(Box::new(subscriber)))?;
+        out.write_all(b"\n")?;
+        counts.subscribers += 1;
     }
     out.flush()?;
     Ok(counts)
@@ -67,6 +74,10 @@ pub fn import(store: &Store, input: impl BufRead) -> anyhow::Result<ImportCounts
                 });
                 store.save_refresh(&member, &[*post], &state)?;
                 counts.posts += 1;
+            }
+            Line::Subscriber(subscriber) => {
+                store.put_subscriber(&subscriber)?;
+                counts.subscribers += 1;
             }
             Line::FeedState(state) => {
                 let member =

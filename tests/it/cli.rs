@@ -123,10 +123,18 @@ async fn fetch_prints_a_table_and_export_import_round_trips() {
     assert!(second.contains("1 not modified") && second.contains("1 skipped"), "{second}");
 
     let export = run(&["export", "--output", "backup.jsonl"]).await.unwrap();
-    assert!(text(&export.stderr).contains("exported 3 posts and 2 feed states"), "{}", text(&export.stderr));
+    assert!(
+        text(&export.stderr).contains("exported 3 posts, 2 feed states and 0 subscribers"),
+        "{}",
+        text(&export.stderr)
+    );
     std::fs::remove_dir_all(dir.join("store")).unwrap();
     let import = run(&["import", "backup.jsonl"]).await.unwrap();
-    assert!(text(&import.stderr).contains("imported 3 posts and 2 feed states"), "{}", text(&import.stderr));
+    assert!(
+        text(&import.stderr).contains("imported 3 posts, 2 feed states and 0 subscribers"),
+        "{}",
+        text(&import.stderr)
+    );
     let again = run(&["export", "--output", "again.jsonl"]).await.unwrap();
     assert!(again.status.success());
     assert_eq!(std::fs::read(dir.join("backup.jsonl")).unwrap(), std::fs::read(dir.join("again.jsonl")).unwrap());

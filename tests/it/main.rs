@@ -3,6 +3,7 @@
 
 mod cli;
 mod corpus;
+mod digest;
 mod fetching;
 mod helpers;
 mod identity;

@@ -58,6 +58,11 @@ pub fn config_text(store: &str, fixtures: &FixtureServer, members: &[TestMember]
 /// Starts planet with these members, their feeds served by a fixture server. The store
 /// records a recent pass, so the scheduler stays idle and tests run passes themselves.
 pub async fn spawn_app(members: Vec<TestMember>, admin_token: Option<&str>) -> TestApp {
+    spawn_app_with(members, admin_token, "").await
+}
+
+/// `spawn_app` with extra feeds.toml text (a `[digest]` table, `[[events]]`).
+pub async fn spawn_app_with(members: Vec<TestMember>, admin_token: Option<&str>, extra_config: &str) -> TestApp {
     let fixtures = FixtureServer::start().await;
     for member in &members {
         fixtures.route(
@@ -68,11 +73,16 @@ pub async fn spawn_app(members: Vec<TestMember>, admin_token: Option<&str>) -> T
     let directory = tempfile::tempdir().unwrap();
     let store_path = directory.path().join("store");
     let config_path = directory.path().join("feeds.toml");
-    std::fs::write(&config_path, config_text(&store_path.display().to_string(), &fixtures, &members)).unwrap();
+    let text = format!("{}\n{extra_config}", config_text(&store_path.display().to_string(), &fixtures, &members));
+    std::fs::write(&config_path, text).unwrap();
     let config = planet::config::load(&config_path).unwrap();
     let store = Store::open(&store_path, config.store.cache_bytes).unwrap();
     store.set_last_pass(Utc::now()).unwrap();
-    let service = Service::new(config, store, admin_token.map(str::to_string)).unwrap();
+    let secrets = serve::Secrets {
+        admin_token: admin_token.map(str::to_string),
+        digest_secret: Some("test-digest-secret".into()),
+    };
+    let service = Service::new(config, store, secrets).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -96,6 +106,20 @@ pub async fn spawn_app(members: Vec<TestMember>, admin_token: Option<&str>) -> T
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{}", self.address, path)).send().await.unwrap()
+    }
+
+    /// A form POST, as a browser sends it.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let response = self.client.post(format!("{}{}", self.address, path)).form(form).send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    pub async fn digest_page(&self, week: &str) -> (u16, String) {
+        self.text(&format!("/digest/{week}")).await
+    }
+
+    pub async fn digest_json(&self, week: &str) -> (u16, serde_json::Value) {
+        self.json(&format!("/api/v1/digests/{week}")).await
     }
 
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {

@@ -1,6 +1,6 @@
 //! `planet serve` end to end: every route, filter and error through the real server.
 
-mod app;
+pub mod app;
 mod browser;
 mod clients;
 mod feeds;

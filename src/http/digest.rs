@@ -1,0 +1,97 @@
+//! The digest on the web: `/digest` (the latest complete week), `/digest/{YYYY}-W{WW}`,
+//! `/digest.atom` (one entry per week) and `/api/v1/digests/{YYYY}-W{WW}` (JSON). A
+//! malformed week is a 400; a week not finished yet is a 404 that says so.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use chrono::Utc;
+
+use super::{conditional, etag_of, json_response, AppState, Error, Rendered};
+use crate::digest::{send, Week};
+use crate::render;
+
+/// Weeks in /digest.atom.
+const FEED_WEEKS: usize = 12;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/digest", get(latest))
+        .route("/digest/{week}", get(page))
+        .route("/digest.atom", get(atom))
+        .route("/api/v1/digests/{week}", get(json))
+}
+
+/// A finished week from the path, or the error that explains why not.
+fn finished_week(state: &AppState, text: &str, page: bool) -> Result<Week, Error> {
+    let week = Week::parse(text).map_err(|message| Error::bad("week", message))?;
+    let zone = state.service.config().site.timezone;
+    if week.end(zone) > Utc::now() {
+        let message = format!("the week {week} has not ended yet; its digest is made when it has");
+        return Err(if page { Error::PageNotFound(message) } else { Error::NotFound(message) });
+    }
+    Ok(week)
+}
+
+fn render_page(state: &AppState, week: Week, headers: &HeaderMap) -> Result<Response, Error> {
+    let config = state.service.config();
+    let digest = send::compose_week(&config, &state.service.store, week, Utc::now())?;
+    let next = week.next();
+    let next = (next.end(config.site.timezone) <= Utc::now()).then(|| next.to_string());
+    let body = render::digest::page(
+        &config.site,
+        &digest,
+        &week.previous().to_string(),
+        next.as_deref(),
+        state.service.subscriptions_enabled(),
+    );
+    let rendered = Rendered {
+        etag: etag_of(body.as_bytes()),
+        last_modified: None,
+        body: body.into(),
+        content_type: "text/html; charset=utf-8",
+    };
+    Ok(conditional(&rendered, headers, "public, max-age=300"))
+}
+
+async fn latest(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+    let week = Week::last_complete(Utc::now(), state.service.config().site.timezone);
+    render_page(&state, week, &headers)
+}
+
+async fn page(State(state): State<AppState>, Path(week): Path<String>, headers: HeaderMap) -> Result<Response, Error> {
+    let week = finished_week(&state, &week, true)?;
+    render_page(&state, week, &headers)
+}
+
+async fn json(State(state): State<AppState>, Path(week): Path<String>) -> Result<Response, Error> {
+    let week = finished_week(&state, &week, false)?;
+    let digest = send::compose_week(&state.service.config(), &state.service.store, week, Utc::now())?;
+    json_response(&digest, "public, max-age=300")
+}
+
+async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+    let now = Utc::now();
+    let rendered = state.cached(
+        &format!("digest.atom:{}", Week::last_complete(now, state.service.config().site.timezone)),
+        || {
+            let config = state.service.config();
+            let mut week = Week::last_complete(now, config.site.timezone);
+            let mut digests = Vec::with_capacity(FEED_WEEKS);
+            for _ in 0..FEED_WEEKS {
+                digests.push(send::compose_week(&config, &state.service.store, week, now)?);
+                week = week.previous();
+            }
+            let body = render::digest::atom(&config.site, &digests, now);
+            Ok(Rendered {
+                etag: etag_of(body.as_bytes()),
+                last_modified: digests.first().map(|d| d.ends),
+                body: body.into(),
+                content_type: "application/atom+xml; charset=utf-8",
+            })
+        },
+    )?;
+    Ok(conditional(&rendered, &headers, "public, max-age=300"))
+}

@@ -1,0 +1,241 @@
+//! Subscribing to the digest by email with double opt-in: `POST /subscribe` mails a signed
+//! confirmation link, `GET /subscribe/confirm` confirms, and `/unsubscribe` (a page with one
+//! button, or the RFC 8058 one-click POST from a mail client) unsubscribes. The answer to a
+//! subscription never says whether the address was already subscribed, and requests are
+//! rate-limited per address and per client, so planet cannot be used to flood an inbox.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::{TimeDelta, Utc};
+
+use super::{AppState, Error};
+use crate::config::is_email_address;
+use crate::digest::tokens::{self, Purpose};
+use crate::mail::Outgoing;
+use crate::render;
+use crate::store::{Subscriber, SubscriberStatus};
+
+const PER_ADDRESS_PER_DAY: usize = 3;
+const PER_CLIENT_PER_HOUR: usize = 10;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/subscribe", post(subscribe))
+        .route("/subscribe/confirm", get(confirm))
+        .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
+}
+
+fn page(state: &AppState, status: StatusCode, heading: &str, message: &str) -> Response {
+    let body = render::digest::message(&state.service.config().site, heading, message, None);
+    (status, [(axum::http::header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+}
+
+/// The client's address: the peer, or X-Forwarded-For when the peer is a proxy on this host.
+fn client(peer: SocketAddr, headers: &HeaderMap) -> String {
+    let forwarded =
+        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).map(str::trim);
+    match forwarded {
+        Some(forwarded) if peer.ip().is_loopback() && !forwarded.is_empty() => forwarded.to_string(),
+        _ => peer.ip().to_string(),
+    }
+}
+
+async fn subscribe(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, Error> {
+    let english = state.service.config().site.english();
+    let t = |zh: &'static str, en: &'static str| if english { en } else { zh };
+    let (Some(secret), Some(mailer)) = (state.service.digest_secret(), state.service.mailer()) else {
+        return Ok(page(
+            &state,
+            StatusCode::FORBIDDEN,
+            t("暂不开放订阅", "Subscriptions are closed"),
+            t("这个站点没有配置邮件发送。", "This planet does not send mail."),
+        ));
+    };
+    let address = form.get("email").map(|a| a.trim().to_ascii_lowercase()).unwrap_or_default();
+    if !is_email_address(&address) {
+        let message = if address.is_empty() {
+            t("请填写电子邮箱地址。", "Please give an email address.").to_string()
+        } else {
+            format!("{} {address}", t("不是有效的电子邮箱地址：", "This is not an email address:"))
+        };
+        return Ok(page(&state, StatusCode::BAD_REQUEST, t("地址无效", "Invalid address"), &message));
+    }
+    let now = Utc::now();
+    let within_limits =
+        state.service.allow(
+            &format!("subscribe-client:{}", client(peer, &headers)),
+            PER_CLIENT_PER_HOUR,
+            TimeDelta::hours(1),
+            now,
+        ) && state.service.allow(&format!("subscribe-address:{address}"), PER_ADDRESS_PER_DAY, TimeDelta::days(1), now);
+    if !within_limits {
+        return Ok(page(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            t("请求太频繁", "Too many requests"),
+            t("请稍后再试。", "Please try again later."),
+        ));
+    }
+    let existing = state.service.store.subscriber(&address)?;
+    let already_confirmed = existing.as_ref().is_some_and(|s| s.status == SubscriberStatus::Confirmed);
+    if !already_confirmed {
+        let subscriber = Subscriber {
+            address: address.clone(),
+            status: SubscriberStatus::Pending,
+            requested_at: now,
+            confirmed_at: None,
+            unsubscribed_at: None,
+        };
+        state.service.store.put_subscriber(&subscriber)?;
+        let config = state.service.config();
+        let token = tokens::sign(secret, Purpose::Confirm, &address, Some(now + tokens::CONFIRM_VALID_FOR));
+        let mut link = config.site.url.join("subscribe/confirm").map_err(anyhow::Error::from)?;
+        link.query_pairs_mut().append_pair("token", &token);
+        let subject = format!("{}{}", t("请确认订阅 ", "Please confirm: "), config.digest.title);
+        let text = format!(
+            "{}\n\n{link}\n\n{}\n",
+            t(
+                "有人（希望是你）在这个地址订阅了社区周报。点击下面的链接确认：",
+                "Someone (we hope you) subscribed this address to the weekly digest. Confirm with this link:"
+            ),
+            t(
+                "如果不是你，请忽略这封邮件，我们不会再发信。链接 48 小时内有效。",
+                "If it was not you, ignore this mail; nothing more will be sent. The link works for 48 hours."
+            ),
+        );
+        let outgoing = Outgoing {
+            to: &address,
+            subject: &subject,
+            text,
+            html: None,
+            list_id: None,
+            unsubscribe_url: None,
+            message_id: format!(
+                "<confirm.{}.{}@{}>",
+                now.timestamp(),
+                &crate::parse::ids::digest(&[&address])[..12],
+                config.site.url.host_str().unwrap_or("planet")
+            ),
+        };
+        if let Err(error) = mailer.send(&outgoing).await {
+            tracing::warn!("confirmation mail not sent: {error}");
+        }
+    }
+    // The same answer whatever the address's state: it reveals nothing about subscribers.
+    Ok(page(
+        &state,
+        StatusCode::ACCEPTED,
+        t("请查收邮件", "Check your inbox"),
+        t(
+            "如果地址有效，我们已发送一封确认邮件。点击邮件中的链接完成订阅。",
+            "If the address is valid, a confirmation mail is on its way. Follow its link to subscribe.",
+        ),
+    ))
+}
+
+fn verified(state: &AppState, purpose: Purpose, token: Option<&String>) -> Result<String, Box<Response>> {
+    let english = state.service.config().site.english();
+    let Some(secret) = state.service.digest_secret() else {
+        let (heading, message) =
+            if english { ("Closed", "Subscriptions are closed.") } else { ("暂不开放", "暂不开放订阅。") };
+        return Err(Box::new(page(state, StatusCode::FORBIDDEN, heading, message)));
+    };
+    let token = token.map(String::as_str).unwrap_or("");
+    let heading = if english { "Invalid link" } else { "链接无效" };
+    tokens::verify(secret, purpose, token, Utc::now())
+        .map_err(|why| Box::new(page(state, StatusCode::BAD_REQUEST, heading, why)))
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, Error> {
+    let english = state.service.config().site.english();
+    let address = match verified(&state, Purpose::Confirm, query.get("token")) {
+        Ok(address) => address,
+        Err(response) => return Ok(*response),
+    };
+    let now = Utc::now();
+    let mut subscriber = state.service.store.subscriber(&address)?.unwrap_or(Subscriber {
+        address: address.clone(),
+        status: SubscriberStatus::Pending,
+        requested_at: now,
+        confirmed_at: None,
+        unsubscribed_at: None,
+    });
+    if subscriber.status != SubscriberStatus::Confirmed {
+        subscriber.status = SubscriberStatus::Confirmed;
+        subscriber.confirmed_at = Some(now);
+        subscriber.unsubscribed_at = None;
+        state.service.store.put_subscriber(&subscriber)?;
+    }
+    let (heading, message) = if english {
+        ("Subscribed", "You will receive the weekly digest.")
+    } else {
+        ("订阅成功", "你将收到社区周报。")
+    };
+    Ok(page(&state, StatusCode::OK, heading, message))
+}
+
+async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, Error> {
+    let english = state.service.config().site.english();
+    if let Err(response) = verified(&state, Purpose::Unsubscribe, query.get("token")) {
+        return Ok(*response);
+    }
+    let token = query.get("token").cloned().unwrap_or_default();
+    let config = state.service.config();
+    let action = format!("{}unsubscribe", render::site::base_path(&config.site));
+    let (heading, message, button) = if english {
+        ("Unsubscribe", "Stop receiving the weekly digest?", "Unsubscribe")
+    } else {
+        ("退订", "不再接收社区周报？", "确认退订")
+    };
+    let body = render::digest::message(&config.site, heading, message, Some((&action, &token, button)));
+    Ok((StatusCode::OK, [(axum::http::header::CACHE_CONTROL, "no-store")], Html(body)).into_response())
+}
+
+/// The button's form (token in the body) and RFC 8058 one-click (token in the URL, body
+/// `List-Unsubscribe=One-Click`) both land here.
+async fn unsubscribe(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, Error> {
+    let english = state.service.config().site.english();
+    let token = form.get("token").or_else(|| query.get("token"));
+    let address = match verified(&state, Purpose::Unsubscribe, token) {
+        Ok(address) => address,
+        Err(response) => return Ok(*response),
+    };
+    let now = Utc::now();
+    let mut subscriber = state.service.store.subscriber(&address)?.unwrap_or(Subscriber {
+        address: address.clone(),
+        status: SubscriberStatus::Unsubscribed,
+        requested_at: now,
+        confirmed_at: None,
+        unsubscribed_at: None,
+    });
+    subscriber.status = SubscriberStatus::Unsubscribed;
+    subscriber.unsubscribed_at = Some(now);
+    state.service.store.put_subscriber(&subscriber)?;
+    let (heading, message) = if english {
+        ("Unsubscribed", "You will not receive the digest any more.")
+    } else {
+        ("已退订", "你不会再收到社区周报。")
+    };
+    Ok(page(&state, StatusCode::OK, heading, message))
+}
