@@ -2,6 +2,7 @@
 
 - /feed.atom and /feed.rss through Python's feedparser: no bozo, the right version, every
   entry with an id, a link and a date;
+- /digest.atom the same way (feedparser and jing);
 - /feed.atom against the RFC 4287 RELAX NG schema (tests/data/atom.rnc) with jing;
 - /feed.json against the JSON Feed 1.1 schema (tests/data/jsonfeed-1.1.schema.json);
 - /api/openapi.json as an OpenAPI 3.1 document, and the API's responses (pages, a post, the
@@ -55,7 +56,7 @@ def check_atom_schema(body):
         document.flush()
         result = subprocess.run(["jing", "-c", str(ROOT / "tests/data/atom.rnc"), document.name], capture_output=True, text=True)
     assert result.returncode == 0, f"jing: /feed.atom is not valid Atom: {result.stdout}{result.stderr}"
-    print("jing: /feed.atom is valid against the RFC 4287 RELAX NG schema")
+    print("jing: the Atom document is valid against the RFC 4287 RELAX NG schema")
 
 
 def check_json_feed():
@@ -92,12 +93,17 @@ def check_api():
     conforms("/api/v1/posts?limit=abc", 400, "Error")
     conforms("/api/v1/posts/ffffffffffffffffffffffffffffffff", 404, "Error")
     conforms("/api/v1/members/nobody", 404, "Error")
-    print("jsonschema: API responses match /api/openapi.json (posts, post, members, member, stats, 400, 404)")
+    week = json.loads(get("/api/v1/digests/2026-W01")[1])
+    conforms(f"/api/v1/digests/{week['week']}", 200, "Digest")
+    conforms("/api/v1/digests/2026-W99", 400, "Error")
+    conforms("/api/v1/digests/2999-W01", 404, "Error")
+    print("jsonschema: API responses match /api/openapi.json (posts, post, members, member, stats, digest, 400, 404)")
 
 
 atom = check_feed("/feed.atom", "atom10")
 check_feed("/feed.rss", "rss20")
 check_atom_schema(atom)
+check_atom_schema(check_feed("/digest.atom", "atom10"))
 check_json_feed()
 check_api()
 print("all outputs valid")

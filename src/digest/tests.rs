@@ -104,3 +104,38 @@ fn an_empty_week_says_so() {
     assert_eq!(digest.post_count, 0);
     assert_eq!(digest.headline, "本周没有成员发表文章。");
 }
+
+/// Compares `actual` with the file in src/digest/snapshots/; `UPDATE_SNAPSHOTS=1` rewrites it.
+fn assert_snapshot(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/digest/snapshots").join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing snapshot {}; run with UPDATE_SNAPSHOTS=1", path.display()));
+    assert_eq!(actual, expected, "snapshot {name} differs; if the change is intended, run with UPDATE_SNAPSHOTS=1");
+}
+
+#[test]
+fn the_composed_digest_and_its_text_mail_match_their_snapshots() {
+    let config = config();
+    let posts = vec![
+        post("alice", "a1", "依赖注入详解", "2026-11-24T02:00:00Z"),
+        post("bob", "b1", "Minimal API 入门", "2026-11-25T02:00:00Z"),
+        post("bob", "b2", "EF Core 性能调优", "2026-11-29T15:30:00Z"),
+    ];
+    let week = Week::parse("2026-W48").unwrap();
+    let digest = compose(
+        &config.site,
+        &config.digest,
+        &config.members,
+        &posts,
+        &config.events,
+        week,
+        at("2026-11-30T01:00:00Z"),
+    );
+    assert_snapshot("2026-W48.json", &format!("{}\n", serde_json::to_string_pretty(&digest).unwrap()));
+    let text =
+        crate::render::digest::email_text(&config.site, &digest, Some("https://planet.example.cn/unsubscribe?token=t"));
+    assert_snapshot("2026-W48.txt", &text);
+}

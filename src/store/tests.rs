@@ -86,14 +86,23 @@ fn export_then_import_into_an_empty_store_round_trips() {
     failing.last_error = Some("HTTP 500".into());
     failing.consecutive_failures = 3;
     store.put_feed_state(&member("b"), &failing).unwrap();
+    let subscriber = Subscriber {
+        address: "reader@mail.example.cn".into(),
+        status: SubscriberStatus::Confirmed,
+        requested_at: time(1),
+        confirmed_at: Some(time(2)),
+        unsubscribed_at: None,
+    };
+    store.put_subscriber(&subscriber).unwrap();
     let mut exported = Vec::new();
     let counts = export(&store, &mut exported).unwrap();
-    assert_eq!(counts, ImportCounts { posts: 2, feed_states: 2, subscribers: 0 });
+    assert_eq!(counts, ImportCounts { posts: 2, feed_states: 2, subscribers: 1 });
 
     let (_dir2, copy) = open();
     assert_eq!(import(&copy, exported.as_slice()).unwrap(), counts);
     assert_eq!(copy.recent_posts(10).unwrap(), store.recent_posts(10).unwrap());
     assert_eq!(copy.feed_state(&member("b"), &failing.feed_url).unwrap(), Some(failing));
+    assert_eq!(copy.subscriber("reader@mail.example.cn").unwrap(), Some(subscriber));
     let mut again = Vec::new();
     export(&copy, &mut again).unwrap();
     assert_eq!(again, exported);

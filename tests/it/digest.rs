@@ -326,3 +326,60 @@ fn a_digest_is_due_after_monday_nine_in_shanghai_and_only_until_it_is_sent() {
     store.mark_week_sent("2026-W48", &sent).unwrap();
     assert_eq!(send::due_week(&config, &store, at("2026-12-02T03:00:00Z")).unwrap(), None, "once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_commands_preview_and_send_once_unless_forced() {
+    let sink = SmtpSink::start();
+    let fixtures = crate::helpers::FixtureServer::start().await;
+    fixtures.route("/a.xml", crate::helpers::Route::feed(last_week_feed("alice", 2)));
+    let directory = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[site]\ntitle = \"CLI\"\nurl = \"http://127.0.0.1/\"\n[store]\npath = \"store\"\n\n{}\n{}",
+        sink.config(&["list@lists.example.cn"]),
+        crate::helpers::members(&[("alice", fixtures.url("/a.xml"))])
+    );
+    std::fs::write(directory.path().join("feeds.toml"), config).unwrap();
+    let dir = directory.path().to_path_buf();
+    let week = last_week().to_string();
+    let run = move |args: Vec<String>| {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_planet"))
+                .args(&args)
+                .current_dir(&dir)
+                .env("RUST_LOG", "off")
+                .env("PLANET_DIGEST_SECRET", "s")
+                .output()
+                .unwrap()
+        })
+    };
+    let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(run(args(&["fetch"])).await.unwrap().status.success());
+
+    let text = run(args(&["digest", "preview", "--week", &week, "--format", "text"])).await.unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("本周 1 位成员发表了 2 篇文章"));
+    let eml = String::from_utf8_lossy(
+        &run(args(&["digest", "preview", "--week", &week, "--format", "eml"])).await.unwrap().stdout,
+    )
+    .into_owned();
+    assert!(eml.contains("Subject: =?utf-8?"), "an encoded subject: {eml}");
+    assert!(eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click") && eml.contains("multipart/alternative"));
+
+    let dry =
+        String::from_utf8_lossy(&run(args(&["digest", "send", "--week", &week, "--dry-run"])).await.unwrap().stdout)
+            .into_owned();
+    assert!(dry.contains("would send to list@lists.example.cn"), "{dry}");
+    assert!(sink.messages().is_empty(), "a dry run sends nothing");
+    let sent = run(args(&["digest", "send", "--week", &week])).await.unwrap();
+    assert!(sent.status.success() && String::from_utf8_lossy(&sent.stdout).contains("1 sent"));
+    let again = run(args(&["digest", "send", "--week", &week])).await.unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already sent"));
+    let forced =
+        String::from_utf8_lossy(&run(args(&["digest", "send", "--week", &week, "--force"])).await.unwrap().stdout)
+            .into_owned();
+    assert!(forced.contains("0 sent, 1 already served"), "{forced}");
+    assert_eq!(sink.messages().len(), 1);
+    let future = run(args(&["digest", "send", "--week", "2999-W01"])).await.unwrap();
+    assert!(String::from_utf8_lossy(&future.stderr).contains("has not ended yet"));
+}

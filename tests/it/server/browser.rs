@@ -25,7 +25,7 @@ async fn the_pages_render_in_chromium_on_a_phone_and_a_desktop_without_errors() 
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/browser_check.cjs"))
-            .args([address.as_str(), out.to_str().unwrap(), "/", "/members/carol", "/about"])
+            .args([address.as_str(), out.to_str().unwrap(), "/", "/members/carol", "/about", "/digest"])
             .env("PLAYWRIGHT_DIR", tools)
             .output()
     })
