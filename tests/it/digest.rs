@@ -279,6 +279,21 @@ async fn subscribing_rejects_bad_addresses_limits_repeats_and_reveals_nothing() 
         "three a day per address"
     );
     assert_eq!(sink.messages_to("target@mail.example.cn").len(), 3);
+
+    // Ten requests an hour per client (refused addresses do not count): this client has made
+    // six; four more pass, then 429.
+    let statuses: Vec<u16> = subscribe_others(&app, 6).await;
+    assert_eq!(statuses, vec![202, 202, 202, 202, 429, 429]);
+    let page = app.index("").await.1;
+    assert!(page.contains("action=\"/subscribe\""), "the site shows the subscription form");
+}
+
+async fn subscribe_others(app: &TestApp, count: usize) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for i in 0..count {
+        statuses.push(app.post_form("/subscribe", &[("email", &format!("other{i}@mail.example.cn"))]).await.0);
+    }
+    statuses
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
