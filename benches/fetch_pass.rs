@@ -17,7 +17,7 @@ use planet::refresh::{self, Outcome, PassOptions};
 
 fn feed(index: usize) -> String {
     let body = "<p>长沙.NET技术社区的文章正文，包含代码示例与说明。ASP.NET Core 中间件、依赖注入和配置系统的实践。</p>"
-        .repeat(4);
+        .repeat(8);
     let items: String = (0..20)
         .map(|i| {
             format!(
@@ -75,7 +75,7 @@ async fn main() {
 
     let directory = tempfile::tempdir().unwrap();
     let mut text = format!(
-        "[site]\ntitle = \"bench\"\nurl = \"http://127.0.0.1/\"\n[store]\npath = \"{}\"\ncache_mb = 16\n[fetch]\nconcurrency = 32\nper_host_concurrency = 32\n",
+        "[site]\ntitle = \"bench\"\nurl = \"http://127.0.0.1/\"\n[store]\npath = \"{}\"\ncache_mb = 8\n[fetch]\nconcurrency = 32\nper_host_concurrency = 32\n",
         directory.path().join("store").display()
     );
     for index in 0..feeds {

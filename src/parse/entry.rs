@@ -52,11 +52,14 @@ pub fn normalize(
         .cloned();
     let summary_base = input.bases.summary.as_ref().or(context.base).cloned();
     let content_html = content(entry, content_base.as_ref(), summary_base.as_ref());
-    let summary_text = entry.summary.as_ref().map(|s| text_of(s, input.feed_type));
+    // When the summary is also the content (no separate body), its text comes from the
+    // sanitized HTML without a second HTML parse.
+    let has_body = entry.content.as_ref().and_then(|c| c.body.as_ref()).is_some_and(|b| !b.trim().is_empty());
+    let summary_text = entry.summary.as_ref().filter(|_| has_body).map(|s| text_of(s, input.feed_type));
     let title = title(entry, input.feed_type, &content_html, link.as_deref());
     let excerpt_source = match &summary_text {
         Some(summary) if !summary.trim().is_empty() => summary.clone(),
-        _ => sanitize::plain_text(content_html.as_str()),
+        _ => sanitize::text_of(&content_html),
     };
     let tags = tags(entry);
     if !context.member.accepts(&title, &tags) {
@@ -135,7 +138,7 @@ fn title(entry: &Entry, feed_type: &FeedType, content: &SafeHtml, link: Option<&
     if !title.is_empty() {
         return title;
     }
-    let from_content = excerpt(&sanitize::plain_text(content.as_str()), 60);
+    let from_content = excerpt(&sanitize::text_of(content), 60);
     if !from_content.is_empty() {
         return clean_line(&from_content);
     }

@@ -83,6 +83,9 @@ pub async fn run_pass(
 ) -> anyhow::Result<PassReport> {
     let shared_config = Arc::new(config.clone());
     let global = Arc::new(Semaphore::new(config.fetch.concurrency));
+    // Parsing is CPU work: more parsers than cores only adds threads (and their malloc arenas).
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let parsers = Arc::new(Semaphore::new(cores));
     let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
     let members = config.members.iter().filter(|m| options.member.as_ref().is_none_or(|only| *only == m.id));
@@ -92,6 +95,7 @@ pub async fn run_pass(
             let host_limit =
                 per_host.entry(host).or_insert_with(|| Arc::new(Semaphore::new(config.fetch.per_host_concurrency)));
             let job = Job {
+                parsers: Arc::clone(&parsers),
                 config: Arc::clone(&shared_config),
                 member: member.clone(),
                 feed_url: feed_url.clone(),
@@ -122,6 +126,7 @@ pub async fn run_pass(
 }
 
 struct Job {
+    parsers: Arc<Semaphore>,
     config: Arc<Config>,
     member: Member,
     feed_url: Url,
@@ -180,6 +185,7 @@ impl Job {
             Ok(Fetched::Body(body)) => {
                 record_move(&mut state, body.moved_to.as_ref());
                 // Parsing and sanitizing are CPU work: keep them off the fetching threads.
+                let _parser = self.parsers.acquire().await?;
                 let (config, member, store, now) =
                     (Arc::clone(&self.config), self.member.clone(), self.store.clone(), self.now);
                 let (result, new_state) = tokio::task::spawn_blocking(move || {

@@ -51,17 +51,19 @@ impl<'de> serde::Deserialize<'de> for SafeHtml {
     }
 }
 
+thread_local! {
+    /// The base URL of the `html` call running on this thread. One static builder serves every
+    /// call (building ammonia's allow-list tables per post cost a third of ingest time); its
+    /// relative-URL rule reads the base from here.
+    static BASE: std::cell::RefCell<Option<Url>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Sanitizes feed HTML. Relative URLs are resolved against `base` (the entry's `xml:base`,
 /// else the feed's final URL); without a base they are kept as they are.
 pub fn html(raw: &str, base: Option<&Url>) -> SafeHtml {
-    let cleaned = match base {
-        Some(base) => {
-            let mut builder = allow_list::builder();
-            builder.url_relative(UrlRelative::RewriteWithBase(base.clone()));
-            builder.clean(raw).to_string()
-        }
-        None => without_base().clean(raw).to_string(),
-    };
+    BASE.with(|slot| *slot.borrow_mut() = base.cloned());
+    let cleaned = with_base().clean(raw).to_string();
+    BASE.with(|slot| *slot.borrow_mut() = None);
     // Mojibake repair runs on the output: entities are decoded only by the HTML parser, and
     // it maps non-ASCII characters to others, so it cannot introduce markup.
     // Character references (`&#1;`) decode to characters XML forbids; attribute values were
@@ -84,13 +86,78 @@ pub fn text_as_html(text: &str) -> SafeHtml {
     SafeHtml(paragraphs.join("\n"))
 }
 
-fn without_base() -> &'static Builder<'static> {
+fn with_base() -> &'static Builder<'static> {
     static BUILDER: OnceLock<Builder<'static>> = OnceLock::new();
     BUILDER.get_or_init(|| {
         let mut builder = allow_list::builder();
-        builder.url_relative(UrlRelative::PassThrough);
+        builder.url_relative(UrlRelative::Custom(Box::new(resolve_relative)));
         builder
     })
+}
+
+/// Resolves a relative URL against this thread's current base; without one, keeps it.
+fn resolve_relative(relative: &str) -> Option<std::borrow::Cow<'_, str>> {
+    BASE.with(|slot| match slot.borrow().as_ref() {
+        Some(base) => base.join(relative).ok().map(|url| std::borrow::Cow::Owned(url.to_string())),
+        None => Some(std::borrow::Cow::Borrowed(relative)),
+    })
+}
+
+/// The text of sanitized HTML without parsing it again: its serialization is regular (tags
+/// end at the first `>` outside double quotes; text escapes only `& < > nbsp`). Block
+/// elements become spaces so words from two paragraphs do not run together.
+pub fn text_of(safe: &SafeHtml) -> String {
+    const BLOCKS: &[&str] = &[
+        "p",
+        "br",
+        "div",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "td",
+        "th",
+        "pre",
+        "blockquote",
+        "ul",
+        "ol",
+        "table",
+        "figure",
+        "figcaption",
+        "hr",
+        "section",
+        "article",
+        "dd",
+        "dt",
+    ];
+    let html = safe.as_str();
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        let tag = &rest[open + 1..];
+        let mut in_quotes = false;
+        let close = tag.char_indices().find(|(_, c)| {
+            if *c == '"' {
+                in_quotes = !in_quotes;
+            }
+            *c == '>' && !in_quotes
+        });
+        let Some((close, _)) = close else { break };
+        let name: String = tag.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        if BLOCKS.contains(&name.as_str()) {
+            text.push(' ');
+        }
+        rest = &tag[close + 1..];
+    }
+    if !rest.contains('<') {
+        text.push_str(rest);
+    }
+    unescape_serialized_text(&text)
 }
 
 fn text_only() -> &'static Builder<'static> {

@@ -98,3 +98,9 @@ fn control_characters_cannot_hide_a_javascript_url() {
     assert!(!safe.as_str().contains("alert"), "{safe}");
     assert!(safe.as_str().chars().all(crate::text::is_xml_char), "{safe:?}");
 }
+
+#[test]
+fn the_text_of_safe_html_keeps_words_apart_and_decodes_entities() {
+    let safe = html("<p>One &amp; two</p><p>三<b>四</b></p><img src=\"https://x.cn/a.png\" alt=\"a > b\">end", None);
+    assert_eq!(crate::text::collapse_whitespace(&text_of(&safe)), "One & two 三四 end");
+}
