@@ -22,7 +22,8 @@ struct Inner {
     duration_sum: f64,
     duration_count: u64,
     passes: u64,
-    requests: BTreeMap<(String, u16), u64>,
+    /// Route → status → count; looked up by `&str`, so counting allocates nothing.
+    requests: BTreeMap<String, BTreeMap<u16, u64>>,
     renders: BTreeMap<String, u64>,
 }
 
@@ -69,7 +70,12 @@ impl Metrics {
 
     pub fn record_request(&self, route: &str, status: u16) {
         if let Ok(mut inner) = self.inner.lock() {
-            *inner.requests.entry((route.to_string(), status)).or_default() += 1;
+            match inner.requests.get_mut(route) {
+                Some(statuses) => *statuses.entry(status).or_default() += 1,
+                None => {
+                    inner.requests.insert(route.to_string(), BTreeMap::from([(status, 1)]));
+                }
+            }
         }
     }
 
@@ -95,9 +101,11 @@ impl Metrics {
         let _ = writeln!(out, "# HELP planet_posts_stored Posts in the store.\n# TYPE planet_posts_stored gauge");
         let _ = writeln!(out, "planet_posts_stored {posts_stored}");
         let _ = writeln!(out, "# HELP planet_http_requests_total HTTP requests by route and status.\n# TYPE planet_http_requests_total counter");
-        for ((route, status), count) in &inner.requests {
+        for (route, statuses) in &inner.requests {
             let route = route.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = writeln!(out, "planet_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}");
+            for (status, count) in statuses {
+                let _ = writeln!(out, "planet_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}");
+            }
         }
         let _ = writeln!(out, "# HELP planet_renders_total Cached outputs rendered (once per change).\n# TYPE planet_renders_total counter");
         for (what, count) in &inner.renders {

@@ -103,7 +103,12 @@ struct PostsPage {
 
 const POSTS_PARAMETERS: &[&str] = &["limit", "cursor", "member", "tag", "since", "until", "q"];
 
-async fn posts(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Result<Response, Error> {
+async fn posts(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, Error> {
     if let Some(unknown) = query.keys().find(|k| !POSTS_PARAMETERS.contains(&k.as_str())) {
         return Err(Error::bad(
             "query",
@@ -151,16 +156,26 @@ async fn posts(State(state): State<AppState>, Query(query): Query<HashMap<String
                 .is_none_or(|n| post.title.to_lowercase().contains(n) || post.excerpt.to_lowercase().contains(n));
         Verdict::from(keep)
     };
-    let mut found = visible_posts(&state, member.as_ref(), cursor.as_ref(), limit + 1, judge)?;
-    let next_cursor = if found.len() > limit {
-        found.truncate(limit);
-        found.last().map(encode_cursor)
-    } else {
-        None
-    };
-    let members = state.service.config().members.clone();
-    let page = PostsPage { posts: found.into_iter().map(|p| post_dto(p, &members)).collect(), next_cursor };
-    json_response(&page, CACHE_CONTROL)
+    // A page depends only on the store, the config and the query: rendered once per change.
+    let rendered = state.cached(&format!("api:{uri}"), || {
+        let mut found = visible_posts(&state, member.as_ref(), cursor.as_ref(), limit + 1, judge)?;
+        let next_cursor = if found.len() > limit {
+            found.truncate(limit);
+            found.last().map(encode_cursor)
+        } else {
+            None
+        };
+        let members = state.service.config().members.clone();
+        let page = PostsPage { posts: found.into_iter().map(|p| post_dto(p, &members)).collect(), next_cursor };
+        let body = crate::render::escape_json_for_html(&serde_json::to_string(&page).map_err(anyhow::Error::from)?);
+        Ok(super::Rendered {
+            etag: super::etag_of(body.as_bytes()),
+            last_modified: None,
+            body: body.into(),
+            content_type: "application/json",
+        })
+    })?;
+    Ok(super::conditional(&rendered, &headers, CACHE_CONTROL))
 }
 
 async fn post(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Error> {

@@ -39,6 +39,9 @@ pub struct AppState {
     cache: Arc<Mutex<HashMap<String, CacheEntry>>>,
 }
 
+/// Cached bodies at most; past that the cache starts over.
+const MAX_CACHED: usize = 2000;
+
 /// A rendered body and the (store generation, config version) it was rendered at.
 type CacheEntry = ((u64, u64), Arc<Rendered>);
 
@@ -66,6 +69,10 @@ impl AppState {
         let rendered = Arc::new(render()?);
         self.service.metrics.record_render(key.split(':').next().unwrap_or(key));
         if let Ok(mut cache) = self.cache.lock() {
+            // Keys include query strings (pages, cursors): bound the memory they can take.
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
             cache.insert(key.to_string(), (version, Arc::clone(&rendered)));
         }
         Ok(rendered)

@@ -60,17 +60,28 @@ fn html(body: String, headers: &HeaderMap) -> Response {
 async fn index(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let after = before(&query)?;
-    let config = state.service.config();
-    let mut posts = visible_posts(&state, None, after.as_ref(), PAGE_SIZE + 1, |_| true)?;
-    let older = (posts.len() > PAGE_SIZE).then(|| {
-        posts.truncate(PAGE_SIZE);
-        format!("{}?before={}", site::base_path(&config.site), posts.last().map(encode_cursor).unwrap_or_default())
-    });
-    let members = config.members.iter().map(|m| health(&state, m)).collect::<Result<Vec<_>, _>>()?;
-    Ok(html(site::index(&config.site, &members, &posts, older, state.service.subscriptions_enabled()), &headers))
+    // The page depends only on the store and the config: rendered once per change.
+    let rendered = state.cached(&format!("page:{uri}"), || {
+        let config = state.service.config();
+        let mut posts = visible_posts(&state, None, after.as_ref(), PAGE_SIZE + 1, |_| true)?;
+        let older = (posts.len() > PAGE_SIZE).then(|| {
+            posts.truncate(PAGE_SIZE);
+            format!("{}?before={}", site::base_path(&config.site), posts.last().map(encode_cursor).unwrap_or_default())
+        });
+        let members = config.members.iter().map(|m| health(&state, m)).collect::<Result<Vec<_>, _>>()?;
+        let body = site::index(&config.site, &members, &posts, older, state.service.subscriptions_enabled());
+        Ok(Rendered {
+            etag: etag_of(body.as_bytes()),
+            last_modified: None,
+            body: body.into(),
+            content_type: "text/html; charset=utf-8",
+        })
+    })?;
+    Ok(conditional(&rendered, &headers, CACHE_CONTROL))
 }
 
 async fn member(

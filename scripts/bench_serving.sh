@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Serving benchmark: wrk at 64 connections against planet's /feed.atom, /feed.json,
+# /api/v1/posts, / and a conditional /feed.atom (304), and, in the same run, nginx serving
+# the same /feed.atom bytes as a static file. Prints a table and a one-line summary.
+# Loopback only; each run lasts DURATION seconds (default 10).
+# Usage: scripts/bench_serving.sh [DURATION]   (needs wrk and nginx: apt-get install wrk nginx-light)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-10}
+cargo build --release --quiet --bin planet
+planet=$PWD/target/release/planet
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+port=$(free_port)
+{
+    printf '[site]\ntitle = "bench"\nurl = "http://127.0.0.1:%s/"\n[store]\npath = "%s/store"\ncache_mb = 16\n' "$port" "$work"
+    printf '[fetch]\nschedule = "0 0 0 1 1 *"\n'
+    for m in $(seq 0 49); do printf '[[members]]\nid = "m%s"\nname = "Member %s"\nfeed = "http://127.0.0.1:9/m%s.xml"\n' "$m" "$m" "$m"; done
+} > "$work/feeds.toml"
+python3 - "$work/posts.jsonl" <<'PY'
+import json, sys, datetime
+now = datetime.datetime.now(datetime.timezone.utc)
+with open(sys.argv[1], "w") as out:
+    for i in range(2000):
+        m = i % 50
+        published = (now - datetime.timedelta(minutes=i)).isoformat()
+        post = {"kind": "post", "id": f"{i:032x}", "member": f"m{m}", "feed_url": f"http://127.0.0.1:9/m{m}.xml", "guid": f"g{i}",
+                "url": f"https://m{m}.example.cn/{i}", "title": f"Post {i} · 依赖注入与中间件", "author": None, "published": published,
+                "updated": None, "first_seen": published, "date_source": "feed", "tags": ["dotnet"],
+                "excerpt": "长沙.NET技术社区的文章摘要。" * 5, "content_html": "<p>" + "ASP.NET Core 中间件与依赖注入。" * 40 + "</p>",
+                "content_hash": f"h{i}"}
+        out.write(json.dumps(post, ensure_ascii=False) + "\n")
+PY
+"$planet" --config "$work/feeds.toml" import "$work/posts.jsonl" 2>/dev/null
+"$planet" --config "$work/feeds.toml" serve --listen "127.0.0.1:$port" 2>/dev/null &
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+mkdir -p "$work/static"
+curl -sf "http://127.0.0.1:$port/feed.atom" -o "$work/static/feed.atom"
+etag=$(curl -sfI "http://127.0.0.1:$port/feed.atom" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
+
+nginx_port=$(free_port)
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    types { application/atom+xml atom; }
+    server { listen 127.0.0.1:$nginx_port; root $work/static; }
+}
+NGINX
+nginx -c "$work/nginx.conf" -p "$work"
+
+run() { # name url [header]
+    local output
+    if [ -n "${3:-}" ]; then
+        output=$(wrk -t2 -c64 -d"${duration}s" --latency -H "$3" "$2")
+    else
+        output=$(wrk -t2 -c64 -d"${duration}s" --latency "$2")
+    fi
+    local rps p50 p99
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$output")
+    p50=$(awk '$1=="50%" {print $2}' <<<"$output")
+    p99=$(awk '$1=="99%" {print $2}' <<<"$output")
+    printf '%-28s %12s %10s %10s\n' "$1" "$rps" "$p50" "$p99"
+    echo "$1 $rps" >> "$work/results"
+}
+echo "serving: wrk, 2 threads, 64 connections, ${duration}s each, on $(nproc) cores shared with the server"
+printf '%-28s %12s %10s %10s\n' "target" "requests/s" "p50" "p99"
+run "planet /feed.atom" "http://127.0.0.1:$port/feed.atom"
+run "planet /feed.atom (304)" "http://127.0.0.1:$port/feed.atom" "If-None-Match: $etag"
+run "planet /feed.json" "http://127.0.0.1:$port/feed.json"
+run "planet /api/v1/posts" "http://127.0.0.1:$port/api/v1/posts"
+run "planet /" "http://127.0.0.1:$port/"
+run "nginx static /feed.atom" "http://127.0.0.1:$nginx_port/feed.atom"
+python3 - "$work/results" <<'PY'
+import sys
+results = dict(line.rsplit(" ", 1) for line in open(sys.argv[1]).read().splitlines())
+planet, nginx = float(results["planet /feed.atom"]), float(results["nginx static /feed.atom"])
+print(f"summary: planet serves /feed.atom at {planet / nginx:.2f}x nginx's requests/s (target: at least 0.5x; p99 target < 10 ms)")
+PY
