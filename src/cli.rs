@@ -279,12 +279,16 @@ async fn digest(config_path: &std::path::Path, command: DigestCommand) -> anyhow
             for (address, reason) in &report.pending {
                 println!("not yet delivered {address}: {reason}");
             }
+            for address in &report.uncertain {
+                println!("uncertain {address}: a crash interrupted its send; not mailed again (--force retries it)");
+            }
             println!(
-                "{} sent, {} already served, {} rejected, {} pending{}",
+                "{} sent, {} already served, {} rejected, {} pending, {} uncertain{}",
                 report.sent.len(),
                 report.already_served.len(),
                 report.rejected.len(),
                 report.pending.len(),
+                report.uncertain.len(),
                 if report.completed { "; the week is complete" } else { "; run again to retry the pending ones" }
             );
             Ok(if report.pending.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })

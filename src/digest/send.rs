@@ -1,6 +1,8 @@
 //! Mailing a week's digest exactly once per recipient. Each (week, recipient) delivery is
 //! recorded and flushed the moment the SMTP server accepts the message, so a send that was
-//! interrupted resumes with the recipients not yet served. A permanent rejection is recorded
+//! interrupted resumes with the recipients not yet served. A marker written just before each
+//! message makes a crash in the instant between the server's acceptance and our record
+//! visible: that recipient is reported as uncertain, not mailed a second time. A permanent rejection is recorded
 //! too; a temporary failure leaves the recipient pending for the next attempt, and the week is
 //! complete only when nobody is pending.
 
@@ -35,6 +37,9 @@ pub struct SendReport {
     pub rejected: Vec<(String, String)>,
     /// Temporary failures: tried again at the next attempt.
     pub pending: Vec<(String, String)>,
+    /// A crash interrupted their send: the server may or may not have accepted the message.
+    /// Not mailed again, so nobody gets it twice; `--force` retries them.
+    pub uncertain: Vec<String>,
     pub completed: bool,
     /// The week had no posts and empty digests are not mailed.
     pub empty: bool,
@@ -148,14 +153,25 @@ pub async fn send_week(
     let host = config.site.url.host_str().unwrap_or("planet");
     let list_id = format!("{} <digest.{host}>", config.digest.title);
     for address in recipients(config, store)? {
-        if store.delivery(&week_text, &address)?.is_some() {
-            report.already_served.push(address);
-            continue;
+        match store.delivery(&week_text, &address)?.map(|d| d.status) {
+            Some(DeliveryStatus::Sending) if !options.force => {
+                report.uncertain.push(address);
+                continue;
+            }
+            Some(DeliveryStatus::Sent | DeliveryStatus::Rejected) => {
+                report.already_served.push(address);
+                continue;
+            }
+            Some(DeliveryStatus::Sending) | None => {}
         }
         if options.dry_run {
             report.sent.push(address);
             continue;
         }
+        // Durable before the SMTP server sees the message: a crash between its acceptance and
+        // our record cannot lead to a second copy.
+        let marker = Delivery { status: DeliveryStatus::Sending, at: Utc::now(), detail: None };
+        store.record_delivery(&week_text, &address, &marker)?;
         let unsubscribe = unsubscribe_url(config, secret, &address);
         let outgoing = Outgoing {
             to: &address,
@@ -184,6 +200,8 @@ pub async fn send_week(
             }
             Err(MailError::Transient(reason)) => {
                 tracing::warn!(recipient = %address, week = %week_text, "digest not delivered yet: {reason}");
+                // Known not to be accepted: clear the marker so the next attempt sends it.
+                store.forget_delivery(&week_text, &address)?;
                 report.pending.push((address, reason));
             }
         }
@@ -205,6 +223,7 @@ pub async fn send_week(
         already = report.already_served.len(),
         rejected = report.rejected.len(),
         pending = report.pending.len(),
+        uncertain = report.uncertain.len(),
         "digest send finished"
     );
     Ok(report)

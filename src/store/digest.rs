@@ -28,6 +28,11 @@ pub struct Subscriber {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
+    /// Written, and made durable, just before the message is handed to the SMTP server. A
+    /// record still in this state after a crash means the outcome is unknown: the message
+    /// may have been accepted. Such a recipient is not mailed again (never twice) unless the
+    /// admin forces it.
+    Sending,
     /// The SMTP server accepted the message.
     Sent,
     /// The SMTP server refused it for good (5xx); not tried again.
@@ -80,6 +85,12 @@ impl Store {
     /// a resumed send from mailing the recipient twice.
     pub fn record_delivery(&self, week: &str, address: &str, delivery: &Delivery) -> anyhow::Result<()> {
         self.deliveries.insert(delivery_key(week, address), encode(delivery)?)?;
+        self.deliveries.flush().context("failed to flush the delivery record")?;
+        Ok(())
+    }
+
+    pub fn forget_delivery(&self, week: &str, address: &str) -> anyhow::Result<()> {
+        self.deliveries.remove(delivery_key(week, address))?;
         self.deliveries.flush().context("failed to flush the delivery record")?;
         Ok(())
     }

@@ -393,7 +393,7 @@ async fn the_digest_commands_preview_and_send_once_unless_forced() {
     let forced =
         String::from_utf8_lossy(&run(args(&["digest", "send", "--week", &week, "--force"])).await.unwrap().stdout)
             .into_owned();
-    assert!(forced.contains("0 sent, 1 already served"), "{forced}");
+    assert!(forced.contains("0 sent, 1 already served, 0 rejected, 0 pending, 0 uncertain"), "{forced}");
     assert_eq!(sink.messages().len(), 1);
     let future = run(args(&["digest", "send", "--week", "2999-W01"])).await.unwrap();
     assert!(String::from_utf8_lossy(&future.stderr).contains("has not ended yet"));
