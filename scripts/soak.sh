@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Soak: a steady stream of mixed requests (feeds, API, pages, conditional requests) for
+# SECONDS (default 600) while fetch passes run every five seconds against growing feeds on
+# loopback. Fails on any 5xx, any ERROR in planet's log, or resident memory at the end more
+# than 10% above its level after warm-up. Bounded in time and rate (RATE requests/s).
+# Usage: scripts/soak.sh [SECONDS] [RATE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-600}
+rate=${2:-200}
+cargo build --release --quiet --bin planet
+planet=$PWD/target/release/planet
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+mkdir -p "$work/feeds"
+python3 - "$work/feeds" <<'PY'
+import sys, pathlib
+root = pathlib.Path(sys.argv[1])
+for m in range(20):
+    items = "".join(f"<item><title>m{m} post {i} 依赖注入</title><link>https://m{m}.example.cn/{i}</link><guid>m{m}-{i}</guid>"
+                    f"<pubDate>Mon, 02 Nov 2026 {i % 24:02d}:00:00 GMT</pubDate><description>&lt;p&gt;body {i}&lt;/p&gt;</description></item>" for i in range(20))
+    (root / f"m{m}.xml").write_text(f"<rss version='2.0'><channel><title>m{m}</title>{items}</channel></rss>")
+PY
+feed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+(cd "$work/feeds" && exec python3 -m http.server --bind 127.0.0.1 "$feed_port" >/dev/null 2>&1) &
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$feed_port/m0.xml" >/dev/null && break; sleep 0.1; done
+{
+    printf '[site]\ntitle = "soak"\nurl = "http://127.0.0.1:%s/"\n[store]\npath = "%s/store"\ncache_mb = 8\n' "$port" "$work"
+    printf '[fetch]\nschedule = "*/5 * * * * *"\n'
+    for m in $(seq 0 19); do printf '[[members]]\nid = "m%s"\nname = "M%s"\nfeed = "http://127.0.0.1:%s/m%s.xml"\n' "$m" "$m" "$feed_port" "$m"; done
+} > "$work/feeds.toml"
+RUST_LOG=planet=info "$planet" --config "$work/feeds.toml" serve --listen "127.0.0.1:$port" 2>"$work/serve.log" &
+pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+
+python3 - "$port" "$pid" "$seconds" "$rate" "$work/feeds" <<'PY'
+import http.client, pathlib, random, sys, time
+port, pid, seconds, rate, feeds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), pathlib.Path(sys.argv[5])
+paths = ["/feed.atom", "/feed.rss", "/feed.json", "/api/v1/posts", "/api/v1/posts?limit=5&member=m3", "/api/v1/members",
+         "/api/v1/stats", "/", "/members/m1", "/about", "/opml.xml", "/digest", "/healthz", "/metrics"]
+def rss_mb():
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+etags, statuses, samples = {}, {}, []
+start = time.monotonic(); sent = 0; next_growth = start + 5; growth = 20
+while (now := time.monotonic()) - start < seconds:
+    if now >= next_growth:  # the feeds keep growing, so passes store new posts
+        growth += 1
+        for m in range(20):
+            path = feeds / f"m{m}.xml"
+            text = path.read_text().replace("</channel>", f"<item><title>m{m} post {growth}</title><guid>m{m}-{growth}</guid><link>https://m{m}.example.cn/{growth}</link></item></channel>")
+            path.write_text(text)
+        next_growth = now + 5
+        samples.append((now - start, rss_mb()))
+    path = random.choice(paths)
+    headers = {"If-None-Match": etags[path]} if path in etags and random.random() < 0.3 else {}
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse(); response.read()
+    statuses[response.status] = statuses.get(response.status, 0) + 1
+    if response.getheader("etag"):
+        etags[path] = response.getheader("etag")
+    if response.status >= 500:
+        sys.exit(f"soak: {path} answered {response.status}")
+    sent += 1
+    time.sleep(max(0.0, start + sent / rate - time.monotonic()))
+warm = [mb for t, mb in samples if t >= seconds * 0.2]
+baseline, final = (warm[0], warm[-1]) if warm else (rss_mb(), rss_mb())
+print(f"soak: {sent} requests in {seconds:.0f}s at {rate:.0f}/s; statuses {dict(sorted(statuses.items()))}; RSS {baseline:.1f} MB after warm-up, {final:.1f} MB at the end")
+if final > baseline * 1.10:
+    sys.exit(f"soak: memory grew {100 * (final / baseline - 1):.0f}% (limit 10%)")
+PY
+if grep -q " ERROR " "$work/serve.log"; then
+    echo "soak: errors in the log:"; grep " ERROR " "$work/serve.log" | head; exit 1
+fi
+passes=$(grep -c "fetch pass finished" "$work/serve.log" || true)
+echo "soak: passed; $passes fetch passes ran, no 5xx, no error logged"
