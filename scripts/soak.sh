@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Soak: a steady stream of mixed requests (feeds, API, pages, conditional requests) for
-# SECONDS (default 600) while fetch passes run every five seconds against growing feeds on
-# loopback. Fails on any 5xx, any ERROR in planet's log, or resident memory at the end more
+# SECONDS (default 600) while fetch passes run every five seconds against feeds on loopback
+# whose posts are edited every five seconds (so every pass parses and updates, while the
+# amount of data stays the same: growth in memory then means a leak, not more posts). Fails on any 5xx, any ERROR in planet's log, or resident memory at the end more
 # than 10% above its level after warm-up. Bounded in time and rate (RATE requests/s).
 # Usage: scripts/soak.sh [SECONDS] [RATE]
 set -euo pipefail
@@ -47,12 +48,12 @@ connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
 etags, statuses, samples = {}, {}, []
 start = time.monotonic(); sent = 0; next_growth = start + 5; growth = 20
 while (now := time.monotonic()) - start < seconds:
-    if now >= next_growth:  # the feeds keep growing, so passes store new posts
+    if now >= next_growth:  # edit every post, so the next pass parses and updates them all
         growth += 1
         for m in range(20):
-            path = feeds / f"m{m}.xml"
-            text = path.read_text().replace("</channel>", f"<item><title>m{m} post {growth}</title><guid>m{m}-{growth}</guid><link>https://m{m}.example.cn/{growth}</link></item></channel>")
-            path.write_text(text)
+            items = "".join(f"<item><title>m{m} post {i} edit {growth}</title><link>https://m{m}.example.cn/{i}</link><guid>m{m}-{i}</guid>"
+                            f"<pubDate>Mon, 02 Nov 2026 {i % 24:02d}:00:00 GMT</pubDate><description>&lt;p&gt;body {i} edit {growth}&lt;/p&gt;</description></item>" for i in range(20))
+            (feeds / f"m{m}.xml").write_text(f"<rss version='2.0'><channel><title>m{m}</title>{items}</channel></rss>")
         next_growth = now + 5
         samples.append((now - start, rss_mb()))
     path = random.choice(paths)
