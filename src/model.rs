@@ -66,6 +66,18 @@ impl std::fmt::Display for Warning {
     }
 }
 
+impl FeedState {
+    /// A fetch answered (200 or 304): failures and backoff are cleared.
+    pub fn record_success(&mut self, status: u16, at: chrono::DateTime<Utc>) {
+        self.last_success = Some(at);
+        self.last_status = Some(status);
+        self.last_error = None;
+        self.consecutive_failures = 0;
+        self.next_due = None;
+        self.gone = false;
+    }
+}
+
 /// The fetch health of one member feed, kept across passes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FeedState {

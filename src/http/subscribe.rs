@@ -90,13 +90,7 @@ async fn subscribe(
     let existing = state.service.store.subscriber(&address)?;
     let already_confirmed = existing.as_ref().is_some_and(|s| s.status == SubscriberStatus::Confirmed);
     if !already_confirmed {
-        let subscriber = Subscriber {
-            address: address.clone(),
-            status: SubscriberStatus::Pending,
-            requested_at: now,
-            confirmed_at: None,
-            unsubscribed_at: None,
-        };
+        let subscriber = Subscriber::new(&address, SubscriberStatus::Pending, now);
         state.service.store.put_subscriber(&subscriber)?;
         let config = state.service.config();
         let token = tokens::sign(secret, Purpose::Confirm, &address, Some(now + tokens::CONFIRM_VALID_FOR));
@@ -167,13 +161,11 @@ async fn confirm(
         Err(response) => return Ok(*response),
     };
     let now = Utc::now();
-    let mut subscriber = state.service.store.subscriber(&address)?.unwrap_or(Subscriber {
-        address: address.clone(),
-        status: SubscriberStatus::Pending,
-        requested_at: now,
-        confirmed_at: None,
-        unsubscribed_at: None,
-    });
+    let mut subscriber = state
+        .service
+        .store
+        .subscriber(&address)?
+        .unwrap_or_else(|| Subscriber::new(&address, SubscriberStatus::Pending, now));
     if subscriber.status != SubscriberStatus::Confirmed {
         subscriber.status = SubscriberStatus::Confirmed;
         subscriber.confirmed_at = Some(now);
@@ -222,13 +214,11 @@ async fn unsubscribe(
         Err(response) => return Ok(*response),
     };
     let now = Utc::now();
-    let mut subscriber = state.service.store.subscriber(&address)?.unwrap_or(Subscriber {
-        address: address.clone(),
-        status: SubscriberStatus::Unsubscribed,
-        requested_at: now,
-        confirmed_at: None,
-        unsubscribed_at: None,
-    });
+    let mut subscriber = state
+        .service
+        .store
+        .subscriber(&address)?
+        .unwrap_or_else(|| Subscriber::new(&address, SubscriberStatus::Unsubscribed, now));
     subscriber.status = SubscriberStatus::Unsubscribed;
     subscriber.unsubscribed_at = Some(now);
     state.service.store.put_subscriber(&subscriber)?;

@@ -60,12 +60,7 @@ pub fn parse_and_save(
     counts.filtered = parsed.filtered_out;
     state.etag = body.validators.etag.clone();
     state.last_modified = body.validators.last_modified.clone();
-    state.last_success = Some(now);
-    state.last_status = Some(body.status);
-    state.last_error = None;
-    state.consecutive_failures = 0;
-    state.next_due = None;
-    state.gone = false;
+    state.record_success(body.status, now);
     state.warnings = parsed.warnings;
     state.feed_title = Some(parsed.title).filter(|t| !t.is_empty());
     state.posts_in_feed = to_write.len() + counts.unchanged;

@@ -206,7 +206,7 @@ impl Job {
             }
             Ok(Fetched::NotModified { moved_to, .. }) => {
                 record_move(&mut state, moved_to.as_ref());
-                succeeded(&mut state, 304);
+                state.record_success(304, self.now);
                 Outcome::NotModified
             }
             Ok(Fetched::Gone { .. }) => {
@@ -253,13 +253,4 @@ fn record_move(state: &mut FeedState, moved_to: Option<&Url>) {
         state.current_url = target.to_string();
         state.moved_to = Some(target.to_string());
     }
-}
-
-fn succeeded(state: &mut FeedState, status: u16) {
-    state.last_success = state.last_attempt;
-    state.last_status = Some(status);
-    state.last_error = None;
-    state.consecutive_failures = 0;
-    state.next_due = None;
-    state.gone = false;
 }

@@ -139,24 +139,15 @@ pub fn text_of(safe: &SafeHtml) -> String {
     let mut rest = html;
     while let Some(open) = rest.find('<') {
         text.push_str(&rest[..open]);
-        let tag = &rest[open + 1..];
-        let mut in_quotes = false;
-        let close = tag.char_indices().find(|(_, c)| {
-            if *c == '"' {
-                in_quotes = !in_quotes;
-            }
-            *c == '>' && !in_quotes
-        });
-        let Some((close, _)) = close else { break };
+        let length = pixels::tag_length(&rest[open..]);
+        let tag = &rest[open + 1..open + length];
         let name: String = tag.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
         if BLOCKS.contains(&name.as_str()) {
             text.push(' ');
         }
-        rest = &tag[close + 1..];
+        rest = &rest[open + length..];
     }
-    if !rest.contains('<') {
-        text.push_str(rest);
-    }
+    text.push_str(rest);
     unescape_serialized_text(&text)
 }
 

@@ -32,7 +32,7 @@ pub fn remove_tracking_images(html: &str) -> String {
 }
 
 /// The length of the tag at the start of `text`, up to and including its closing `>`.
-fn tag_length(text: &str) -> usize {
+pub(super) fn tag_length(text: &str) -> usize {
     let mut in_quotes = false;
     for (index, c) in text.char_indices() {
         match c {

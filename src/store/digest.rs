@@ -25,6 +25,19 @@ pub struct Subscriber {
     pub unsubscribed_at: Option<DateTime<Utc>>,
 }
 
+impl Subscriber {
+    /// A record first seen at `now` in `status`, with no confirmation or unsubscription yet.
+    pub fn new(address: &str, status: SubscriberStatus, now: DateTime<Utc>) -> Subscriber {
+        Subscriber {
+            address: address.to_string(),
+            status,
+            requested_at: now,
+            confirmed_at: None,
+            unsubscribed_at: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
