@@ -25,6 +25,7 @@ struct Inner {
     /// Route → status → count; looked up by `&str`, so counting allocates nothing.
     requests: BTreeMap<String, BTreeMap<u16, u64>>,
     renders: BTreeMap<String, u64>,
+    compressions: BTreeMap<&'static str, u64>,
 }
 
 fn result_label(outcome: &Outcome) -> &'static str {
@@ -65,6 +66,13 @@ impl Metrics {
     pub fn record_render(&self, what: &str) {
         if let Ok(mut inner) = self.inner.lock() {
             *inner.renders.entry(what.to_string()).or_default() += 1;
+        }
+    }
+
+    /// A compressed variant of a rendered body was built: once per render and encoding.
+    pub fn record_compression(&self, encoding: &'static str) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner.compressions.entry(encoding).or_default() += 1;
         }
     }
 
@@ -110,6 +118,10 @@ impl Metrics {
         let _ = writeln!(out, "# HELP planet_renders_total Cached outputs rendered (once per change).\n# TYPE planet_renders_total counter");
         for (what, count) in &inner.renders {
             let _ = writeln!(out, "planet_renders_total{{output=\"{what}\"}} {count}");
+        }
+        let _ = writeln!(out, "# HELP planet_compressions_total Compressed variants of rendered bodies built (once per render and encoding).\n# TYPE planet_compressions_total counter");
+        for (encoding, count) in &inner.compressions {
+            let _ = writeln!(out, "planet_compressions_total{{encoding=\"{encoding}\"}} {count}");
         }
         out
     }

@@ -168,14 +168,9 @@ async fn posts(
         let members = state.service.config().members.clone();
         let page = PostsPage { posts: found.into_iter().map(|p| post_dto(p, &members)).collect(), next_cursor };
         let body = crate::render::escape_json_for_html(&serde_json::to_string(&page).map_err(anyhow::Error::from)?);
-        Ok(super::Rendered {
-            etag: super::etag_of(body.as_bytes()),
-            last_modified: None,
-            body: body.into(),
-            content_type: "application/json",
-        })
+        Ok(super::Rendered::new(body, "application/json", None))
     })?;
-    Ok(super::conditional(&rendered, &headers, CACHE_CONTROL))
+    Ok(super::conditional(&state, &rendered, &headers, CACHE_CONTROL))
 }
 
 async fn post(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Error> {

@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
 
-use super::{conditional, etag_of, json_response, AppState, Error, Rendered};
+use super::{conditional, json_response, AppState, Error, Rendered};
 use crate::digest::{send, Week};
 use crate::render;
 
@@ -47,13 +47,8 @@ fn render_page(state: &AppState, week: Week, headers: &HeaderMap) -> Result<Resp
         next.as_deref(),
         state.service.subscriptions_enabled(),
     );
-    let rendered = Rendered {
-        etag: etag_of(body.as_bytes()),
-        last_modified: None,
-        body: body.into(),
-        content_type: "text/html; charset=utf-8",
-    };
-    Ok(conditional(&rendered, headers, "public, max-age=300"))
+    let rendered = Rendered::new(body, "text/html; charset=utf-8", None);
+    Ok(conditional(state, &rendered, headers, "public, max-age=300"))
 }
 
 async fn latest(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
@@ -85,13 +80,8 @@ async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                 week = week.previous();
             }
             let body = render::digest::atom(&config.site, &digests, now);
-            Ok(Rendered {
-                etag: etag_of(body.as_bytes()),
-                last_modified: digests.first().map(|d| d.ends),
-                body: body.into(),
-                content_type: "application/atom+xml; charset=utf-8",
-            })
+            Ok(Rendered::new(body, "application/atom+xml; charset=utf-8", digests.first().map(|d| d.ends)))
         },
     )?;
-    Ok(conditional(&rendered, &headers, "public, max-age=300"))
+    Ok(conditional(&state, &rendered, &headers, "public, max-age=300"))
 }

@@ -97,12 +97,7 @@ fn render_feed(state: &AppState, format: Format, selection: Selection) -> Result
         Format::Rss => render::rss(&input),
         Format::Json => render::json_feed(&input),
     };
-    Ok(Rendered {
-        etag: etag_of(body.as_bytes()),
-        last_modified: posts.first().map(|_| input.updated()),
-        body: body.into(),
-        content_type: format.content_type(),
-    })
+    Ok(Rendered::new(body, format.content_type(), posts.first().map(|_| input.updated())))
 }
 
 async fn serve_feed(
@@ -114,7 +109,7 @@ async fn serve_feed(
     let selection = selection(&state, &query)?;
     let key = format!("{}:{selection:?}", format.path());
     let rendered = state.cached(&key, || render_feed(&state, format, selection))?;
-    Ok(conditional(&rendered, &headers, CACHE_CONTROL))
+    Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
 }
 
 async fn atom(
@@ -147,12 +142,7 @@ async fn opml(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         let body = render::opml(&config.site, &config.members, Utc::now());
         // The dateCreated line changes every render; the ETag covers the member list only.
         let members: Vec<String> = config.members.iter().map(|m| format!("{}{:?}", m.id, m.feeds)).collect();
-        Ok(Rendered {
-            etag: etag_of(members.join("\n").as_bytes()),
-            last_modified: None,
-            body: body.into(),
-            content_type: "text/x-opml; charset=utf-8",
-        })
+        Ok(Rendered::with_etag(body, etag_of(members.join("\n").as_bytes()), "text/x-opml; charset=utf-8", None))
     })?;
-    Ok(conditional(&rendered, &headers, CACHE_CONTROL))
+    Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
 }

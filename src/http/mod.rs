@@ -4,6 +4,7 @@
 
 mod api;
 mod digest;
+mod encoding;
 mod error;
 mod feeds;
 mod ops;
@@ -12,9 +13,9 @@ mod subscribe;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -45,12 +46,61 @@ const MAX_CACHED: usize = 2000;
 /// A rendered body and the (store generation, config version) it was rendered at.
 type CacheEntry = ((u64, u64), Arc<Rendered>);
 
-/// A rendered body with what conditional requests need.
+/// A rendered body with what conditional requests need, and its compressed variants,
+/// each built on the first request that accepts it.
 pub struct Rendered {
-    pub body: axum::body::Bytes,
-    pub etag: String,
-    pub last_modified: Option<DateTime<Utc>>,
-    pub content_type: &'static str,
+    body: axum::body::Bytes,
+    etag: String,
+    last_modified: Option<DateTime<Utc>>,
+    /// `last_modified` as an HTTP date, formatted once rather than per request.
+    last_modified_header: Option<String>,
+    content_type: &'static str,
+    gzip: OnceLock<Option<axum::body::Bytes>>,
+    brotli: OnceLock<Option<axum::body::Bytes>>,
+}
+
+impl Rendered {
+    /// A body whose ETag is the hash of its bytes.
+    pub fn new(body: String, content_type: &'static str, last_modified: Option<DateTime<Utc>>) -> Rendered {
+        let etag = etag_of(body.as_bytes());
+        Rendered::with_etag(body, etag, content_type, last_modified)
+    }
+
+    /// A body whose ETag covers less than its bytes (OPML's creation date changes every render).
+    pub fn with_etag(
+        body: String,
+        etag: String,
+        content_type: &'static str,
+        last_modified: Option<DateTime<Utc>>,
+    ) -> Rendered {
+        Rendered {
+            body: body.into(),
+            etag,
+            last_modified,
+            last_modified_header: last_modified.map(http_date),
+            content_type,
+            gzip: OnceLock::new(),
+            brotli: OnceLock::new(),
+        }
+    }
+
+    /// The body in `encoding`, or the identity body (and `Identity`) when compressing it
+    /// would not make it smaller.
+    fn encoded(&self, encoding: encoding::Encoding, metrics: &crate::metrics::Metrics) -> (encoding::Encoding, Bytes) {
+        let slot = match encoding {
+            encoding::Encoding::Identity => return (encoding, self.body.clone()),
+            encoding::Encoding::Gzip => &self.gzip,
+            encoding::Encoding::Brotli => &self.brotli,
+        };
+        let compressed = slot.get_or_init(|| {
+            metrics.record_compression(encoding.name());
+            encoding::compress(encoding, &self.body)
+        });
+        match compressed {
+            Some(bytes) => (encoding, bytes.clone()),
+            None => (encoding::Encoding::Identity, self.body.clone()),
+        }
+    }
 }
 
 impl AppState {
@@ -120,8 +170,14 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
     response
 }
 
-/// Answers with `rendered`, or 304 when the request's validators match.
-pub fn conditional(rendered: &Rendered, request_headers: &HeaderMap, cache_control: &'static str) -> Response {
+/// Answers with `rendered` in the best encoding the request accepts, or 304 when the
+/// request's validators match. The ETag is weak, so one validator covers every encoding.
+pub fn conditional(
+    state: &AppState,
+    rendered: &Rendered,
+    request_headers: &HeaderMap,
+    cache_control: &'static str,
+) -> Response {
     let not_modified = match request_headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         Some(tags) => tags.split(',').any(|tag| {
             let tag = tag.trim();
@@ -141,13 +197,17 @@ pub fn conditional(rendered: &Rendered, request_headers: &HeaderMap, cache_contr
         .header(header::ETAG, &rendered.etag)
         .header(header::CACHE_CONTROL, cache_control)
         .header(header::VARY, "Accept-Encoding");
-    if let Some(modified) = rendered.last_modified {
-        builder = builder.header(header::LAST_MODIFIED, http_date(modified));
+    if let Some(modified) = &rendered.last_modified_header {
+        builder = builder.header(header::LAST_MODIFIED, modified);
     }
     let response = if not_modified {
         builder.status(StatusCode::NOT_MODIFIED).body(Body::empty())
     } else {
-        builder.header(header::CONTENT_TYPE, rendered.content_type).body(Body::from(rendered.body.clone()))
+        let (encoding, body) = rendered.encoded(encoding::negotiate(request_headers), &state.service.metrics);
+        if let Some(value) = encoding.header_value() {
+            builder = builder.header(header::CONTENT_ENCODING, value);
+        }
+        builder.header(header::CONTENT_TYPE, rendered.content_type).body(Body::from(body))
     };
     response.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 
 use super::api::{decode_cursor, encode_cursor};
-use super::{conditional, configured_member, etag_of, visible_posts, AppState, Error, Rendered};
+use super::{conditional, configured_member, visible_posts, AppState, Error, Rendered};
 use crate::config::Member;
 use crate::render::site::{self, MemberHealth};
 
@@ -47,14 +47,9 @@ fn before(query: &HashMap<String, String>) -> Result<Option<crate::store::Positi
         .transpose()
 }
 
-fn html(body: String, headers: &HeaderMap) -> Response {
-    let rendered = Rendered {
-        etag: etag_of(body.as_bytes()),
-        last_modified: None,
-        body: body.into(),
-        content_type: "text/html; charset=utf-8",
-    };
-    conditional(&rendered, headers, CACHE_CONTROL)
+fn html(state: &AppState, body: String, headers: &HeaderMap) -> Response {
+    let rendered = Rendered::new(body, "text/html; charset=utf-8", None);
+    conditional(state, &rendered, headers, CACHE_CONTROL)
 }
 
 async fn index(
@@ -74,14 +69,9 @@ async fn index(
         });
         let members = config.members.iter().map(|m| health(&state, m)).collect::<Result<Vec<_>, _>>()?;
         let body = site::index(&config.site, &members, &posts, older, state.service.subscriptions_enabled());
-        Ok(Rendered {
-            etag: etag_of(body.as_bytes()),
-            last_modified: None,
-            body: body.into(),
-            content_type: "text/html; charset=utf-8",
-        })
+        Ok(Rendered::new(body, "text/html; charset=utf-8", None))
     })?;
-    Ok(conditional(&rendered, &headers, CACHE_CONTROL))
+    Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
 }
 
 async fn member(
@@ -104,12 +94,12 @@ async fn member(
         )
     });
     let health = health(&state, &member)?;
-    Ok(html(site::member_page(&config.site, &health, &posts, older), &headers))
+    Ok(html(&state, site::member_page(&config.site, &health, &posts, older), &headers))
 }
 
 async fn about(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
     let config = state.service.config();
-    Ok(html(site::about(&config.site, config.members.len()), &headers))
+    Ok(html(&state, site::about(&config.site, config.members.len()), &headers))
 }
 
 async fn stylesheet() -> Response {

@@ -94,13 +94,70 @@ async fn an_unchanged_feed_is_rendered_once_however_often_it_is_asked_for() {
 }
 
 #[tokio::test]
-async fn feeds_are_compressed_with_gzip_or_brotli_on_request() {
+async fn feeds_are_compressed_with_gzip_or_brotli_on_request_and_inflate_to_the_same_bytes() {
     let app = spawn_app(vec![member("alice", "Alice", rss("alice", 20))], None).await;
     app.pass().await;
-    for encoding in ["gzip", "br"] {
-        let response = app.get_with("/feed.atom", &[("accept-encoding", encoding)]).await;
-        assert_eq!(response.headers()["content-encoding"], encoding);
+    let (_, identity) = app.feed_atom("").await;
+    for (accept, encoding) in [("gzip", "gzip"), ("br", "br"), ("gzip, deflate, br", "br"), ("br;q=0, gzip", "gzip")] {
+        let response = app.get_with("/feed.atom", &[("accept-encoding", accept)]).await;
+        assert_eq!(response.headers()["content-encoding"], encoding, "{accept}");
+        assert_eq!(response.headers()["vary"], "Accept-Encoding");
+        let compressed = response.bytes().await.unwrap();
+        assert!(compressed.len() < identity.len() / 3, "{accept}: {} bytes", compressed.len());
+        let mut inflated = Vec::new();
+        match encoding {
+            "gzip" => {
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut inflated).unwrap();
+            }
+            _ => {
+                brotli::BrotliDecompress(&mut &compressed[..], &mut inflated).unwrap();
+            }
+        }
+        assert_eq!(String::from_utf8(inflated).unwrap(), identity, "{accept}");
     }
+    let response = app.get_with("/feed.atom", &[("accept-encoding", "gzip;q=0, br;q=0")]).await;
+    assert!(response.headers().get("content-encoding").is_none());
+}
+
+#[tokio::test]
+async fn a_feed_is_compressed_once_per_change_not_once_per_request() {
+    let app = spawn_app(vec![member("alice", "Alice", rss("alice", 20))], None).await;
+    app.pass().await;
+    for _ in 0..3 {
+        app.get_with("/feed.atom", &[("accept-encoding", "gzip")]).await.bytes().await.unwrap();
+        app.get_with("/feed.atom", &[("accept-encoding", "br")]).await.bytes().await.unwrap();
+    }
+    let (_, metrics) = app.metrics().await;
+    assert!(metrics.contains("planet_compressions_total{encoding=\"gzip\"} 1"), "{metrics}");
+    assert!(metrics.contains("planet_compressions_total{encoding=\"br\"} 1"), "{metrics}");
+    app.fixtures.route("/alice.xml", crate::helpers::Route::feed(rss("alice", 21)));
+    app.pass().await;
+    let response = app.get_with("/feed.atom", &[("accept-encoding", "gzip")]).await;
+    let mut inflated = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&response.bytes().await.unwrap()[..]),
+        &mut inflated,
+    )
+    .unwrap();
+    assert_eq!(inflated.matches("<entry>").count(), 21, "the new post is in the recompressed body");
+    let (_, metrics) = app.metrics().await;
+    assert!(metrics.contains("planet_compressions_total{encoding=\"gzip\"} 2"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_conditional_request_with_gzip_gets_a_304_with_the_same_etag() {
+    let app = spawn_app(vec![member("alice", "Alice", rss("alice", 5))], None).await;
+    app.pass().await;
+    let response = app.get_with("/feed.atom", &[("accept-encoding", "gzip")]).await;
+    let etag = response.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(
+        app.get("/feed.atom").await.headers()["etag"].to_str().unwrap(),
+        etag,
+        "one weak ETag for every encoding"
+    );
+    let response = app.get_with("/feed.atom", &[("accept-encoding", "gzip"), ("if-none-match", &etag)]).await;
+    assert_eq!(response.status(), 304);
+    assert!(response.headers().get("content-encoding").is_none());
 }
 
 #[tokio::test]

@@ -1,0 +1,154 @@
+//! Content negotiation for cached bodies: which encoding a request accepts (RFC 9110
+//! `Accept-Encoding` with q-values), and the compressed variants of a rendered body, built
+//! once per render instead of once per request. Feed readers nearly all send
+//! `Accept-Encoding: gzip`, so compressing the cached body on every poll would spend the CPU
+//! that caching saved. Responses that are not cached are still compressed by tower-http's
+//! layer, which leaves a response alone once it carries `Content-Encoding`.
+
+use std::io::Write;
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap};
+
+/// Bodies shorter than this are sent as they are: the headers would cost more than the saving.
+const MIN_COMPRESSIBLE: usize = 512;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Brotli,
+}
+
+impl Encoding {
+    pub fn header_value(self) -> Option<&'static str> {
+        match self {
+            Encoding::Identity => None,
+            Encoding::Gzip => Some("gzip"),
+            Encoding::Brotli => Some("br"),
+        }
+    }
+
+    /// The metric label.
+    pub fn name(self) -> &'static str {
+        self.header_value().unwrap_or("identity")
+    }
+}
+
+/// The best encoding `headers` accept: the highest q-value among br and gzip (br when they
+/// tie, as it is smaller), identity when neither is acceptable or the header is absent.
+/// `*` stands for any encoding not named; `q=0` refuses.
+pub fn negotiate(headers: &HeaderMap) -> Encoding {
+    let mut gzip: Option<f32> = None;
+    let mut brotli: Option<f32> = None;
+    let mut any: Option<f32> = None;
+    for value in headers.get_all(header::ACCEPT_ENCODING) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let quality = parts
+                .filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            match name.as_str() {
+                "gzip" | "x-gzip" => gzip = Some(quality),
+                "br" => brotli = Some(quality),
+                "*" => any = Some(quality),
+                _ => {}
+            }
+        }
+    }
+    let gzip = gzip.or(any).unwrap_or(0.0);
+    let brotli = brotli.or(any).unwrap_or(0.0);
+    if brotli > 0.0 && brotli >= gzip {
+        Encoding::Brotli
+    } else if gzip > 0.0 {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
+    }
+}
+
+/// `body` compressed with `encoding`, or `None` when that would not make it smaller.
+/// Levels are high because this runs once per render, not per request.
+pub fn compress(encoding: Encoding, body: &[u8]) -> Option<Bytes> {
+    if body.len() < MIN_COMPRESSIBLE {
+        return None;
+    }
+    let compressed = match encoding {
+        Encoding::Identity => return None,
+        Encoding::Gzip => {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::new(9));
+            encoder.write_all(body).ok()?;
+            encoder.finish().ok()?
+        }
+        Encoding::Brotli => {
+            let mut output = Vec::with_capacity(body.len() / 4);
+            let params = brotli::enc::BrotliEncoderParams { quality: 9, lgwin: 22, ..Default::default() };
+            brotli::BrotliCompress(&mut &body[..], &mut output, &params).ok()?;
+            output
+        }
+    };
+    (compressed.len() < body.len()).then(|| Bytes::from(compressed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepting(value: &str) -> Encoding {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_ENCODING, value.parse().unwrap());
+        negotiate(&headers)
+    }
+
+    #[test]
+    fn no_header_means_identity() {
+        assert_eq!(negotiate(&HeaderMap::new()), Encoding::Identity);
+    }
+
+    #[test]
+    fn brotli_wins_a_tie_and_q_values_decide_otherwise() {
+        assert_eq!(accepting("gzip, deflate, br"), Encoding::Brotli);
+        assert_eq!(accepting("gzip"), Encoding::Gzip);
+        assert_eq!(accepting("br;q=0.5, gzip;q=0.8"), Encoding::Gzip);
+        assert_eq!(accepting("br;q=0, gzip"), Encoding::Gzip);
+        assert_eq!(accepting("gzip;q=0, br;q=0"), Encoding::Identity);
+        assert_eq!(accepting("identity"), Encoding::Identity);
+        assert_eq!(accepting("deflate"), Encoding::Identity);
+    }
+
+    #[test]
+    fn a_star_covers_the_encodings_not_named() {
+        assert_eq!(accepting("*"), Encoding::Brotli);
+        assert_eq!(accepting("br;q=0, *"), Encoding::Gzip);
+        assert_eq!(accepting("*;q=0"), Encoding::Identity);
+    }
+
+    #[test]
+    fn garbage_in_the_header_is_ignored() {
+        assert_eq!(accepting("gzip;q=abc"), Encoding::Gzip);
+        assert_eq!(accepting(",,;;"), Encoding::Identity);
+    }
+
+    #[test]
+    fn compressed_bodies_inflate_to_the_original() {
+        let body = "长沙.NET技术社区 <entry>ASP.NET Core</entry>\n".repeat(200);
+        let gzip = compress(Encoding::Gzip, body.as_bytes()).unwrap();
+        let mut inflated = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut inflated).unwrap();
+        assert_eq!(inflated, body);
+        let brotli = compress(Encoding::Brotli, body.as_bytes()).unwrap();
+        let mut decompressed = Vec::new();
+        brotli::BrotliDecompress(&mut &brotli[..], &mut decompressed).unwrap();
+        assert_eq!(decompressed, body.as_bytes());
+        assert!(brotli.len() < body.len() / 10);
+    }
+
+    #[test]
+    fn small_bodies_are_not_compressed() {
+        assert_eq!(compress(Encoding::Gzip, b"{\"data\":[]}"), None);
+    }
+}
