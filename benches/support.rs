@@ -14,7 +14,11 @@ pub fn cpu_time() -> Duration {
 }
 
 fn status_kb(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status_kb_of("self", field)
+}
+
+fn status_kb_of(process: &str, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).unwrap_or_default();
     status
         .lines()
         .find(|l| l.starts_with(field))
@@ -31,6 +35,11 @@ pub fn peak_rss_mb() -> f64 {
 /// Current resident memory (VmRSS) in MB.
 pub fn rss_mb() -> f64 {
     status_kb("VmRSS:") as f64 / 1024.0
+}
+
+/// Current resident memory (VmRSS) of another process in MB.
+pub fn rss_mb_of(pid: u32) -> f64 {
+    status_kb_of(&pid.to_string(), "VmRSS:") as f64 / 1024.0
 }
 
 /// Resets the peak to the current resident size (Linux: write 5 to clear_refs).

@@ -53,9 +53,29 @@ pub enum ParseError {
     Unparsable(String),
 }
 
+/// A compressed file served as the body: a server that gzips a feed twice, or serves a
+/// `.gz` file without `Content-Encoding`. Said plainly, so the member knows what to fix,
+/// instead of a charset guess and an XML error about binary bytes.
+fn compressed_instead_of_feed(bytes: &[u8]) -> Option<String> {
+    let what = if bytes.starts_with(&[0x1f, 0x8b]) {
+        "gzip"
+    } else if bytes.starts_with(b"PK\x03\x04") {
+        "zip"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "the body is {what}-compressed data, not a feed: the server sent a compressed file without \
+         saying so in Content-Encoding (or compressed it twice)"
+    ))
+}
+
 pub fn feed(bytes: &[u8], content_type: Option<&str>, context: &Context) -> Result<ParsedFeed, ParseError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ParseError::NotAFeed("the document is empty".to_string()));
+    }
+    if let Some(reason) = compressed_instead_of_feed(bytes) {
+        return Err(ParseError::NotAFeed(reason));
     }
     let decoded = decode::to_utf8_from(bytes, content_type, context.base.and_then(Url::host_str));
     let mut warnings: Vec<Warning> = decoded.warnings.iter().map(|w| Warning::new("charset", w.clone())).collect();

@@ -136,6 +136,16 @@ async fn an_html_page_instead_of_a_feed_is_explained() {
 }
 
 #[tokio::test]
+async fn a_gzip_file_served_without_content_encoding_is_explained() {
+    // node-feedparser's gzipped feed, served as a plain body: the server forgot the header.
+    let body = std::fs::read(crate::corpus::corpus().join("node-feedparser/test/feeds/invalid-characters-gzipped.xml"))
+        .unwrap();
+    let (_server, planet) = one_member(Route::feed(body), "").await;
+    let error = failure_of(&planet.pass().await);
+    assert!(error.contains("gzip-compressed") && error.contains("Content-Encoding"), "{error}");
+}
+
+#[tokio::test]
 async fn gbk_without_a_declaration_is_stored_as_the_right_text() {
     let document = "<rss version=\"2.0\"><channel><title>长沙社区</title><item><title>依赖注入的生命周期详解</title><guid>1</guid>\
                     <description>服务的生命周期有三种：瞬时、作用域和单例。</description></item></channel></rss>";
