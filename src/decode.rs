@@ -3,6 +3,8 @@
 //! sniffing (chardetng, told the site is in `.cn`). A label the bytes contradict (they do not
 //! decode cleanly in it) is not trusted and the next source is asked. Pure: no I/O.
 
+use std::borrow::Cow;
+
 use encoding_rs::{Encoding, GB18030, UTF_16BE, UTF_16LE, UTF_8};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -234,27 +236,41 @@ fn mostly_utf8(bytes: &[u8]) -> bool {
 /// Repairs text mangled before it reached the feed: UTF-8 that was read as Latin-1 and
 /// encoded again ("â€¦" for "…"), and C1 control characters (U+0080-U+009F) that were meant
 /// as Windows-1252 punctuation (`&#146;` for a right quote), as feedparser and HTML5 do.
-pub fn repair_mangled(text: &str) -> String {
+/// Borrows when there is nothing to repair, as there almost never is.
+pub fn repair_mangled(text: &str) -> Cow<'_, str> {
     if text.is_ascii() {
-        return text.to_string();
+        return Cow::Borrowed(text);
     }
-    let text = undo_double_encoding(text).unwrap_or_else(|| text.to_string());
-    if !text.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
+    let text = match undo_double_encoding(text) {
+        Some(undone) => Cow::Owned(undone),
+        None => Cow::Borrowed(text),
+    };
+    // C1 controls are U+0080-U+009F: C2 80 to C2 9F in UTF-8.
+    let has_c1 = text.as_bytes().windows(2).any(|pair| pair[0] == 0xc2 && (0x80..=0x9f).contains(&pair[1]));
+    if !has_c1 {
         return text;
     }
-    text.chars()
+    let repaired = text
+        .chars()
         .map(|c| match u8::try_from(c as u32) {
             Ok(byte @ 0x80..=0x9f) => {
                 encoding_rs::WINDOWS_1252.decode_without_bom_handling(&[byte]).0.chars().next().unwrap_or(c)
             }
             _ => c,
         })
-        .collect()
+        .collect();
+    Cow::Owned(repaired)
 }
 
 /// Reverses UTF-8 bytes that were read as Latin-1 or Windows-1252: every character must map
 /// back to one byte, and the bytes must be valid UTF-8 with multi-byte sequences.
 fn undo_double_encoding(text: &str) -> Option<String> {
+    // Mangled text holds a UTF-8 lead byte read as a character: U+00C2 to U+00F4 (C3 82 to
+    // C3 B4 in UTF-8). Text without one (CJK, most Latin text) cannot be mangled this way.
+    let has_lead = text.as_bytes().windows(2).any(|pair| pair[0] == 0xc3 && (0x82..=0xb4).contains(&pair[1]));
+    if !has_lead {
+        return None;
+    }
     let mut bytes = Vec::with_capacity(text.len());
     for c in text.chars() {
         let byte = match u8::try_from(c as u32) {

@@ -8,11 +8,25 @@ pub fn is_xml_char(c: char) -> bool {
 
 /// Removes characters that XML 1.0 forbids (C0 controls, U+FFFE, U+FFFF), so nothing stored
 /// can break a feed we publish.
-pub fn strip_xml_forbidden(text: &str) -> String {
-    if text.chars().all(is_xml_char) {
-        return text.to_string();
+/// Borrows when there is nothing to remove, as there almost never is.
+pub fn strip_xml_forbidden(text: &str) -> std::borrow::Cow<'_, str> {
+    if !has_xml_forbidden(text) {
+        return std::borrow::Cow::Borrowed(text);
     }
-    text.chars().filter(|c| is_xml_char(*c)).collect()
+    std::borrow::Cow::Owned(text.chars().filter(|c| is_xml_char(*c)).collect())
+}
+
+/// A byte scan, as this runs on every text ingested: in a `str` (no surrogates) the
+/// forbidden characters are the C0 controls but tab, newline and return (one byte each),
+/// and U+FFFE and U+FFFF (EF BF BE, EF BF BF).
+fn has_xml_forbidden(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().any(|(at, byte)| match byte {
+        0x09 | 0x0a | 0x0d => false,
+        0x00..=0x1f => true,
+        0xef => bytes.get(at + 1) == Some(&0xbf) && matches!(bytes.get(at + 2), Some(0xbe | 0xbf)),
+        _ => false,
+    })
 }
 
 /// One line of text: every run of whitespace (no-break spaces included) becomes one space.

@@ -127,7 +127,7 @@ fn text_of(text: &Text, feed_type: &FeedType) -> String {
         || (matches!(feed_type, FeedType::Atom) && text.content_type.essence().to_string() == "text/plain");
     let content = decode::repair_mangled(&text.content);
     if literal {
-        content
+        content.into_owned()
     } else {
         sanitize::plain_text_of_title(&content)
     }

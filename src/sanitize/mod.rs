@@ -71,7 +71,10 @@ pub fn html(raw: &str, base: Option<&Url>) -> SafeHtml {
     let html = pixels::remove_tracking_images(&decode::repair_mangled(&strip_xml_forbidden(&cleaned)));
     // An HTML parser drops a leading U+FEFF; removing it here keeps sanitizing idempotent
     // when a removed pixel left one at the start.
-    SafeHtml(html.trim_start_matches('\u{feff}').to_string())
+    match html.strip_prefix('\u{feff}') {
+        Some(_) => SafeHtml(html.trim_start_matches('\u{feff}').to_string()),
+        None => SafeHtml(html),
+    }
 }
 
 /// Escapes plain text (an Atom `type="text"` body) into HTML paragraphs.
@@ -164,7 +167,7 @@ fn text_only() -> &'static Builder<'static> {
 /// entities decoded. Whitespace is left as it is; callers collapse it.
 pub fn plain_text(raw_html: &str) -> String {
     let serialized = text_only().clean(raw_html).to_string();
-    strip_xml_forbidden(&decode::repair_mangled(&unescape_serialized_text(&serialized)))
+    strip_xml_forbidden(&decode::repair_mangled(&unescape_serialized_text(&serialized))).into_owned()
 }
 
 /// The text of a title or name that may hold HTML. A `<` that does not open a known HTML
@@ -172,7 +175,7 @@ pub fn plain_text(raw_html: &str) -> String {
 /// escaped before parsing instead of being swallowed as an unknown tag.
 pub fn plain_text_of_title(raw: &str) -> String {
     if !raw.contains(['<', '&']) {
-        return decode::repair_mangled(raw);
+        return decode::repair_mangled(raw).into_owned();
     }
     plain_text(&allow_list::escape_unknown_tags(raw))
 }
