@@ -53,6 +53,10 @@ events { worker_connections 1024; }
 http {
     access_log off;
     sendfile on;
+    tcp_nopush on;
+    # A production static setup: open files (and the .gz beside each) stay cached.
+    open_file_cache max=100;
+    open_file_cache_valid 60s;
     types { application/atom+xml atom; }
     server { listen 127.0.0.1:$nginx_port; root $work/static; gzip_static on; }
 }
