@@ -13,6 +13,11 @@ use axum::http::{header, HeaderMap};
 /// Bodies shorter than this are sent as they are: the headers would cost more than the saving.
 const MIN_COMPRESSIBLE: usize = 512;
 
+/// Marks a response whose encoding `conditional` chose, so the compression layer leaves it
+/// alone even when it went out uncompressed (too small, or compression did not help).
+#[derive(Clone, Copy, Debug)]
+pub struct Negotiated;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
     Identity,

@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -139,7 +140,13 @@ pub fn router(service: Arc<Service>) -> Router {
         .merge(digest::router())
         .merge(subscribe::router())
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
-        .layer(CompressionLayer::new().gzip(true).br(true))
+        .layer(CompressionLayer::new().gzip(true).br(true).compress_when(
+            // A cached body was negotiated already (`conditional`): when it went out as it is,
+            // compressing would not have helped, and must not be tried on every request.
+            DefaultPredicate::new().and(|_, _, _: &HeaderMap, extensions: &axum::http::Extensions| {
+                extensions.get::<encoding::Negotiated>().is_none()
+            }),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
@@ -207,7 +214,10 @@ pub fn conditional(
         if let Some(value) = encoding.header_value() {
             builder = builder.header(header::CONTENT_ENCODING, value);
         }
-        builder.header(header::CONTENT_TYPE, rendered.content_type).body(Body::from(body))
+        builder
+            .header(header::CONTENT_TYPE, rendered.content_type)
+            .extension(encoding::Negotiated)
+            .body(Body::from(body))
     };
     response.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
