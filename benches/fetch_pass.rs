@@ -62,7 +62,9 @@ async fn main() {
     if args.iter().any(|a| a == "--serve-fixtures") {
         return serve_fixtures().await;
     }
-    let feeds: usize = args.iter().skip_while(|a| *a != "--feeds").nth(1).and_then(|n| n.parse().ok()).unwrap_or(1000);
+    let default_feeds = if support::smoke_run() { 20 } else { 1000 };
+    let feeds: usize =
+        args.iter().skip_while(|a| *a != "--feeds").nth(1).and_then(|n| n.parse().ok()).unwrap_or(default_feeds);
     let mut child = Command::new(std::env::current_exe().unwrap())
         .arg("--serve-fixtures")
         .stdin(Stdio::piped())

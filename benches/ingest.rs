@@ -3,6 +3,9 @@
 //! cores, against Python's feedparser parsing the same files in the same run.
 //! `cargo bench --bench ingest [-- --seconds N]`; prints a table and a one-line summary.
 
+#[path = "support.rs"]
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -38,8 +41,12 @@ fn corpus_files() -> Vec<PathBuf> {
 }
 
 fn main() {
-    let seconds: f64 =
-        std::env::args().skip_while(|a| a != "--seconds").nth(1).and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let default_seconds = if support::smoke_run() { 0.2 } else { 5.0 };
+    let seconds: f64 = std::env::args()
+        .skip_while(|a| a != "--seconds")
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default_seconds);
     let files = corpus_files();
     assert!(!files.is_empty(), "the shared corpus is missing");
     let documents: Vec<(String, Vec<u8>)> =

@@ -21,8 +21,6 @@ const MEMBERS: usize = 100;
 /// The last one is never cached: every round asks a new (member, limit) pair, so each request
 /// renders from the store's indexes (the cost a request pays right after a fetch pass).
 const ROUTES: &[&str] = &["/feed.atom", "/feed.json", "/api/v1/posts", "/", "/api/v1/posts?member=…(uncached)"];
-/// Timed requests per route and store.
-const REQUESTS: usize = 500;
 
 fn generate(store: &planet::store::Store, posts: usize) {
     let html = planet::sanitize::html(
@@ -127,11 +125,14 @@ async fn main() {
     if let Some(at) = args.iter().position(|a| a == "--serve") {
         return serve_child(std::path::PathBuf::from(&args[at + 1])).await;
     }
+    let smoke = support::smoke_run();
+    // Timed requests per route and store.
+    let requests: usize = if smoke { 20 } else { 500 };
     let sizes: Vec<usize> = std::env::args()
         .skip_while(|a| a != "--sizes")
         .nth(1)
         .map(|s| s.split(',').filter_map(|n| n.parse().ok()).collect())
-        .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
+        .unwrap_or_else(|| if smoke { vec![200, 400] } else { vec![1_000, 10_000, 100_000] });
     println!(
         "scale: sequential requests on loopback, taking turns between the stores; {MEMBERS} members; sled cache 8 MB; \
          each store served by its own process"
@@ -153,8 +154,8 @@ async fn main() {
     let mut feed_p50 = Vec::new();
     let mut rows = Vec::new();
     for route in ROUTES {
-        let mut latencies = vec![Vec::with_capacity(REQUESTS); servers.len()];
-        for round in 0..REQUESTS + 5 {
+        let mut latencies = vec![Vec::with_capacity(requests); servers.len()];
+        for round in 0..requests + 5 {
             for (index, (_, address, _, _)) in servers.iter().enumerate() {
                 let url = match route.strip_suffix("…(uncached)") {
                     Some(path) => format!("{path}m{}&limit={}", round % MEMBERS, 1 + round / MEMBERS),
@@ -200,7 +201,7 @@ async fn main() {
     };
     println!(
         "summary: p50 ratio largest/smallest store: /feed.atom {:.2}, /feed.json {:.2} (target < 1.2); RSS at the largest \
-         {cached_rss:.0} MB serving cached routes, {last_rss:.0} MB after {REQUESTS} uncached API pages (target < 40 MB)",
+         {cached_rss:.0} MB serving cached routes, {last_rss:.0} MB after {requests} uncached API pages (target < 40 MB)",
         ratio("/feed.atom"),
         ratio("/feed.json")
     );

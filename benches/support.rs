@@ -47,6 +47,17 @@ pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+/// Whether this is `cargo test` running the bench binary (cargo bench passes `--bench`):
+/// then a bench does a small, quick run in debug mode, so that it keeps working, and says
+/// that its figures are not measurements.
+pub fn smoke_run() -> bool {
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    if smoke {
+        println!("smoke run (cargo test, not cargo bench): the harness runs; these figures are not measurements");
+    }
+    smoke
+}
+
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
