@@ -9,12 +9,11 @@
 # Usage: scripts/bench_serving.sh [DURATION]   (needs wrk and nginx: apt-get install wrk nginx-light)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/harness.sh
 duration=${1:-10}
-cargo build --release --quiet --bin planet
-planet=$PWD/target/release/planet
+build_planet
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 port=$(free_port)
 {
@@ -38,7 +37,7 @@ with open(sys.argv[1], "w") as out:
 PY
 "$planet" --config "$work/feeds.toml" import "$work/posts.jsonl" 2>/dev/null
 "$planet" --config "$work/feeds.toml" serve --listen "127.0.0.1:$port" 2>/dev/null &
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+wait_for "http://127.0.0.1:$port/healthz"
 mkdir -p "$work/static"
 curl -sf "http://127.0.0.1:$port/feed.atom" -o "$work/static/feed.atom"
 curl -sf -H "Accept-Encoding: gzip" "http://127.0.0.1:$port/feed.atom" -o "$work/static/feed.atom.gz"

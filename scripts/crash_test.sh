@@ -9,9 +9,9 @@
 # Usage: scripts/crash_test.sh [ROUNDS]   (needs python3 with aiosmtpd; builds release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/harness.sh
 rounds=${1:-20}
-cargo build --release --quiet --bin planet
-planet=$PWD/target/release/planet
+build_planet
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 mkdir -p "$work/feeds"
@@ -27,9 +27,9 @@ for m in range(20):
 PY
 }
 grow_feeds 0
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 (cd "$work/feeds" && exec python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) &
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/m0.xml" >/dev/null && break; sleep 0.1; done
+wait_for "http://127.0.0.1:$port/m0.xml"
 {
     printf '[site]\ntitle = "crash"\nurl = "http://127.0.0.1/"\n[store]\npath = "%s/store"\ncache_mb = 8\n' "$work"
     printf '[fetch]\nschedule = "*/2 * * * * *"\ntimeout = "5s"\n'

@@ -5,12 +5,12 @@
 # Usage: scripts/fuzz_api.sh [MAX_EXAMPLES]   (pip install schemathesis)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/harness.sh
 examples=${1:-100}
-cargo build --release --quiet --bin planet
-planet=$PWD/target/release/planet
+build_planet
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 {
     printf '[site]\ntitle = "fuzz"\nurl = "http://127.0.0.1:%s/"\n[store]\npath = "%s/store"\ncache_mb = 8\n' "$port" "$work"
     printf '[fetch]\nschedule = "0 0 0 1 1 *"\n'
@@ -29,7 +29,7 @@ with open(sys.argv[1], "w") as out:
 PY
 "$planet" --config "$work/feeds.toml" import "$work/posts.jsonl" 2>/dev/null
 "$planet" --config "$work/feeds.toml" serve --listen "127.0.0.1:$port" 2>"$work/serve.log" &
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+wait_for "http://127.0.0.1:$port/healthz"
 schemathesis run "http://127.0.0.1:$port/api/openapi.json" \
     --url "http://127.0.0.1:$port" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \

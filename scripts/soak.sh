@@ -12,10 +12,10 @@
 # Usage: scripts/soak.sh [SECONDS] [RATE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/harness.sh
 seconds=${1:-600}
 rate=${2:-200}
-cargo build --release --quiet --bin planet
-planet=$PWD/target/release/planet
+build_planet
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/feeds"
@@ -27,10 +27,10 @@ for m in range(20):
                     f"<pubDate>Mon, 02 Nov 2026 {i % 24:02d}:00:00 GMT</pubDate><description>&lt;p&gt;body {i}&lt;/p&gt;</description></item>" for i in range(20))
     (root / f"m{m}.xml").write_text(f"<rss version='2.0'><channel><title>m{m}</title>{items}</channel></rss>")
 PY
-feed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+feed_port=$(free_port)
+port=$(free_port)
 (cd "$work/feeds" && exec python3 -m http.server --bind 127.0.0.1 "$feed_port" >/dev/null 2>&1) &
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$feed_port/m0.xml" >/dev/null && break; sleep 0.1; done
+wait_for "http://127.0.0.1:$feed_port/m0.xml"
 {
     printf '[site]\ntitle = "soak"\nurl = "http://127.0.0.1:%s/"\n[store]\npath = "%s/store"\ncache_mb = 8\n' "$port" "$work"
     printf '[fetch]\nschedule = "*/5 * * * * *"\n'
@@ -38,7 +38,7 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$feed_port/m0.xml" >/dev/null
 } > "$work/feeds.toml"
 RUST_LOG=planet=info "$planet" --config "$work/feeds.toml" serve --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 pid=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+wait_for "http://127.0.0.1:$port/healthz"
 
 python3 - "$port" "$pid" "$seconds" "$rate" "$work/feeds" <<'PY'
 import http.client, pathlib, random, statistics, sys, time

@@ -1,0 +1,18 @@
+# Shared by the benchmark and survival scripts (sourced, not run): the release binary, free
+# loopback ports, and waiting for a server started in the background.
+
+# Builds the release binary and sets $planet to it.
+build_planet() {
+    cargo build --release --quiet --bin planet
+    planet=$PWD/target/release/planet
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Waits up to 10 s for URL to answer 2xx (the callers' later requests say what went wrong).
+wait_for() {
+    for _ in $(seq 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done
+}
