@@ -10,7 +10,8 @@ fn time_bytes(time: DateTime<Utc>) -> [u8; 8] {
     ((time.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-/// The time at the start of a `by_time` key (or of a `by_member` key after the member).
+/// The time at the start of a `by_time` key (or of a version-1 `posts_by_member` key after
+/// the member).
 pub fn time_of(key: &[u8]) -> Option<DateTime<Utc>> {
     let bytes: [u8; 8] = key.get(..8)?.try_into().ok()?;
     DateTime::from_timestamp_millis((u64::from_be_bytes(bytes) ^ (1 << 63)) as i64)
@@ -22,7 +23,8 @@ pub fn by_time(published: DateTime<Utc>, id: &str) -> Vec<u8> {
     key
 }
 
-/// The id in a `by_time` key (or in the part of a `by_member` key after the member).
+/// The id in a `by_time` key (or in the part of a version-1 `posts_by_member` key after the
+/// member).
 pub fn id_after_time(key: &[u8]) -> &str {
     std::str::from_utf8(key.get(8..).unwrap_or_default()).unwrap_or_default()
 }
@@ -30,18 +32,6 @@ pub fn id_after_time(key: &[u8]) -> &str {
 pub fn member_prefix(member: &MemberId) -> Vec<u8> {
     let mut key = member.as_str().as_bytes().to_vec();
     key.push(0);
-    key
-}
-
-pub fn by_member(member: &MemberId, published: DateTime<Utc>, id: &str) -> Vec<u8> {
-    let mut key = member_prefix(member);
-    key.extend_from_slice(&by_time(published, id));
-    key
-}
-
-pub fn alias(member: &MemberId, alias: &str) -> Vec<u8> {
-    let mut key = member_prefix(member);
-    key.extend_from_slice(alias.as_bytes());
     key
 }
 

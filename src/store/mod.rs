@@ -1,10 +1,13 @@
 //! The embedded store (sled 0.34; the only module that imports sled). Posts by id, an index
-//! by (published, id) for newest-first scans, an index by member, aliases (GUID and
-//! normalized link to post id) that keep identity stable, and per-feed fetch state. Each
-//! member refresh is one atomic transaction; `flush` is called at the end of every pass.
+//! by (published, id) for newest-first scans, per member one value with its posts in time
+//! order and one with its aliases (GUID and normalized link to post id, which keep identity
+//! stable), and per-feed fetch state. Each member refresh is one atomic transaction; `flush`
+//! is called at the end of every pass.
 
 mod digest;
 mod keys;
+mod member_index;
+mod migrate;
 mod transfer;
 
 use std::path::Path;
@@ -17,10 +20,13 @@ use crate::config::MemberId;
 use crate::model::{FeedState, Post};
 
 pub use digest::{Delivery, DeliveryStatus, Subscriber, SubscriberStatus, WeekSent};
+pub use member_index::MemberAliases;
+use member_index::MemberPosts;
 pub use transfer::{export, import, ImportCounts};
 
-/// The layout this code reads and writes. A store with a newer version is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The layout this code reads and writes. An older store is migrated on open (see
+/// `migrate`); a store with a newer version is refused.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A cheap-to-clone handle on the open store.
 #[derive(Clone)]
@@ -28,8 +34,8 @@ pub struct Store {
     db: sled::Db,
     posts: sled::Tree,
     by_time: sled::Tree,
-    by_member: sled::Tree,
-    aliases: sled::Tree,
+    member_posts: sled::Tree,
+    member_aliases: sled::Tree,
     feeds: sled::Tree,
     subscribers: sled::Tree,
     deliveries: sled::Tree,
@@ -94,8 +100,8 @@ impl Store {
         let store = Store {
             posts: tree("posts")?,
             by_time: tree("posts_by_time")?,
-            by_member: tree("posts_by_member")?,
-            aliases: tree("aliases")?,
+            member_posts: tree("member_posts")?,
+            member_aliases: tree("member_aliases")?,
             feeds: tree("feeds")?,
             subscribers: tree("subscribers")?,
             deliveries: tree("deliveries")?,
@@ -103,24 +109,8 @@ impl Store {
             db,
             generation: Default::default(),
         };
-        store.check_schema_version()?;
+        migrate::to_current(&store.db, &store.member_posts, &store.member_aliases)?;
         Ok(store)
-    }
-
-    fn check_schema_version(&self) -> anyhow::Result<()> {
-        match self.db.get("schema_version")? {
-            None => {
-                self.db.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
-            }
-            Some(bytes) => {
-                let version = u32::from_be_bytes(bytes.as_ref().try_into().context("schema_version is corrupt")?);
-                anyhow::ensure!(
-                    version <= SCHEMA_VERSION,
-                    "the store has schema version {version}, newer than this planet ({SCHEMA_VERSION}); upgrade planet"
-                );
-            }
-        }
-        Ok(())
     }
 
     pub fn generation(&self) -> u64 {
@@ -146,32 +136,30 @@ impl Store {
     /// One member's posts newest first, starting after `after` (exclusive).
     pub fn member_posts_newest_first<'a>(
         &'a self,
-        member: &'a MemberId,
+        member: &MemberId,
         after: Option<&Position>,
     ) -> impl Iterator<Item = anyhow::Result<Post>> + 'a {
-        let prefix = keys::member_prefix(member);
-        let end = match after {
-            Some(position) => keys::by_member(member, position.published, &position.id),
-            None => {
-                let mut end = prefix.clone();
-                end.push(0xff);
-                end
-            }
+        let (ids, error) = match self.member_post_list(member) {
+            Ok(posts) => (posts.ids_newest_first(after), None),
+            Err(error) => (Vec::new(), Some(error)),
         };
-        self.by_member.range(prefix.clone()..end).rev().filter_map(move |item| match item {
-            Ok((key, _)) => self.post(keys::id_after_time(&key[prefix.len()..])).transpose(),
-            Err(error) => Some(Err(error.into())),
-        })
+        error.map(Err).into_iter().chain(ids.into_iter().filter_map(move |id| self.post(&id).transpose()))
     }
 
-    /// (member, publication time) of every post, from the index alone: cheap statistics.
+    fn member_post_list(&self, member: &MemberId) -> anyhow::Result<MemberPosts> {
+        Ok(self.member_posts.get(member.as_str())?.map(|bytes| decode(&bytes)).transpose()?.unwrap_or_default())
+    }
+
+    /// (member, publication time) of every post, from the member indexes alone: cheap
+    /// statistics.
     pub fn post_times(&self) -> impl Iterator<Item = anyhow::Result<(String, chrono::DateTime<chrono::Utc>)>> + '_ {
-        self.by_member.iter().map(|item| {
-            let (key, _) = item?;
-            let separator = key.iter().position(|b| *b == 0).context("corrupt member index key")?;
-            let member = String::from_utf8_lossy(&key[..separator]).into_owned();
-            let time = keys::time_of(&key[separator + 1..]).context("corrupt member index key")?;
-            Ok((member, time))
+        self.member_posts.iter().flat_map(|item| {
+            let times = item.map_err(anyhow::Error::from).and_then(|(key, value)| {
+                let member = String::from_utf8_lossy(&key).into_owned();
+                let posts: MemberPosts = decode(&value)?;
+                Ok(posts.times().map(|time| Ok((member.clone(), time))).collect::<Vec<_>>())
+            });
+            times.unwrap_or_else(|error| vec![Err(error)])
         })
     }
 
@@ -201,10 +189,9 @@ impl Store {
         self.posts.len()
     }
 
-    /// The post an alias (`guid:...` or `link:...`) of this member points at.
-    pub fn alias(&self, member: &MemberId, alias: &str) -> anyhow::Result<Option<String>> {
-        let found = self.aliases.get(keys::alias(member, alias))?;
-        Ok(found.map(|id| String::from_utf8_lossy(&id).into_owned()))
+    /// All of a member's aliases (`guid:...` or `link:...` to post id), read once per refresh.
+    pub fn aliases(&self, member: &MemberId) -> anyhow::Result<MemberAliases> {
+        Ok(self.member_aliases.get(member.as_str())?.map(|bytes| decode(&bytes)).transpose()?.unwrap_or_default())
     }
 
     /// Newest first, at most `limit`.
@@ -221,15 +208,7 @@ impl Store {
 
     /// A member's posts, newest first, at most `limit`.
     pub fn member_posts(&self, member: &MemberId, limit: usize) -> anyhow::Result<Vec<Post>> {
-        let mut posts = Vec::new();
-        for item in self.by_member.scan_prefix(keys::member_prefix(member)).rev().take(limit) {
-            let (key, _) = item?;
-            let id = keys::id_after_time(&key[member.as_str().len() + 1..]);
-            if let Some(post) = self.post(id)? {
-                posts.push(post);
-            }
-        }
-        Ok(posts)
+        self.member_posts_newest_first(member, None).take(limit).collect()
     }
 
     pub fn feed_state(&self, member: &MemberId, feed_url: &str) -> anyhow::Result<Option<FeedState>> {
@@ -252,21 +231,30 @@ impl Store {
         let encoded: Vec<(&Post, Vec<u8>)> =
             posts.iter().map(|p| Ok((p, encode(p)?))).collect::<anyhow::Result<_>>()?;
         let state_bytes = encode(state)?;
-        let trees = (&self.posts, &self.by_time, &self.by_member, &self.aliases, &self.feeds);
+        let abort = |error: anyhow::Error| ConflictableTransactionError::Abort(error.to_string());
+        let trees = (&self.posts, &self.by_time, &self.member_posts, &self.member_aliases, &self.feeds);
         let result: Result<(), TransactionError<String>> =
-            trees.transaction(|(posts, by_time, by_member, aliases, feeds)| {
-                for (post, bytes) in &encoded {
-                    if let Some(old) = posts.insert(post.id.as_bytes(), bytes.as_slice())? {
-                        let old: PostSummary =
-                            decode(&old).map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
-                        by_time.remove(keys::by_time(old.published, &old.id))?;
-                        by_member.remove(keys::by_member(member, old.published, &old.id))?;
+            trees.transaction(|(posts, by_time, member_posts, member_aliases, feeds)| {
+                if !encoded.is_empty() {
+                    let read = |tree: &sled::transaction::TransactionalTree| tree.get(member.as_str());
+                    let mut post_list: MemberPosts =
+                        read(member_posts)?.map(|b| decode(&b)).transpose().map_err(abort)?.unwrap_or_default();
+                    let mut aliases: MemberAliases =
+                        read(member_aliases)?.map(|b| decode(&b)).transpose().map_err(abort)?.unwrap_or_default();
+                    for (post, bytes) in &encoded {
+                        if let Some(old) = posts.insert(post.id.as_bytes(), bytes.as_slice())? {
+                            let old: PostSummary = decode(&old).map_err(abort)?;
+                            by_time.remove(keys::by_time(old.published, &old.id))?;
+                            post_list.remove(old.published, &old.id);
+                        }
+                        by_time.insert(keys::by_time(post.published, &post.id), &[])?;
+                        post_list.insert(post.published, &post.id);
+                        for alias in post_aliases(post) {
+                            aliases.insert(alias, &post.id);
+                        }
                     }
-                    by_time.insert(keys::by_time(post.published, &post.id), &[])?;
-                    by_member.insert(keys::by_member(member, post.published, &post.id), &[])?;
-                    for alias in post_aliases(post) {
-                        aliases.insert(keys::alias(member, &alias), post.id.as_bytes())?;
-                    }
+                    member_posts.insert(member.as_str(), encode(&post_list).map_err(abort)?)?;
+                    member_aliases.insert(member.as_str(), encode(&aliases).map_err(abort)?)?;
                 }
                 feeds.insert(keys::feed(member, &state.feed_url), state_bytes.as_slice())?;
                 Ok(())

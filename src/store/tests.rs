@@ -73,9 +73,10 @@ fn updating_a_post_moves_its_index_entries_instead_of_duplicating_them() {
 fn aliases_find_a_post_by_guid_and_by_normalized_link() {
     let (_dir, store) = open();
     store.save_refresh(&member("a"), &[post("a", "a1", 1)], &state("a")).unwrap();
-    assert_eq!(store.alias(&member("a"), "guid:guid-a1").unwrap().as_deref(), Some("a1"));
-    assert_eq!(store.alias(&member("a"), "link:a.example/a1").unwrap().as_deref(), Some("a1"));
-    assert_eq!(store.alias(&member("b"), "guid:guid-a1").unwrap(), None);
+    let aliases = store.aliases(&member("a")).unwrap();
+    assert_eq!(aliases.get("guid:guid-a1"), Some("a1"));
+    assert_eq!(aliases.get("link:a.example/a1"), Some("a1"));
+    assert_eq!(store.aliases(&member("b")).unwrap().get("guid:guid-a1"), None);
 }
 
 #[test]
@@ -125,4 +126,93 @@ fn a_second_open_of_a_store_in_use_is_a_clear_error() {
     let (dir, _store) = open();
     let error = Store::open(&dir.path().join("store"), 1024 * 1024).err().expect("second open must fail");
     assert!(error.to_string().contains("in use by another planet process"), "{error}");
+}
+
+/// Writes `posts` in the version-1 layout (one index key per post and per alias), as the
+/// planet before the member indexes did.
+fn write_version_1_store(path: &std::path::Path, posts: &[Post]) {
+    let db = sled::open(path).unwrap();
+    db.insert("schema_version", &1u32.to_be_bytes()).unwrap();
+    let (by_time, by_member, aliases) = (
+        db.open_tree("posts_by_time").unwrap(),
+        db.open_tree("posts_by_member").unwrap(),
+        db.open_tree("aliases").unwrap(),
+    );
+    for post in posts {
+        db.open_tree("posts").unwrap().insert(post.id.as_bytes(), encode(post).unwrap()).unwrap();
+        by_time.insert(keys::by_time(post.published, &post.id), &[]).unwrap();
+        let mut key = keys::member_prefix(&post.member);
+        key.extend_from_slice(&keys::by_time(post.published, &post.id));
+        by_member.insert(key, &[]).unwrap();
+        for alias in post_aliases(post) {
+            aliases
+                .insert(
+                    keys::member_prefix(&post.member).into_iter().chain(alias.bytes()).collect::<Vec<u8>>(),
+                    post.id.as_bytes(),
+                )
+                .unwrap();
+        }
+    }
+    db.flush().unwrap();
+}
+
+#[test]
+fn a_version_1_store_is_migrated_on_open_and_keeps_posts_order_aliases_and_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    // "a" and "a0" share a prefix: the migration must not mix their entries up.
+    let posts = [post("a", "a1", 1), post("a", "a2", 5), post("a0", "x1", 3), post("b", "b1", 2)];
+    write_version_1_store(&path, &posts);
+
+    let store = Store::open(&path, 1024 * 1024).unwrap();
+    let ids = |member_id: &str| -> Vec<String> {
+        store.member_posts(&member(member_id), 10).unwrap().into_iter().map(|p| p.id).collect()
+    };
+    assert_eq!(ids("a"), vec!["a2", "a1"]);
+    assert_eq!(ids("a0"), vec!["x1"]);
+    assert_eq!(ids("b"), vec!["b1"]);
+    assert_eq!(store.aliases(&member("a")).unwrap().get("link:a.example/a2"), Some("a2"));
+    assert_eq!(store.aliases(&member("a0")).unwrap().get("guid:guid-x1"), Some("x1"));
+    let mut times: Vec<(String, DateTime<Utc>)> = store.post_times().map(Result::unwrap).collect();
+    times.sort();
+    assert_eq!(
+        times,
+        vec![("a".into(), time(1)), ("a".into(), time(5)), ("a0".into(), time(3)), ("b".into(), time(2))]
+    );
+    let names = store.db.tree_names();
+    assert!(!names.iter().any(|n| n.as_ref() == b"posts_by_member" || n.as_ref() == b"aliases"), "old trees dropped");
+
+    // Reopening a migrated store changes nothing, and updates keep working on the new layout.
+    drop(store);
+    let store = Store::open(&path, 1024 * 1024).unwrap();
+    let mut edited = post("a", "a1", 9);
+    edited.title = "Edited".into();
+    store.save_refresh(&member("a"), &[edited], &state("a")).unwrap();
+    let ids: Vec<String> = store.member_posts(&member("a"), 10).unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(ids, vec!["a1", "a2"]);
+    assert_eq!(store.recent_posts(10).unwrap().len(), 4);
+}
+
+#[test]
+fn a_store_from_a_newer_planet_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let db = sled::open(&path).unwrap();
+    db.insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
+    drop(db);
+    let error = Store::open(&path, 1024 * 1024).err().expect("a newer store must be refused");
+    assert!(error.to_string().contains("newer than this planet"), "{error}");
+}
+
+#[test]
+fn member_post_pages_continue_strictly_after_the_last_position() {
+    let (_dir, store) = open();
+    let posts: Vec<Post> = (0..5).map(|i| post("a", &format!("a{i}"), i)).collect();
+    store.save_refresh(&member("a"), &posts, &state("a")).unwrap();
+    let first: Vec<Post> = store.member_posts_newest_first(&member("a"), None).take(2).map(Result::unwrap).collect();
+    let last = first.last().unwrap();
+    let after = Position { published: last.published, id: last.id.clone() };
+    let rest: Vec<String> =
+        store.member_posts_newest_first(&member("a"), Some(&after)).map(|p| p.unwrap().id).collect();
+    assert_eq!(rest, vec!["a2", "a1", "a0"]);
 }
