@@ -3,6 +3,7 @@
 //! `router` can be driven without a socket; `serve` runs it on a listener until shutdown.
 
 mod api;
+mod cache;
 mod digest;
 mod encoding;
 mod error;
@@ -11,9 +12,8 @@ mod ops;
 mod pages;
 mod subscribe;
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
@@ -38,14 +38,13 @@ use crate::store::Position;
 #[derive(Clone)]
 pub struct AppState {
     pub service: Arc<Service>,
-    cache: Arc<Mutex<HashMap<String, CacheEntry>>>,
+    cache: Arc<cache::RenderCache>,
 }
 
-/// Cached bodies at most; past that the cache starts over.
+/// Cached bodies at most.
 const MAX_CACHED: usize = 2000;
-
-/// A rendered body and the (store generation, config version) it was rendered at.
-type CacheEntry = ((u64, u64), Arc<Rendered>);
+/// Bytes of cached bodies at most (with room for their compressed variants).
+const MAX_CACHED_BYTES: usize = 8 << 20;
 
 /// A rendered body with what conditional requests need, and its compressed variants,
 /// each built on the first request that accepts it.
@@ -85,6 +84,12 @@ impl Rendered {
         }
     }
 
+    /// What keeping it costs: the body, room for its compressed variants (for text, both
+    /// together are well under half of it), and the fixed parts.
+    fn cost(&self) -> usize {
+        self.body.len() + self.body.len() / 2 + 256
+    }
+
     /// The body in `encoding`, or the identity body (and `Identity`) when compressing it
     /// would not make it smaller.
     fn encoded(&self, encoding: encoding::Encoding, metrics: &crate::metrics::Metrics) -> (encoding::Encoding, Bytes) {
@@ -106,26 +111,18 @@ impl Rendered {
 
 impl AppState {
     pub fn new(service: Arc<Service>) -> AppState {
-        AppState { service, cache: Arc::default() }
+        AppState { service, cache: Arc::new(cache::RenderCache::new(MAX_CACHED, MAX_CACHED_BYTES)) }
     }
 
     /// The cached body for `key`, rendered again only when the store or the config changed.
     fn cached(&self, key: &str, render: impl FnOnce() -> Result<Rendered, Error>) -> Result<Arc<Rendered>, Error> {
         let version = self.service.version();
-        if let Some((cached_version, rendered)) = self.cache.lock().ok().and_then(|c| c.get(key).cloned()) {
-            if cached_version == version {
-                return Ok(rendered);
-            }
+        if let Some(rendered) = self.cache.get(key, version) {
+            return Ok(rendered);
         }
         let rendered = Arc::new(render()?);
         self.service.metrics.record_render(key.split(':').next().unwrap_or(key));
-        if let Ok(mut cache) = self.cache.lock() {
-            // Keys include query strings (pages, cursors): bound the memory they can take.
-            if cache.len() >= MAX_CACHED {
-                cache.clear();
-            }
-            cache.insert(key.to_string(), (version, Arc::clone(&rendered)));
-        }
+        self.cache.insert(key, version, Arc::clone(&rendered));
         Ok(rendered)
     }
 }

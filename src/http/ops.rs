@@ -1,6 +1,6 @@
 //! Operations: `/healthz` (the store answers; time of the last pass), `/metrics` (Prometheus
-//! text), and `POST /admin/refresh[?member=ID]`, which starts a pass and needs the bearer
-//! token from `PLANET_ADMIN_TOKEN` (off when the variable is unset).
+//! text, with the render cache's size), and `POST /admin/refresh[?member=ID]`, which starts
+//! a pass and needs the bearer token from `PLANET_ADMIN_TOKEN` (off when the variable is unset).
 
 use std::collections::HashMap;
 
@@ -33,7 +33,14 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.service.metrics.render(state.service.store.post_count());
+    let mut body = state.service.metrics.render(state.service.store.post_count());
+    let (entries, bytes) = state.cache.usage();
+    body.push_str(&format!(
+        "# HELP planet_render_cache_entries Rendered bodies cached.\n# TYPE planet_render_cache_entries gauge\n\
+         planet_render_cache_entries {entries}\n\
+         # HELP planet_render_cache_bytes What the cached bodies cost, with room for their compressed variants.\n\
+         # TYPE planet_render_cache_bytes gauge\nplanet_render_cache_bytes {bytes}\n"
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body)
         .into_response()
 }

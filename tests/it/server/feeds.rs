@@ -86,6 +86,7 @@ async fn an_unchanged_feed_is_rendered_once_however_often_it_is_asked_for() {
     }
     let (_, metrics) = app.metrics().await;
     assert!(metrics.contains("planet_renders_total{output=\"feed.atom\"} 1"), "{metrics}");
+    assert!(metrics.contains("planet_render_cache_entries 1\n"), "{metrics}");
     app.fixtures.route("/alice.xml", crate::helpers::Route::feed(rss("alice", 3)));
     app.pass().await;
     app.feed_atom("").await;
