@@ -20,6 +20,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt as _;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
@@ -162,6 +163,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = router(service).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Without TCP_NODELAY the last partial segment of a response can wait for the client's
+    // (delayed) ACK; a response is written whole, so there is nothing for Nagle to merge.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!("could not set TCP_NODELAY on a connection: {error}");
+        }
+    });
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
