@@ -6,24 +6,40 @@ use chrono::{DateTime, Utc};
 
 use crate::config::MemberId;
 
-fn time_bytes(time: DateTime<Utc>) -> [u8; 8] {
-    ((time.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()
+/// The 8 bytes that order a time.
+pub fn time_bytes(time: DateTime<Utc>) -> [u8; 8] {
+    millis_bytes(time.timestamp_millis())
 }
 
-/// The time at the start of a `by_time` key (or of a version-1 `posts_by_member` key after
-/// the member).
+fn millis_bytes(millis: i64) -> [u8; 8] {
+    ((millis as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The time at the start of a timeline key (or in a `post_index` value; or of a version-1
+/// `posts_by_member` key after the member).
 pub fn time_of(key: &[u8]) -> Option<DateTime<Utc>> {
     let bytes: [u8; 8] = key.get(..8)?.try_into().ok()?;
     DateTime::from_timestamp_millis((u64::from_be_bytes(bytes) ^ (1 << 63)) as i64)
 }
 
+/// A timeline key: (published, id), so posts near in time sit in the same pages.
 pub fn by_time(published: DateTime<Utc>, id: &str) -> Vec<u8> {
-    let mut key = time_bytes(published).to_vec();
+    with_id(&time_bytes(published), id)
+}
+
+pub fn by_millis(millis: i64, id: &str) -> Vec<u8> {
+    with_id(&millis_bytes(millis), id)
+}
+
+/// The time bytes of a timeline key followed by the id.
+pub fn with_id(time: &[u8], id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(time.len() + id.len());
+    key.extend_from_slice(time);
     key.extend_from_slice(id.as_bytes());
     key
 }
 
-/// The id in a `by_time` key (or in the part of a version-1 `posts_by_member` key after the
+/// The id in a timeline key (or in the part of a version-1 `posts_by_member` key after the
 /// member).
 pub fn id_after_time(key: &[u8]) -> &str {
     std::str::from_utf8(key.get(8..).unwrap_or_default()).unwrap_or_default()

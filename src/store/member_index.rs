@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::Position;
 
 /// One member's posts as (published, in milliseconds since the epoch; id), oldest first,
-/// ordered as the `posts_by_time` keys are: by time, then by id bytes.
+/// ordered as the timeline keys are: by time, then by id bytes.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberPosts(Vec<(i64, String)>);
 
@@ -34,15 +34,15 @@ impl MemberPosts {
         }
     }
 
-    /// Ids newest first, strictly older than `after` when given.
-    pub fn ids_newest_first(&self, after: Option<&Position>) -> Vec<String> {
+    /// (published milliseconds, id) newest first, strictly older than `after` when given.
+    pub fn newest_first(&self, after: Option<&Position>) -> Vec<(i64, String)> {
         let end = match after {
             Some(position) => match self.position_of(position.published.timestamp_millis(), &position.id) {
                 Ok(at) | Err(at) => at,
             },
             None => self.0.len(),
         };
-        self.0[..end].iter().rev().map(|(_, id)| id.clone()).collect()
+        self.0[..end].iter().rev().cloned().collect()
     }
 
     /// Publication times, oldest first (a time outside chrono's range is skipped).
@@ -73,6 +73,10 @@ mod tests {
         DateTime::from_timestamp(1_790_000_000 + minutes * 60, 0).unwrap()
     }
 
+    fn ids(posts: &MemberPosts, after: Option<&Position>) -> Vec<String> {
+        posts.newest_first(after).into_iter().map(|(_, id)| id).collect()
+    }
+
     #[test]
     fn member_posts_keep_time_then_id_order_and_ignore_repeats() {
         let mut posts = MemberPosts::default();
@@ -80,7 +84,7 @@ mod tests {
         posts.insert(at(1), "z");
         posts.insert(at(5), "a");
         posts.insert(at(5), "a");
-        assert_eq!(posts.ids_newest_first(None), vec!["b", "a", "z"]);
+        assert_eq!(ids(&posts, None), vec!["b", "a", "z"]);
     }
 
     #[test]
@@ -90,10 +94,10 @@ mod tests {
             posts.insert(at(minutes), id);
         }
         let after = Position { published: at(2), id: "p2".into() };
-        assert_eq!(posts.ids_newest_first(Some(&after)), vec!["p1"]);
+        assert_eq!(ids(&posts, Some(&after)), vec!["p1"]);
         // A position that is not itself stored still splits the list by time, then id.
         let between = Position { published: at(3), id: "a".into() };
-        assert_eq!(posts.ids_newest_first(Some(&between)), vec!["p2", "p1"]);
+        assert_eq!(ids(&posts, Some(&between)), vec!["p2", "p1"]);
     }
 
     #[test]
@@ -102,8 +106,8 @@ mod tests {
         posts.insert(at(1), "p1");
         posts.remove(at(2), "p1");
         posts.remove(at(1), "p2");
-        assert_eq!(posts.ids_newest_first(None), vec!["p1"]);
+        assert_eq!(ids(&posts, None), vec!["p1"]);
         posts.remove(at(1), "p1");
-        assert!(posts.ids_newest_first(None).is_empty());
+        assert!(ids(&posts, None).is_empty());
     }
 }

@@ -1,19 +1,21 @@
 //! Brings a store written by an older planet up to `SCHEMA_VERSION`, in place, on open.
-//! Version 1 kept one key per post in `posts_by_member` and one per alias in `aliases`;
-//! version 2 keeps one value per member in `member_posts` and `member_aliases`. The new
-//! trees are rebuilt in full from the old ones before the version is bumped, so a crash
-//! mid-way just rebuilds them on the next open; the old trees are dropped only after.
+//! Version 1 kept posts by id, with one index key per post in `posts_by_time` and
+//! `posts_by_member` and one per alias in `aliases`. Version 2 keeps posts by (published,
+//! id) in `timeline` with `post_index` from id, and one value per member in `member_posts`
+//! and `member_aliases`. The new trees are rebuilt in full from the old ones before the
+//! version is bumped, so a crash mid-way just rebuilds them on the next open; the old trees
+//! are dropped only after.
 
 use anyhow::Context as _;
 
 use super::member_index::{MemberAliases, MemberPosts};
-use super::{encode, keys, SCHEMA_VERSION};
+use super::{decode, encode, keys, PostSummary, Store, SCHEMA_VERSION};
 
-const OLD_BY_MEMBER: &str = "posts_by_member";
-const OLD_ALIASES: &str = "aliases";
+const VERSION_1_TREES: [&str; 4] = ["posts", "posts_by_time", "posts_by_member", "aliases"];
 
 /// Reads the stored schema version, migrates older layouts, refuses newer ones.
-pub fn to_current(db: &sled::Db, member_posts: &sled::Tree, member_aliases: &sled::Tree) -> anyhow::Result<()> {
+pub fn to_current(store: &Store) -> anyhow::Result<()> {
+    let db = &store.db;
     let stored = match db.get("schema_version")? {
         None => {
             db.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
@@ -27,11 +29,11 @@ pub fn to_current(db: &sled::Db, member_posts: &sled::Tree, member_aliases: &sle
     );
     if stored == 1 {
         tracing::info!("migrating the store from schema version 1 to {SCHEMA_VERSION}");
-        rebuild_member_indexes(db, member_posts, member_aliases)?;
+        rebuild_from_version_1(store)?;
         db.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
         db.flush().context("failed to flush the migrated store")?;
     }
-    for name in [OLD_BY_MEMBER, OLD_ALIASES] {
+    for name in VERSION_1_TREES {
         if db.tree_names().iter().any(|tree| tree.as_ref() == name.as_bytes()) {
             db.drop_tree(name).with_context(|| format!("failed to drop the old tree {name}"))?;
         }
@@ -45,18 +47,26 @@ fn split_member(key: &[u8]) -> anyhow::Result<(&[u8], &[u8])> {
     Ok((&key[..separator], &key[separator + 1..]))
 }
 
-fn rebuild_member_indexes(db: &sled::Db, member_posts: &sled::Tree, member_aliases: &sled::Tree) -> anyhow::Result<()> {
-    member_posts.clear()?;
-    member_aliases.clear()?;
+fn rebuild_from_version_1(store: &Store) -> anyhow::Result<()> {
+    for tree in [&store.timeline, &store.post_index, &store.member_posts, &store.member_aliases] {
+        tree.clear()?;
+    }
+    for item in store.db.open_tree("posts")?.iter() {
+        let (id, value) = item?;
+        let summary: PostSummary = decode(&value)?;
+        let time = keys::time_bytes(summary.published);
+        store.timeline.insert(keys::with_id(&time, &summary.id), value)?;
+        store.post_index.insert(id, &time)?;
+    }
     // Keys are sorted, so each member's entries are consecutive: one member in memory at a time.
     let mut current: Option<(Vec<u8>, MemberPosts)> = None;
-    for item in db.open_tree(OLD_BY_MEMBER)?.iter() {
+    for item in store.db.open_tree("posts_by_member")?.iter() {
         let (key, _) = item?;
         let (member, rest) = split_member(&key)?;
         let time = keys::time_of(rest).context("corrupt version-1 member index key")?;
         if current.as_ref().is_some_and(|(m, _)| m.as_slice() != member) {
             let (m, posts) = current.take().expect("checked above");
-            member_posts.insert(m, encode(&posts)?)?;
+            store.member_posts.insert(m, encode(&posts)?)?;
         }
         current
             .get_or_insert_with(|| (member.to_vec(), MemberPosts::default()))
@@ -64,15 +74,15 @@ fn rebuild_member_indexes(db: &sled::Db, member_posts: &sled::Tree, member_alias
             .insert(time, keys::id_after_time(rest));
     }
     if let Some((m, posts)) = current {
-        member_posts.insert(m, encode(&posts)?)?;
+        store.member_posts.insert(m, encode(&posts)?)?;
     }
     let mut current: Option<(Vec<u8>, MemberAliases)> = None;
-    for item in db.open_tree(OLD_ALIASES)?.iter() {
+    for item in store.db.open_tree("aliases")?.iter() {
         let (key, id) = item?;
         let (member, alias) = split_member(&key)?;
         if current.as_ref().is_some_and(|(m, _)| m.as_slice() != member) {
             let (m, aliases) = current.take().expect("checked above");
-            member_aliases.insert(m, encode(&aliases)?)?;
+            store.member_aliases.insert(m, encode(&aliases)?)?;
         }
         current
             .get_or_insert_with(|| (member.to_vec(), MemberAliases::default()))
@@ -80,7 +90,7 @@ fn rebuild_member_indexes(db: &sled::Db, member_posts: &sled::Tree, member_alias
             .insert(String::from_utf8_lossy(alias).into_owned(), &String::from_utf8_lossy(&id));
     }
     if let Some((m, aliases)) = current {
-        member_aliases.insert(m, encode(&aliases)?)?;
+        store.member_aliases.insert(m, encode(&aliases)?)?;
     }
     Ok(())
 }

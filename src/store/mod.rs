@@ -1,7 +1,8 @@
-//! The embedded store (sled 0.34; the only module that imports sled). Posts by id, an index
-//! by (published, id) for newest-first scans, per member one value with its posts in time
-//! order and one with its aliases (GUID and normalized link to post id, which keep identity
-//! stable), and per-feed fetch state. Each member refresh is one atomic transaction; `flush`
+//! The embedded store (sled 0.34; the only module that imports sled). Posts keyed by
+//! (published, id), so that newest-first reads are one sequential scan over neighbouring
+//! pages; an index from id to that key; per member one value with its posts in time order
+//! and one with its aliases (GUID and normalized link to post id, which keep identity
+//! stable); and per-feed fetch state. Each member refresh is one atomic transaction; `flush`
 //! is called at the end of every pass.
 
 mod digest;
@@ -32,8 +33,10 @@ pub const SCHEMA_VERSION: u32 = 2;
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
-    posts: sled::Tree,
-    by_time: sled::Tree,
+    /// Posts by (published, id): what is read together is stored together.
+    timeline: sled::Tree,
+    /// Post id to the time bytes of its timeline key.
+    post_index: sled::Tree,
     member_posts: sled::Tree,
     member_aliases: sled::Tree,
     feeds: sled::Tree,
@@ -98,8 +101,8 @@ impl Store {
             .map_err(|error| open_error(path, error))?;
         let tree = |name: &str| db.open_tree(name).with_context(|| format!("failed to open tree {name}"));
         let store = Store {
-            posts: tree("posts")?,
-            by_time: tree("posts_by_time")?,
+            timeline: tree("timeline")?,
+            post_index: tree("post_index")?,
             member_posts: tree("member_posts")?,
             member_aliases: tree("member_aliases")?,
             feeds: tree("feeds")?,
@@ -109,7 +112,7 @@ impl Store {
             db,
             generation: Default::default(),
         };
-        migrate::to_current(&store.db, &store.member_posts, &store.member_aliases)?;
+        migrate::to_current(&store)?;
         Ok(store)
     }
 
@@ -124,13 +127,10 @@ impl Store {
     /// Posts newest first, starting after `after` (exclusive), as a lazy iterator.
     pub fn posts_newest_first(&self, after: Option<&Position>) -> impl Iterator<Item = anyhow::Result<Post>> + '_ {
         let range = match after {
-            Some(position) => self.by_time.range(..keys::by_time(position.published, &position.id)),
-            None => self.by_time.range::<&[u8], _>(..),
+            Some(position) => self.timeline.range(..keys::by_time(position.published, &position.id)),
+            None => self.timeline.range::<&[u8], _>(..),
         };
-        range.rev().filter_map(move |item| match item {
-            Ok((key, _)) => self.post(keys::id_after_time(&key)).transpose(),
-            Err(error) => Some(Err(error.into())),
-        })
+        range.rev().map(|item| decode(&item?.1))
     }
 
     /// One member's posts newest first, starting after `after` (exclusive).
@@ -139,11 +139,18 @@ impl Store {
         member: &MemberId,
         after: Option<&Position>,
     ) -> impl Iterator<Item = anyhow::Result<Post>> + 'a {
-        let (ids, error) = match self.member_post_list(member) {
-            Ok(posts) => (posts.ids_newest_first(after), None),
+        let (entries, error) = match self.member_post_list(member) {
+            Ok(posts) => (posts.newest_first(after), None),
             Err(error) => (Vec::new(), Some(error)),
         };
-        error.map(Err).into_iter().chain(ids.into_iter().filter_map(move |id| self.post(&id).transpose()))
+        let read = move |(millis, id): (i64, String)| {
+            self.timeline
+                .get(keys::by_millis(millis, &id))
+                .map_err(anyhow::Error::from)?
+                .map(|b| decode(&b))
+                .transpose()
+        };
+        error.map(Err).into_iter().chain(entries.into_iter().filter_map(move |entry| read(entry).transpose()))
     }
 
     fn member_post_list(&self, member: &MemberId) -> anyhow::Result<MemberPosts> {
@@ -177,16 +184,22 @@ impl Store {
         Ok(())
     }
 
+    /// The stored bytes of post `id`, found through the index.
+    fn post_bytes(&self, id: &str) -> anyhow::Result<Option<sled::IVec>> {
+        let Some(time) = self.post_index.get(id)? else { return Ok(None) };
+        Ok(self.timeline.get(keys::with_id(&time, id))?)
+    }
+
     pub fn post(&self, id: &str) -> anyhow::Result<Option<Post>> {
-        self.posts.get(id)?.map(|bytes| decode(&bytes)).transpose()
+        self.post_bytes(id)?.map(|bytes| decode(&bytes)).transpose()
     }
 
     pub fn post_summary(&self, id: &str) -> anyhow::Result<Option<PostSummary>> {
-        self.posts.get(id)?.map(|bytes| decode(&bytes)).transpose()
+        self.post_bytes(id)?.map(|bytes| decode(&bytes)).transpose()
     }
 
     pub fn post_count(&self) -> usize {
-        self.posts.len()
+        self.post_index.len()
     }
 
     /// All of a member's aliases (`guid:...` or `link:...` to post id), read once per refresh.
@@ -196,14 +209,7 @@ impl Store {
 
     /// Newest first, at most `limit`.
     pub fn recent_posts(&self, limit: usize) -> anyhow::Result<Vec<Post>> {
-        let mut posts = Vec::with_capacity(limit.min(1024));
-        for item in self.by_time.iter().rev().take(limit) {
-            let (key, _) = item?;
-            if let Some(post) = self.post(keys::id_after_time(&key))? {
-                posts.push(post);
-            }
-        }
-        Ok(posts)
+        self.posts_newest_first(None).take(limit).collect()
     }
 
     /// A member's posts, newest first, at most `limit`.
@@ -232,9 +238,9 @@ impl Store {
             posts.iter().map(|p| Ok((p, encode(p)?))).collect::<anyhow::Result<_>>()?;
         let state_bytes = encode(state)?;
         let abort = |error: anyhow::Error| ConflictableTransactionError::Abort(error.to_string());
-        let trees = (&self.posts, &self.by_time, &self.member_posts, &self.member_aliases, &self.feeds);
+        let trees = (&self.timeline, &self.post_index, &self.member_posts, &self.member_aliases, &self.feeds);
         let result: Result<(), TransactionError<String>> =
-            trees.transaction(|(posts, by_time, member_posts, member_aliases, feeds)| {
+            trees.transaction(|(timeline, post_index, member_posts, member_aliases, feeds)| {
                 if !encoded.is_empty() {
                     let read = |tree: &sled::transaction::TransactionalTree| tree.get(member.as_str());
                     let mut post_list: MemberPosts =
@@ -242,12 +248,18 @@ impl Store {
                     let mut aliases: MemberAliases =
                         read(member_aliases)?.map(|b| decode(&b)).transpose().map_err(abort)?.unwrap_or_default();
                     for (post, bytes) in &encoded {
-                        if let Some(old) = posts.insert(post.id.as_bytes(), bytes.as_slice())? {
-                            let old: PostSummary = decode(&old).map_err(abort)?;
-                            by_time.remove(keys::by_time(old.published, &old.id))?;
-                            post_list.remove(old.published, &old.id);
+                        let time = keys::time_bytes(post.published);
+                        if let Some(old_time) = post_index.insert(post.id.as_bytes(), &time)? {
+                            // An edit can move a post in time (a corrected date): its old
+                            // timeline entry goes, or it would be listed twice.
+                            if old_time.as_ref() != time {
+                                timeline.remove(keys::with_id(&old_time, &post.id))?;
+                                if let Some(old_published) = keys::time_of(&old_time) {
+                                    post_list.remove(old_published, &post.id);
+                                }
+                            }
                         }
-                        by_time.insert(keys::by_time(post.published, &post.id), &[])?;
+                        timeline.insert(keys::with_id(&time, &post.id), bytes.as_slice())?;
                         post_list.insert(post.published, &post.id);
                         for alias in post_aliases(post) {
                             aliases.insert(alias, &post.id);

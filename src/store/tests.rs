@@ -180,7 +180,11 @@ fn a_version_1_store_is_migrated_on_open_and_keeps_posts_order_aliases_and_stati
         vec![("a".into(), time(1)), ("a".into(), time(5)), ("a0".into(), time(3)), ("b".into(), time(2))]
     );
     let names = store.db.tree_names();
-    assert!(!names.iter().any(|n| n.as_ref() == b"posts_by_member" || n.as_ref() == b"aliases"), "old trees dropped");
+    for old in ["posts", "posts_by_time", "posts_by_member", "aliases"] {
+        assert!(!names.iter().any(|n| n.as_ref() == old.as_bytes()), "the old tree {old} is dropped");
+    }
+    assert_eq!(store.post_count(), 4);
+    assert_eq!(store.post("x1").unwrap().unwrap().title, "Post x1");
 
     // Reopening a migrated store changes nothing, and updates keep working on the new layout.
     drop(store);
@@ -215,4 +219,25 @@ fn member_post_pages_continue_strictly_after_the_last_position() {
     let rest: Vec<String> =
         store.member_posts_newest_first(&member("a"), Some(&after)).map(|p| p.unwrap().id).collect();
     assert_eq!(rest, vec!["a2", "a1", "a0"]);
+}
+
+#[test]
+fn a_migration_cut_short_by_a_crash_is_redone_from_the_old_trees_on_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    write_version_1_store(&path, &[post("a", "a1", 1)]);
+    {
+        // What a crash half-way through a migration leaves: some new entries, version still 1.
+        let db = sled::open(&path).unwrap();
+        db.open_tree("timeline")
+            .unwrap()
+            .insert(keys::by_time(time(7), "half"), encode(&post("a", "half", 7)).unwrap())
+            .unwrap();
+        db.open_tree("member_posts").unwrap().insert("a", b"not yet written".to_vec()).unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(&path, 1024 * 1024).unwrap();
+    let ids: Vec<String> = store.recent_posts(10).unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(ids, vec!["a1"]);
+    assert_eq!(store.member_posts(&member("a"), 10).unwrap().len(), 1);
 }

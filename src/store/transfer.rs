@@ -28,13 +28,11 @@ pub struct ImportCounts {
 /// Writes every post (oldest first) and every feed state.
 pub fn export(store: &Store, mut out: impl Write) -> anyhow::Result<ImportCounts> {
     let mut counts = ImportCounts::default();
-    for item in store.by_time.iter() {
-        let (key, _) = item?;
-        if let Some(post) = store.post(super::keys::id_after_time(&key))? {
-            serde_json::to_writer(&mut out, &Line::Post(Box::new(post)))?;
-            out.write_all(b"\n")?;
-            counts.posts += 1;
-        }
+    for value in store.timeline.iter().values() {
+        let post: Post = decode(&value?)?;
+        serde_json::to_writer(&mut out, &Line::Post(Box::new(post)))?;
+        out.write_all(b"\n")?;
+        counts.posts += 1;
     }
     for value in store.feeds.iter().values() {
         let state: FeedState = decode(&value?)?;
