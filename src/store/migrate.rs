@@ -48,7 +48,7 @@ fn split_member(key: &[u8]) -> anyhow::Result<(&[u8], &[u8])> {
 }
 
 fn rebuild_from_version_1(store: &Store) -> anyhow::Result<()> {
-    for tree in [&store.timeline, &store.post_index, &store.member_posts, &store.member_aliases] {
+    for tree in [&store.timeline, &store.post_index, &store.member_posts, &store.member_aliases, &store.counters] {
         tree.clear()?;
     }
     for item in store.db.open_tree("posts")?.iter() {

@@ -39,13 +39,19 @@ pub struct Store {
     post_index: sled::Tree,
     member_posts: sled::Tree,
     member_aliases: sled::Tree,
+    /// Counts kept with the data they count (`posts`): sled's `len` reads every page.
+    counters: sled::Tree,
     feeds: sled::Tree,
     subscribers: sled::Tree,
     deliveries: sled::Tree,
     digests_sent: sled::Tree,
     /// Bumped by every write, so caches of rendered output know when to rebuild.
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The `posts` counter as last committed.
+    post_count: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
+
+const POSTS_COUNTER: &str = "posts";
 
 /// A position in the newest-first order: posts strictly older than this come next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,14 +111,25 @@ impl Store {
             post_index: tree("post_index")?,
             member_posts: tree("member_posts")?,
             member_aliases: tree("member_aliases")?,
+            counters: tree("counters")?,
             feeds: tree("feeds")?,
             subscribers: tree("subscribers")?,
             deliveries: tree("deliveries")?,
             digests_sent: tree("digests_sent")?,
             db,
             generation: Default::default(),
+            post_count: Default::default(),
         };
         migrate::to_current(&store)?;
+        let count = match store.counters.get(POSTS_COUNTER)? {
+            Some(bytes) => u64::from_be_bytes(bytes.as_ref().try_into().context("the posts counter is corrupt")?),
+            None => {
+                let count = store.post_index.len() as u64;
+                store.counters.insert(POSTS_COUNTER, &count.to_be_bytes())?;
+                count
+            }
+        };
+        store.post_count.store(count, std::sync::atomic::Ordering::Release);
         Ok(store)
     }
 
@@ -199,7 +216,7 @@ impl Store {
     }
 
     pub fn post_count(&self) -> usize {
-        self.post_index.len()
+        self.post_count.load(std::sync::atomic::Ordering::Acquire) as usize
     }
 
     /// All of a member's aliases (`guid:...` or `link:...` to post id), read once per refresh.
@@ -238,10 +255,13 @@ impl Store {
             posts.iter().map(|p| Ok((p, encode(p)?))).collect::<anyhow::Result<_>>()?;
         let state_bytes = encode(state)?;
         let abort = |error: anyhow::Error| ConflictableTransactionError::Abort(error.to_string());
-        let trees = (&self.timeline, &self.post_index, &self.member_posts, &self.member_aliases, &self.feeds);
-        let result: Result<(), TransactionError<String>> =
-            trees.transaction(|(timeline, post_index, member_posts, member_aliases, feeds)| {
+        let trees =
+            (&self.timeline, &self.post_index, &self.member_posts, &self.member_aliases, &self.feeds, &self.counters);
+        let result: Result<Option<u64>, TransactionError<String>> =
+            trees.transaction(|(timeline, post_index, member_posts, member_aliases, feeds, counters)| {
+                let mut count = None;
                 if !encoded.is_empty() {
+                    let mut added = 0;
                     let read = |tree: &sled::transaction::TransactionalTree| tree.get(member.as_str());
                     let mut post_list: MemberPosts =
                         read(member_posts)?.map(|b| decode(&b)).transpose().map_err(abort)?.unwrap_or_default();
@@ -249,7 +269,9 @@ impl Store {
                         read(member_aliases)?.map(|b| decode(&b)).transpose().map_err(abort)?.unwrap_or_default();
                     for (post, bytes) in &encoded {
                         let time = keys::time_bytes(post.published);
-                        if let Some(old_time) = post_index.insert(post.id.as_bytes(), &time)? {
+                        let old_time = post_index.insert(post.id.as_bytes(), &time)?;
+                        added += u64::from(old_time.is_none());
+                        if let Some(old_time) = old_time {
                             // An edit can move a post in time (a corrected date): its old
                             // timeline entry goes, or it would be listed twice.
                             if old_time.as_ref() != time {
@@ -267,11 +289,19 @@ impl Store {
                     }
                     member_posts.insert(member.as_str(), encode(&post_list).map_err(abort)?)?;
                     member_aliases.insert(member.as_str(), encode(&aliases).map_err(abort)?)?;
+                    let stored =
+                        counters.get(POSTS_COUNTER)?.and_then(|b| b.as_ref().try_into().ok()).map(u64::from_be_bytes);
+                    let total = stored.unwrap_or_default() + added;
+                    counters.insert(POSTS_COUNTER, &total.to_be_bytes())?;
+                    count = Some(total);
                 }
                 feeds.insert(keys::feed(member, &state.feed_url), state_bytes.as_slice())?;
-                Ok(())
+                Ok(count)
             });
-        result.map_err(|error| anyhow::anyhow!("failed to save the refresh of {member}: {error}"))?;
+        let count = result.map_err(|error| anyhow::anyhow!("failed to save the refresh of {member}: {error}"))?;
+        if let Some(count) = count {
+            self.post_count.store(count, std::sync::atomic::Ordering::Release);
+        }
         self.changed();
         Ok(())
     }

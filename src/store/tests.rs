@@ -241,3 +241,21 @@ fn a_migration_cut_short_by_a_crash_is_redone_from_the_old_trees_on_the_next_ope
     assert_eq!(ids, vec!["a1"]);
     assert_eq!(store.member_posts(&member("a"), 10).unwrap().len(), 1);
 }
+
+#[test]
+fn the_post_count_counts_each_post_once_and_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    {
+        let store = Store::open(&path, 1024 * 1024).unwrap();
+        assert_eq!(store.post_count(), 0);
+        store.save_refresh(&member("a"), &[post("a", "a1", 1), post("a", "a2", 2)], &state("a")).unwrap();
+        store.save_refresh(&member("a"), &[post("a", "a1", 5)], &state("a")).unwrap();
+        store.save_refresh(&member("b"), &[post("b", "b1", 3)], &state("b")).unwrap();
+        store.save_refresh(&member("b"), &[], &state("b")).unwrap();
+        assert_eq!(store.post_count(), 3);
+        store.flush().unwrap();
+    }
+    let store = Store::open(&path, 1024 * 1024).unwrap();
+    assert_eq!(store.post_count(), 3);
+}
