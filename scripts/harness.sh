@@ -1,8 +1,13 @@
 # Shared by the benchmark and survival scripts (sourced, not run): the release binary, free
 # loopback ports, and waiting for a server started in the background.
 
-# Builds the release binary and sets $planet to it.
+# Builds the release binary and sets $planet to it; PLANET_BIN names another binary to run
+# instead (to compare two builds with the same script).
 build_planet() {
+    if [ -n "${PLANET_BIN:-}" ]; then
+        planet=$PLANET_BIN
+        return
+    fi
     cargo build --release --quiet --bin planet
     planet=$PWD/target/release/planet
 }
