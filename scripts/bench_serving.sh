@@ -38,6 +38,8 @@ PY
 "$planet" --config "$work/feeds.toml" import "$work/posts.jsonl" 2>/dev/null
 "$planet" --config "$work/feeds.toml" serve --listen "127.0.0.1:$port" 2>/dev/null &
 wait_for "http://127.0.0.1:$port/healthz"
+# nginx's workers run as an unprivileged user: mktemp's directory (0700) would answer 403.
+chmod 755 "$work"
 mkdir -p "$work/static"
 curl -sf "http://127.0.0.1:$port/feed.atom" -o "$work/static/feed.atom"
 curl -sf -H "Accept-Encoding: gzip" "http://127.0.0.1:$port/feed.atom" -o "$work/static/feed.atom.gz"
@@ -68,6 +70,11 @@ run() { # name url [header]
         output=$(wrk -t2 -c64 -d"${duration}s" --latency -H "$3" "$2")
     else
         output=$(wrk -t2 -c64 -d"${duration}s" --latency "$2")
+    fi
+    # A row counts only if every answer was a success: an error page is fast and proves nothing.
+    if grep -q "Non-2xx or 3xx responses" <<<"$output"; then
+        echo "bench_serving: $1 answered errors: $(grep 'Non-2xx' <<<"$output")" >&2
+        exit 1
     fi
     local rps p50 p99
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$output")
