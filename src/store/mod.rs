@@ -71,6 +71,11 @@ fn encode<T: Serialize>(value: &T) -> anyhow::Result<Vec<u8>> {
     Ok(serde_json::to_vec(&Envelope { v: SCHEMA_VERSION, data: value })?)
 }
 
+/// A stored value, or the default when there is none (a member's first post or alias).
+fn decode_or_default<T: DeserializeOwned + Default>(bytes: Option<sled::IVec>) -> anyhow::Result<T> {
+    Ok(bytes.map(|bytes| decode(&bytes)).transpose()?.unwrap_or_default())
+}
+
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> anyhow::Result<T> {
     let envelope: Envelope<T> = serde_json::from_slice(bytes).context("stored value is unreadable")?;
     anyhow::ensure!(envelope.v <= SCHEMA_VERSION, "stored value has version {} (newer than this planet)", envelope.v);
@@ -171,7 +176,7 @@ impl Store {
     }
 
     fn member_post_list(&self, member: &MemberId) -> anyhow::Result<MemberPosts> {
-        Ok(self.member_posts.get(member.as_str())?.map(|bytes| decode(&bytes)).transpose()?.unwrap_or_default())
+        decode_or_default(self.member_posts.get(member.as_str())?)
     }
 
     /// (member, publication time) of every post, from the member indexes alone: cheap
@@ -221,7 +226,7 @@ impl Store {
 
     /// All of a member's aliases (`guid:...` or `link:...` to post id), read once per refresh.
     pub fn aliases(&self, member: &MemberId) -> anyhow::Result<MemberAliases> {
-        Ok(self.member_aliases.get(member.as_str())?.map(|bytes| decode(&bytes)).transpose()?.unwrap_or_default())
+        decode_or_default(self.member_aliases.get(member.as_str())?)
     }
 
     /// Newest first, at most `limit`.
@@ -254,47 +259,12 @@ impl Store {
         let encoded: Vec<(&Post, Vec<u8>)> =
             posts.iter().map(|p| Ok((p, encode(p)?))).collect::<anyhow::Result<_>>()?;
         let state_bytes = encode(state)?;
-        let abort = |error: anyhow::Error| ConflictableTransactionError::Abort(error.to_string());
         let trees =
             (&self.timeline, &self.post_index, &self.member_posts, &self.member_aliases, &self.feeds, &self.counters);
         let result: Result<Option<u64>, TransactionError<String>> =
             trees.transaction(|(timeline, post_index, member_posts, member_aliases, feeds, counters)| {
-                let mut count = None;
-                if !encoded.is_empty() {
-                    let mut added = 0;
-                    let read = |tree: &sled::transaction::TransactionalTree| tree.get(member.as_str());
-                    let mut post_list: MemberPosts =
-                        read(member_posts)?.map(|b| decode(&b)).transpose().map_err(abort)?.unwrap_or_default();
-                    let mut aliases: MemberAliases =
-                        read(member_aliases)?.map(|b| decode(&b)).transpose().map_err(abort)?.unwrap_or_default();
-                    for (post, bytes) in &encoded {
-                        let time = keys::time_bytes(post.published);
-                        let old_time = post_index.insert(post.id.as_bytes(), &time)?;
-                        added += u64::from(old_time.is_none());
-                        if let Some(old_time) = old_time {
-                            // An edit can move a post in time (a corrected date): its old
-                            // timeline entry goes, or it would be listed twice.
-                            if old_time.as_ref() != time {
-                                timeline.remove(keys::with_id(&old_time, &post.id))?;
-                                if let Some(old_published) = keys::time_of(&old_time) {
-                                    post_list.remove(old_published, &post.id);
-                                }
-                            }
-                        }
-                        timeline.insert(keys::with_id(&time, &post.id), bytes.as_slice())?;
-                        post_list.insert(post.published, &post.id);
-                        for alias in post_aliases(post) {
-                            aliases.insert(alias, &post.id);
-                        }
-                    }
-                    member_posts.insert(member.as_str(), encode(&post_list).map_err(abort)?)?;
-                    member_aliases.insert(member.as_str(), encode(&aliases).map_err(abort)?)?;
-                    let stored =
-                        counters.get(POSTS_COUNTER)?.and_then(|b| b.as_ref().try_into().ok()).map(u64::from_be_bytes);
-                    let total = stored.unwrap_or_default() + added;
-                    counters.insert(POSTS_COUNTER, &total.to_be_bytes())?;
-                    count = Some(total);
-                }
+                let indexes = [timeline, post_index, member_posts, member_aliases, counters];
+                let count = if encoded.is_empty() { None } else { Some(write_posts(member, &encoded, indexes)?) };
                 feeds.insert(keys::feed(member, &state.feed_url), state_bytes.as_slice())?;
                 Ok(count)
             });
@@ -305,6 +275,50 @@ impl Store {
         self.changed();
         Ok(())
     }
+}
+
+type TransactionTree = sled::transaction::TransactionalTree;
+
+fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
+    ConflictableTransactionError::Abort(error.to_string())
+}
+
+/// A refresh's posts, their timeline and index entries, the member's post list and aliases,
+/// and the post counter, inside the refresh's transaction. Returns the new post count.
+fn write_posts(
+    member: &MemberId,
+    encoded: &[(&Post, Vec<u8>)],
+    [timeline, post_index, member_posts, member_aliases, counters]: [&TransactionTree; 5],
+) -> Result<u64, ConflictableTransactionError<String>> {
+    let mut post_list: MemberPosts = decode_or_default(member_posts.get(member.as_str())?).map_err(abort)?;
+    let mut aliases: MemberAliases = decode_or_default(member_aliases.get(member.as_str())?).map_err(abort)?;
+    let mut added = 0;
+    for (post, bytes) in encoded {
+        let time = keys::time_bytes(post.published);
+        match post_index.insert(post.id.as_bytes(), &time)? {
+            None => added += 1,
+            // An edit can move a post in time (a corrected date): its old timeline entry
+            // goes, or it would be listed twice.
+            Some(old_time) if old_time.as_ref() != time => {
+                timeline.remove(keys::with_id(&old_time, &post.id))?;
+                if let Some(old_published) = keys::time_of(&old_time) {
+                    post_list.remove(old_published, &post.id);
+                }
+            }
+            Some(_) => {}
+        }
+        timeline.insert(keys::with_id(&time, &post.id), bytes.as_slice())?;
+        post_list.insert(post.published, &post.id);
+        for alias in post_aliases(post) {
+            aliases.insert(alias, &post.id);
+        }
+    }
+    member_posts.insert(member.as_str(), encode(&post_list).map_err(abort)?)?;
+    member_aliases.insert(member.as_str(), encode(&aliases).map_err(abort)?)?;
+    let stored = counters.get(POSTS_COUNTER)?.and_then(|b| b.as_ref().try_into().ok()).map(u64::from_be_bytes);
+    let total = stored.unwrap_or_default() + added;
+    counters.insert(POSTS_COUNTER, &total.to_be_bytes())?;
+    Ok(total)
 }
 
 /// The aliases a post is found by on later refreshes.
