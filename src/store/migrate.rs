@@ -58,39 +58,46 @@ fn rebuild_from_version_1(store: &Store) -> anyhow::Result<()> {
         store.timeline.insert(keys::with_id(&time, &summary.id), value)?;
         store.post_index.insert(id, &time)?;
     }
-    // Keys are sorted, so each member's entries are consecutive: one member in memory at a time.
-    let mut current: Option<(Vec<u8>, MemberPosts)> = None;
-    for item in store.db.open_tree("posts_by_member")?.iter() {
-        let (key, _) = item?;
+    regroup_by_member(
+        store.db.open_tree("posts_by_member")?,
+        &store.member_posts,
+        |posts: &mut MemberPosts, rest, _| {
+            let time = keys::time_of(rest).context("corrupt version-1 member index key")?;
+            posts.insert(time, keys::id_after_time(rest));
+            Ok(())
+        },
+    )?;
+    regroup_by_member(
+        store.db.open_tree("aliases")?,
+        &store.member_aliases,
+        |aliases: &mut MemberAliases, alias, id| {
+            aliases.insert(String::from_utf8_lossy(alias).into_owned(), &String::from_utf8_lossy(id));
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+/// Folds a version-1 tree keyed `member NUL rest` into one value per member in `into`, with
+/// `add(value, rest, stored)` per entry. Keys are sorted, so each member's entries are
+/// consecutive: one member's value is in memory at a time.
+fn regroup_by_member<T: Default + serde::Serialize>(
+    old: sled::Tree,
+    into: &sled::Tree,
+    add: impl Fn(&mut T, &[u8], &[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut current: Option<(Vec<u8>, T)> = None;
+    for item in old.iter() {
+        let (key, stored) = item?;
         let (member, rest) = split_member(&key)?;
-        let time = keys::time_of(rest).context("corrupt version-1 member index key")?;
-        if current.as_ref().is_some_and(|(m, _)| m.as_slice() != member) {
-            let (m, posts) = current.take().expect("checked above");
-            store.member_posts.insert(m, encode(&posts)?)?;
+        if let Some((done, value)) = current.take_if(|(m, _)| m.as_slice() != member) {
+            into.insert(done, encode(&value)?)?;
         }
-        current
-            .get_or_insert_with(|| (member.to_vec(), MemberPosts::default()))
-            .1
-            .insert(time, keys::id_after_time(rest));
+        let (_, value) = current.get_or_insert_with(|| (member.to_vec(), T::default()));
+        add(value, rest, &stored)?;
     }
-    if let Some((m, posts)) = current {
-        store.member_posts.insert(m, encode(&posts)?)?;
-    }
-    let mut current: Option<(Vec<u8>, MemberAliases)> = None;
-    for item in store.db.open_tree("aliases")?.iter() {
-        let (key, id) = item?;
-        let (member, alias) = split_member(&key)?;
-        if current.as_ref().is_some_and(|(m, _)| m.as_slice() != member) {
-            let (m, aliases) = current.take().expect("checked above");
-            store.member_aliases.insert(m, encode(&aliases)?)?;
-        }
-        current
-            .get_or_insert_with(|| (member.to_vec(), MemberAliases::default()))
-            .1
-            .insert(String::from_utf8_lossy(alias).into_owned(), &String::from_utf8_lossy(&id));
-    }
-    if let Some((m, aliases)) = current {
-        store.member_aliases.insert(m, encode(&aliases)?)?;
+    if let Some((member, value)) = current {
+        into.insert(member, encode(&value)?)?;
     }
     Ok(())
 }
