@@ -36,6 +36,27 @@ fn page(state: &AppState, status: StatusCode, heading: &str, message: &str) -> R
     (status, [(axum::http::header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
 }
 
+/// Stores a confirmation or an unsubscription for an address whose token was verified. A
+/// second click on the same confirmation link keeps the first confirmation's time.
+fn record_status(state: &AppState, address: &str, status: SubscriberStatus) -> Result<(), Error> {
+    let now = Utc::now();
+    let store = &state.service.store;
+    let mut subscriber = store.subscriber(address)?.unwrap_or_else(|| Subscriber::new(address, status, now));
+    let already_confirmed = subscriber.status == SubscriberStatus::Confirmed && subscriber.confirmed_at.is_some();
+    match status {
+        SubscriberStatus::Confirmed if already_confirmed => return Ok(()),
+        SubscriberStatus::Confirmed => {
+            subscriber.confirmed_at = Some(now);
+            subscriber.unsubscribed_at = None;
+        }
+        SubscriberStatus::Unsubscribed => subscriber.unsubscribed_at = Some(now),
+        SubscriberStatus::Pending => {}
+    }
+    subscriber.status = status;
+    store.put_subscriber(&subscriber)?;
+    Ok(())
+}
+
 /// The client's address: the peer, or X-Forwarded-For when the peer is a proxy on this host.
 fn client(peer: SocketAddr, headers: &HeaderMap) -> String {
     let forwarded =
@@ -160,18 +181,7 @@ async fn confirm(
         Ok(address) => address,
         Err(response) => return Ok(*response),
     };
-    let now = Utc::now();
-    let mut subscriber = state
-        .service
-        .store
-        .subscriber(&address)?
-        .unwrap_or_else(|| Subscriber::new(&address, SubscriberStatus::Pending, now));
-    if subscriber.status != SubscriberStatus::Confirmed {
-        subscriber.status = SubscriberStatus::Confirmed;
-        subscriber.confirmed_at = Some(now);
-        subscriber.unsubscribed_at = None;
-        state.service.store.put_subscriber(&subscriber)?;
-    }
+    record_status(&state, &address, SubscriberStatus::Confirmed)?;
     let (heading, message) = if english {
         ("Subscribed", "You will receive the weekly digest.")
     } else {
@@ -213,15 +223,7 @@ async fn unsubscribe(
         Ok(address) => address,
         Err(response) => return Ok(*response),
     };
-    let now = Utc::now();
-    let mut subscriber = state
-        .service
-        .store
-        .subscriber(&address)?
-        .unwrap_or_else(|| Subscriber::new(&address, SubscriberStatus::Unsubscribed, now));
-    subscriber.status = SubscriberStatus::Unsubscribed;
-    subscriber.unsubscribed_at = Some(now);
-    state.service.store.put_subscriber(&subscriber)?;
+    record_status(&state, &address, SubscriberStatus::Unsubscribed)?;
     let (heading, message) = if english {
         ("Unsubscribed", "You will not receive the digest any more.")
     } else {

@@ -223,7 +223,10 @@ async fn subscribe_confirm_receive_and_unsubscribe_in_one_click() {
     let path = link.trim_start_matches("http://127.0.0.1");
     let (status, page) = app.text(path).await;
     assert_eq!(status, 200, "{page}");
-    assert_eq!(app.service.store.subscriber(reader).unwrap().unwrap().status, SubscriberStatus::Confirmed);
+    let confirmed = app.service.store.subscriber(reader).unwrap().unwrap();
+    assert_eq!(confirmed.status, SubscriberStatus::Confirmed);
+    assert_eq!(app.text(path).await.0, 200, "a second click on the link is harmless");
+    assert_eq!(app.service.store.subscriber(reader).unwrap().unwrap(), confirmed, "and keeps the first confirmation");
 
     send(&app, last_week(), SendOptions::default()).await.unwrap();
     let digests: Vec<serde_json::Value> =
