@@ -116,6 +116,22 @@ fn message_id(config: &Config, week: &str, address: &str) -> String {
     format!("<digest.{week}.{}@{host}>", &crate::parse::ids::digest(&[address])[..16])
 }
 
+/// The digest's message to one recipient: both parts, list headers and a one-click
+/// unsubscribe link of its own (when a digest secret is set). Preview shows exactly this.
+pub fn message<'a>(config: &Config, digest: &'a Digest, secret: Option<&[u8]>, address: &'a str) -> Outgoing<'a> {
+    let unsubscribe = unsubscribe_url(config, secret, address);
+    let host = config.site.url.host_str().unwrap_or("planet");
+    Outgoing {
+        to: address,
+        subject: &digest.subject,
+        text: render::digest::email_text(&config.site, digest, unsubscribe.as_deref()),
+        html: Some(render::digest::email_html(&config.site, digest, unsubscribe.as_deref())),
+        list_id: Some(format!("{} <digest.{host}>", config.digest.title)),
+        unsubscribe_url: unsubscribe,
+        message_id: message_id(config, &digest.week, address),
+    }
+}
+
 /// Sends the digest of `week` to every recipient not yet served.
 pub async fn send_week(
     config: &Config,
@@ -150,8 +166,6 @@ pub async fn send_week(
         }
         return Ok(report);
     }
-    let host = config.site.url.host_str().unwrap_or("planet");
-    let list_id = format!("{} <digest.{host}>", config.digest.title);
     for address in recipients(config, store)? {
         match store.delivery(&week_text, &address)?.map(|d| d.status) {
             Some(DeliveryStatus::Sending) if !options.force => {
@@ -172,16 +186,7 @@ pub async fn send_week(
         // our record cannot lead to a second copy.
         let marker = Delivery { status: DeliveryStatus::Sending, at: Utc::now(), detail: None };
         store.record_delivery(&week_text, &address, &marker)?;
-        let unsubscribe = unsubscribe_url(config, secret, &address);
-        let outgoing = Outgoing {
-            to: &address,
-            subject: &digest.subject,
-            text: render::digest::email_text(&config.site, &digest, unsubscribe.as_deref()),
-            html: Some(render::digest::email_html(&config.site, &digest, unsubscribe.as_deref())),
-            list_id: Some(list_id.clone()),
-            unsubscribe_url: unsubscribe.clone(),
-            message_id: message_id(config, &week_text, &address),
-        };
+        let outgoing = message(config, &digest, secret, &address);
         match mailer.send(&outgoing).await {
             Ok(()) => {
                 store.record_delivery(

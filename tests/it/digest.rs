@@ -390,6 +390,8 @@ async fn the_digest_commands_preview_and_send_once_unless_forced() {
     assert!(sink.messages().is_empty(), "a dry run sends nothing");
     let sent = run(args(&["digest", "send", "--week", &week])).await.unwrap();
     assert!(sent.status.success() && String::from_utf8_lossy(&sent.stdout).contains("1 sent"));
+    let sent_id = sink.messages()[0]["headers"]["Message-ID"].as_str().unwrap().to_string();
+    assert!(eml.contains(&format!("Message-ID: {sent_id}")), "the preview is the message sent: {sent_id}");
     let again = run(args(&["digest", "send", "--week", &week])).await.unwrap();
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already sent"));

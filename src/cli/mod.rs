@@ -1,0 +1,206 @@
+//! The command line: argument definitions and one function per subcommand. Output for people
+//! goes to stdout as tables; `--json` gives one JSON object per line for programs.
+
+mod digest;
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use url::Url;
+
+use crate::config::{self, MemberId};
+use crate::fetch;
+use crate::refresh::{self, PassOptions};
+use crate::store::{self, Store};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "planet",
+    version,
+    about = "The Changsha .NET community planet: members' blogs in, one community feed out"
+)]
+pub struct Args {
+    /// The configuration file.
+    #[arg(long, global = true, default_value = "feeds.toml", env = "PLANET_CONFIG")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the planet over HTTP and fetch feeds on the schedule in feeds.toml.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "PLANET_LISTEN")]
+        listen: String,
+    },
+    /// Fetch every member feed once now and store what changed.
+    Fetch {
+        /// Also fetch feeds that are backing off after failures, or gone.
+        #[arg(long)]
+        all: bool,
+        /// Only this member.
+        #[arg(long)]
+        member: Option<String>,
+        /// One JSON object per feed instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the whole pipeline on feeds (URLs or files) without storing anything, and show
+    /// what would be stored and why something would not.
+    Check {
+        #[arg(required = true)]
+        inputs: Vec<String>,
+        /// Base URL for relative links in files.
+        #[arg(long)]
+        base_url: Option<Url>,
+        /// One JSON object per input, one per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The weekly digest: preview it, or send it now.
+    Digest {
+        #[command(subcommand)]
+        command: DigestCommand,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Write every post and feed state as JSON lines.
+    Export {
+        /// Where to write (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Read JSON lines written by `export` into the store.
+    Import {
+        /// What to read (default: standard input).
+        input: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DigestCommand {
+    /// Write a week's digest to standard output.
+    Preview {
+        /// The week, like 2026-W48 (default: the last complete week).
+        #[arg(long)]
+        week: Option<String>,
+        #[arg(long, value_enum, default_value = "html")]
+        format: PreviewFormat,
+    },
+    /// Mail a week's digest now to every recipient not yet served.
+    Send {
+        #[arg(long)]
+        week: Option<String>,
+        /// Show who would receive it; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send a week already sent (recipients already served are still skipped).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PreviewFormat {
+    Html,
+    Text,
+    Eml,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print what was understood.
+    Check,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::Serve { listen } => {
+            let config = config::load(&args.config)?;
+            let store = Store::open(&config.store.path, config.store.cache_bytes)?;
+            let secrets = crate::serve::Secrets::from_environment();
+            if secrets.admin_token.is_none() {
+                tracing::info!("PLANET_ADMIN_TOKEN is not set: POST /admin/refresh is disabled");
+            }
+            if secrets.digest_secret.is_none() {
+                tracing::info!("PLANET_DIGEST_SECRET is not set: readers cannot subscribe to the digest");
+            }
+            let service = crate::serve::Service::new(config, store, secrets)?;
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("failed to listen on {listen}"))?;
+            crate::serve::run(service, listener, crate::serve::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fetch { all, member, json } => {
+            let config = config::load(&args.config)?;
+            let member =
+                member.map(|m| MemberId::parse(&m).map_err(|e| anyhow::anyhow!("--member {m}: {e}"))).transpose()?;
+            if let Some(id) = &member {
+                anyhow::ensure!(
+                    config.members.iter().any(|m| m.id == *id),
+                    "no member '{id}' in {}",
+                    config.source.display()
+                );
+            }
+            let store = Store::open(&config.store.path, config.store.cache_bytes)?;
+            let client = fetch::Client::new(&config.fetch)?;
+            let report =
+                refresh::run_pass(&config, &store, &client, Utc::now(), &PassOptions { force: all, member }).await?;
+            report::print_pass(&report, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { inputs, base_url, json } => {
+            report::check(&args.config, &inputs, base_url.as_ref(), json).await
+        }
+        Command::Digest { command } => digest::run(&args.config, command).await,
+        Command::Config { command: ConfigCommand::Check } => {
+            let config = config::load(&args.config)?;
+            report::print_config(&config);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { output } => {
+            let config = config::load(&args.config)?;
+            let store = Store::open(&config.store.path, config.store.cache_bytes)?;
+            let counts = match output {
+                Some(path) => {
+                    let file =
+                        std::fs::File::create(&path).with_context(|| format!("failed to create {}", path.display()))?;
+                    store::export(&store, std::io::BufWriter::new(file))?
+                }
+                None => store::export(&store, std::io::BufWriter::new(std::io::stdout().lock()))?,
+            };
+            eprintln!(
+                "exported {} posts, {} feed states and {} subscribers",
+                counts.posts, counts.feed_states, counts.subscribers
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { input } => {
+            let config = config::load(&args.config)?;
+            let store = Store::open(&config.store.path, config.store.cache_bytes)?;
+            let counts = match input {
+                Some(path) => {
+                    let file =
+                        std::fs::File::open(&path).with_context(|| format!("failed to open {}", path.display()))?;
+                    store::import(&store, std::io::BufReader::new(file))?
+                }
+                None => store::import(&store, std::io::stdin().lock())?,
+            };
+            eprintln!(
+                "imported {} posts, {} feed states and {} subscribers",
+                counts.posts, counts.feed_states, counts.subscribers
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
