@@ -6,7 +6,8 @@ use atom_syndication::{Content, Entry, Feed, Link, Person, Text};
 use chrono::{DateTime, Utc};
 use minijinja::context;
 
-use super::site::{base_path, feed_links, render, site_values, texts};
+use super::site::{base_path, feed_links, site_values};
+use super::template::{render, texts};
 use crate::config::Site;
 use crate::digest::Digest;
 

@@ -8,6 +8,7 @@ mod json_feed;
 mod opml;
 mod rss;
 pub mod site;
+mod template;
 
 use std::collections::HashMap;
 
