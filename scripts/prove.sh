@@ -2,7 +2,7 @@
 # Everything issue 5 asks planet to prove, in one run: the benchmarks (ingest against
 # feedparser, a 1,000-feed fetch pass, serving against nginx, scale to 100,000 posts) and
 # the survival checks (SIGKILL crash test, soak, API fuzzing). Hostile feeds at scale run in
-# the test suite (tests/it/corpus/payloads.rs). Installs wrk, nginx and schemathesis if
+# the test suite (tests/it/corpus/payloads.rs and hostile_at_scale.rs). Installs wrk, nginx and schemathesis if
 # missing (root). `--short` is the CI version: every harness runs, briefly, so none rots.
 # Usage: scripts/prove.sh [--short]
 set -euo pipefail

@@ -34,6 +34,12 @@ pub fn email_html(site: &Site, digest: &Digest, unsubscribe_url: Option<&str>) -
     )
 }
 
+/// The email's body alone, for the digest feed: a feed entry's content is a fragment, not a
+/// document with its own head.
+fn email_body_html(site: &Site, digest: &Digest) -> String {
+    render("email_body.html", context! { t => texts(site), digest => digest, unsubscribe_url => None::<&str> })
+}
+
 pub fn email_text(site: &Site, digest: &Digest, unsubscribe_url: Option<&str>) -> String {
     render("email.txt", context! { t => texts(site), digest => digest, unsubscribe_url => unsubscribe_url })
 }
@@ -66,7 +72,7 @@ pub fn atom(site: &Site, digests: &[Digest], now: DateTime<Utc>) -> String {
                 links: vec![link(digest.url.clone(), "alternate", "text/html")],
                 summary: Some(Text::plain(digest.headline.clone())),
                 content: Some(Content {
-                    value: Some(email_html(site, digest, None)),
+                    value: Some(email_body_html(site, digest)),
                     content_type: Some("html".into()),
                     ..Content::default()
                 }),

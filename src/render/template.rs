@@ -24,6 +24,7 @@ pub(crate) fn environment() -> &'static Environment<'static> {
             ("subscribe_form.html", include_str!("templates/subscribe_form.html")),
             ("message.html", include_str!("templates/message.html")),
             ("email.html", include_str!("templates/email.html")),
+            ("email_body.html", include_str!("templates/email_body.html")),
             ("email.txt", include_str!("templates/email.txt")),
         ] {
             environment.add_template(name, source).expect("templates are valid");

@@ -145,6 +145,7 @@ fn feedparser_sanitize_cases_leave_nothing_executable() {
 }
 
 mod base;
+mod hostile_at_scale;
 mod parity;
 mod payloads;
 mod text;
