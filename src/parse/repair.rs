@@ -106,6 +106,13 @@ fn balance_tags(text: &str) -> Option<(String, Vec<String>)> {
                 cut_at = Some(last);
                 break;
             }
+            // A start tag whose "name" is not a name is markup gone wrong (`<svg/1='...`):
+            // the reader took everything to the next quote and `>` as one tag, and no end tag
+            // could ever match it. Like any other syntax error, it ends the document there.
+            Ok(Event::Start(element) | Event::Empty(element)) if !is_xml_name(&element_name(element.name())) => {
+                cut_at = Some(last);
+                break;
+            }
             Ok(Event::Start(element)) => {
                 stack.push(element_name(element.name()));
                 out.push_str(&text[last..position]);
@@ -148,6 +155,14 @@ fn balance_tags(text: &str) -> Option<(String, Vec<String>)> {
 fn element_name(name: quick_xml::name::QName) -> String {
     let text: &str = name.as_ref();
     text.to_string()
+}
+
+/// XML's Name production, simplified to what matters here: no markup, quotes or spaces,
+/// and not starting with a digit, `-` or `.`.
+fn is_xml_name(name: &str) -> bool {
+    let valid = |c: char| c.is_alphanumeric() || matches!(c, '-' | '.' | '_' | ':') || !c.is_ascii();
+    name.chars().next().is_some_and(|first| !first.is_ascii_digit() && !matches!(first, '-' | '.'))
+        && name.chars().all(valid)
 }
 
 /// feed-rs recognizes `<rss>` only with version 2.0, 0.91 or 0.92, and only with a

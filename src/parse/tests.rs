@@ -86,6 +86,26 @@ fn ill_formed_xml_is_repaired_with_a_warning() {
 }
 
 #[test]
+fn a_tag_that_swallows_the_rest_of_the_feed_cuts_it_there_and_keeps_the_entries_before() {
+    // `<svg/1='` in xhtml content: the reader takes everything up to the next quote (in
+    // the next entry) as one tag. The entries before it must survive.
+    let entry = |id: usize, body: &str| {
+        format!("<entry><id>{id}</id><title>post {id}</title><updated>2026-11-20T00:00:00Z</updated><content type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">{body}</div></content></entry>")
+    };
+    let doc = format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title>{}{}{}</feed>",
+        entry(1, "<p>fine</p>"),
+        entry(2, "'onload=alert(1)><svg/1='"),
+        entry(3, "'>alert(1)</script><script/1='")
+    );
+    let parsed = run(&doc, &member(), FutureDates::Clamp);
+    let titles: Vec<&str> = parsed.posts.iter().map(|p| p.title.as_str()).collect();
+    assert_eq!(titles, vec!["post 1", "post 2"]);
+    assert!(!parsed.posts[1].content_html.as_str().contains("svg"));
+    assert!(parsed.warnings.iter().any(|w| w.code == "repaired_xml" && w.message.contains("dropped")));
+}
+
+#[test]
 fn two_items_with_one_guid_stay_two_posts() {
     let doc = r#"<rss version="2.0"><channel><title>t</title>
 <item><title>a</title><guid>same</guid><link>https://x.cn/a</link></item>

@@ -49,8 +49,10 @@ fn document(kind: usize, items: &str) -> String {
     }
 }
 
-/// Whether `xml` is one well-formed element: an xhtml payload must be XML itself, or it
-/// breaks the whole feed it is in (the per-document test in payloads.rs covers the rest).
+/// Whether `xml` is one well-formed element. An xhtml payload that is not XML itself makes
+/// planet's repair cut or rebalance the feed around it, so later entries in the same feed
+/// may be lost and the counts below could not be exact; the per-document test in
+/// payloads.rs covers those payloads one by one.
 fn well_formed(xml: &str) -> bool {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);
