@@ -171,12 +171,86 @@ async fn member_pages(app: &TestApp, id: &str) -> Vec<String> {
     pages
 }
 
+/// What was read back, and everything wrong found in it.
+#[derive(Default)]
+struct Readback {
+    atom_entries: usize,
+    rss_items: usize,
+    json_items: usize,
+    member_pages: usize,
+    api_posts: usize,
+    problems: Vec<String>,
+}
+
+impl Readback {
+    /// Each member's feed in the three formats, and every page of the member's posts.
+    async fn members(&mut self, app: &TestApp, ids: &[&str]) {
+        for id in ids {
+            let (_, atom) = app.feed_atom(&format!("?member={id}")).await;
+            let (count, found) = atom_problems(&format!("/feed.atom?member={id}"), &atom);
+            self.atom_entries += count;
+            self.problems.extend(found);
+            let (_, rss) = app.feed_rss(&format!("?member={id}")).await;
+            let (count, found) = rss_problems(&format!("/feed.rss?member={id}"), &rss);
+            self.rss_items += count;
+            self.problems.extend(found);
+            let (_, json) = app.feed_json(&format!("?member={id}")).await;
+            let items = json["items"].as_array().cloned().unwrap_or_default();
+            self.json_items += items.len();
+            self.problems.extend(json_posts_problems(&format!("/feed.json?member={id}"), &items));
+            for page in member_pages(app, id).await {
+                self.member_pages += 1;
+                self.problems.extend(page_problems(&format!("/members/{id}"), &page));
+            }
+        }
+    }
+
+    /// Every post through the API, page by page, and the home page.
+    async fn api_and_home(&mut self, app: &TestApp) {
+        let mut cursor = String::new();
+        loop {
+            let (status, page) = app.posts(&format!("?limit=100{cursor}")).await;
+            assert_eq!(status, 200);
+            let posts = page["posts"].as_array().cloned().unwrap_or_default();
+            self.api_posts += posts.len();
+            self.problems.extend(json_posts_problems("/api/v1/posts", &posts));
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => break,
+            }
+        }
+        let (_, index) = app.index("").await;
+        self.problems.extend(page_problems("/", &index));
+    }
+
+    /// The week's digest as a page, JSON, a feed and both parts of the email; its post count.
+    async fn digest(&mut self, app: &TestApp, week: Week) -> usize {
+        let (status, page) = app.digest_page(&week.to_string()).await;
+        assert_eq!(status, 200);
+        self.problems.extend(page_problems("/digest/{week}", &page));
+        let (status, json) = app.digest_json(&week.to_string()).await;
+        assert_eq!(status, 200);
+        self.problems.extend(control_characters("/api/v1/digests/{week}", &json.to_string()));
+        let (_, feed) = app.text("/digest.atom").await;
+        self.problems.extend(atom_problems("/digest.atom", &feed).1);
+        let config = app.service.config();
+        let digest = planet::digest::send::compose_week(&config, &app.service.store, week, Utc::now()).unwrap();
+        let (html, text) = (
+            planet::render::digest::email_html(&config.site, &digest, None),
+            planet::render::digest::email_text(&config.site, &digest, None),
+        );
+        self.problems.extend(page_problems("digest email", &html));
+        self.problems.extend(control_characters("digest text email", &text));
+        digest.post_count
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_xss_payload_fetched_into_the_store_comes_out_of_every_endpoint_harmless() {
     let payloads = payloads();
     assert!(payloads.len() > 2000, "the payload lists look incomplete");
     let week = Week::last_complete(Utc::now(), chrono_tz::Asia::Shanghai);
-    let (members, expected_posts) = hostile_members(&payloads, week.start(chrono_tz::Asia::Shanghai));
+    let (members, expected) = hostile_members(&payloads, week.start(chrono_tz::Asia::Shanghai));
     let ids: Vec<&'static str> = members.iter().map(|m| m.id).collect();
     let app = spawn_app(members, None).await;
     let report = app.pass().await;
@@ -187,70 +261,28 @@ async fn every_xss_payload_fetched_into_the_store_comes_out_of_every_endpoint_ha
         .map(|f| format!("{} {:?}", f.member, f.outcome))
         .collect();
     assert!(failed.is_empty(), "every hostile feed is fetched: {failed:?}");
-    assert_eq!(report.totals().new, expected_posts);
+    assert_eq!(report.totals().new, expected);
 
-    let mut problems = Vec::new();
-    let (mut atom_entries, mut rss_items, mut json_items, mut pages) = (0, 0, 0, 0);
-    for id in &ids {
-        let (_, atom) = app.feed_atom(&format!("?member={id}")).await;
-        let (count, found) = atom_problems(&format!("/feed.atom?member={id}"), &atom);
-        atom_entries += count;
-        problems.extend(found);
-        let (_, rss) = app.feed_rss(&format!("?member={id}")).await;
-        let (count, found) = rss_problems(&format!("/feed.rss?member={id}"), &rss);
-        rss_items += count;
-        problems.extend(found);
-        let (_, json) = app.feed_json(&format!("?member={id}")).await;
-        let items = json["items"].as_array().cloned().unwrap_or_default();
-        json_items += items.len();
-        problems.extend(json_posts_problems(&format!("/feed.json?member={id}"), &items));
-        for page in member_pages(&app, id).await {
-            pages += 1;
-            problems.extend(page_problems(&format!("/members/{id}"), &page));
-        }
-    }
-    assert_eq!((atom_entries, rss_items, json_items), (expected_posts, expected_posts, expected_posts));
-
-    let (mut api_posts, mut cursor) = (0, String::new());
-    loop {
-        let (status, page) = app.posts(&format!("?limit=100{cursor}")).await;
-        assert_eq!(status, 200);
-        let posts = page["posts"].as_array().cloned().unwrap_or_default();
-        api_posts += posts.len();
-        problems.extend(json_posts_problems("/api/v1/posts", &posts));
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = format!("&cursor={next}"),
-            None => break,
-        }
-    }
-    assert_eq!(api_posts, expected_posts);
-    let (_, index) = app.index("").await;
-    problems.extend(page_problems("/", &index));
-
-    let (status, digest_page) = app.digest_page(&week.to_string()).await;
-    assert_eq!(status, 200);
-    problems.extend(page_problems("/digest/{week}", &digest_page));
-    let (status, digest_json) = app.digest_json(&week.to_string()).await;
-    assert_eq!(status, 200);
-    problems.extend(control_characters("/api/v1/digests/{week}", &digest_json.to_string()));
-    let (_, digest_feed) = app.text("/digest.atom").await;
-    problems.extend(atom_problems("/digest.atom", &digest_feed).1);
-    let config = app.service.config();
-    let digest = planet::digest::send::compose_week(&config, &app.service.store, week, Utc::now()).unwrap();
-    assert_eq!(digest.post_count, expected_posts, "the digest holds every post of the week");
-    problems.extend(page_problems("digest email", &planet::render::digest::email_html(&config.site, &digest, None)));
-    problems.extend(control_characters(
-        "digest text email",
-        &planet::render::digest::email_text(&config.site, &digest, None),
-    ));
-
+    let mut read = Readback::default();
+    read.members(&app, &ids).await;
+    read.api_and_home(&app).await;
+    let in_digest = read.digest(&app, week).await;
     println!(
-        "hostile feeds at scale: {} payloads, {expected_posts} posts in {} feeds; read back as {atom_entries} Atom entries, \
-         {rss_items} RSS items, {json_items} JSON Feed items, {api_posts} API posts, {pages} member pages and the digest: \
-         {} problems",
+        "hostile feeds at scale: {} payloads, {expected} posts in {} feeds; read back as {} Atom entries, {} RSS items, \
+         {} JSON Feed items, {} API posts, {} member pages and the digest ({in_digest} posts): {} problems",
         payloads.len(),
         ids.len(),
-        problems.len()
+        read.atom_entries,
+        read.rss_items,
+        read.json_items,
+        read.api_posts,
+        read.member_pages,
+        read.problems.len()
     );
-    assert!(problems.is_empty(), "{:#?}", &problems[..problems.len().min(20)]);
+    assert_eq!(
+        [read.atom_entries, read.rss_items, read.json_items, read.api_posts, in_digest],
+        [expected; 5],
+        "every post comes out of every endpoint"
+    );
+    assert!(read.problems.is_empty(), "{:#?}", &read.problems[..read.problems.len().min(20)]);
 }
