@@ -87,32 +87,50 @@ pub fn xml(text: &str) -> (String, Vec<String>) {
 }
 
 /// Makes end tags match start tags, like a loose parser: an end tag that closes an outer
-/// element also closes the ones left open inside it, a stray end tag is dropped, a syntax
-/// error ends the document there, and whatever is open at the end is closed. `None` when
-/// the document was already balanced.
+/// element also closes the ones left open inside it, a stray end tag is dropped, and
+/// whatever is open at the end is closed. After a syntax error, reading goes on from the
+/// next entry or item (closing the one it broke), so one broken post does not take the rest
+/// of the feed with it; after the last one, the document ends there. `None` when the
+/// document was already balanced.
 fn balance_tags(text: &str) -> Option<(String, Vec<String>)> {
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = false;
     let mut out = String::with_capacity(text.len() + 64);
     let mut stack: Vec<String> = Vec::new();
-    let (mut last, mut closed, mut dropped) = (0usize, 0usize, 0usize);
-    let mut cut_at = None;
+    let (mut base, mut last, mut closed, mut dropped) = (0usize, 0usize, 0usize, 0usize);
+    let (mut cut_at, mut skipped) = (None, Vec::new());
     loop {
         let event = reader.read_event();
-        let position = (reader.buffer_position() as usize).min(text.len());
-        match event {
-            Ok(Event::Eof) => break,
-            Err(_) => {
-                cut_at = Some(last);
-                break;
-            }
+        let position = (base + reader.buffer_position() as usize).min(text.len());
+        let broken = match &event {
+            Err(_) => true,
             // A start tag whose "name" is not a name is markup gone wrong (`<svg/1='...`):
-            // the reader took everything to the next quote and `>` as one tag, and no end tag
-            // could ever match it. Like any other syntax error, it ends the document there.
-            Ok(Event::Start(element) | Event::Empty(element)) if !is_xml_name(&element_name(element.name())) => {
-                cut_at = Some(last);
-                break;
+            // the reader took everything to the next quote and `>` as one tag, and no end
+            // tag could ever match it. It is a syntax error like any other.
+            Ok(Event::Start(element) | Event::Empty(element)) => !is_xml_name(&element_name(element.name())),
+            _ => false,
+        };
+        if broken {
+            match next_entry(text, last, &stack) {
+                Some((open_entry, next)) => {
+                    for open in stack.drain(open_entry..).rev() {
+                        out.push_str(&format!("</{open}>"));
+                        closed += 1;
+                    }
+                    skipped.push(last);
+                    (base, last) = (next, next);
+                    reader = Reader::from_str(&text[next..]);
+                    reader.config_mut().check_end_names = false;
+                    continue;
+                }
+                None => {
+                    cut_at = Some(last);
+                    break;
+                }
             }
+        }
+        match event {
+            Ok(Event::Eof) | Err(_) => break,
             Ok(Event::Start(element)) => {
                 stack.push(element_name(element.name()));
                 out.push_str(&text[last..position]);
@@ -140,6 +158,10 @@ fn balance_tags(text: &str) -> Option<(String, Vec<String>)> {
         out.push_str(&format!("</{open}>"));
     }
     let mut fixes = Vec::new();
+    if !skipped.is_empty() {
+        let at: Vec<String> = skipped.iter().map(usize::to_string).collect();
+        fixes.push(format!("the XML is broken at byte {}; skipped to the next entry", at.join(", ")));
+    }
     if let Some(at) = cut_at {
         fixes.push(format!("the XML is broken at byte {at}; what follows was dropped"));
     }
@@ -150,6 +172,35 @@ fn balance_tags(text: &str) -> Option<(String, Vec<String>)> {
         fixes.push(format!("dropped {dropped} stray end tags"));
     }
     (!fixes.is_empty()).then_some((out, fixes))
+}
+
+/// Where to go on after a syntax error at `from`: the index in `stack` of the entry or item
+/// it broke (everything from there is closed; the stack's length when none is open), and
+/// where the next entry or item starts. `None` after the last one.
+fn next_entry(text: &str, from: usize, stack: &[String]) -> Option<(usize, usize)> {
+    let is_entry = |name: &str| {
+        let local = name.rsplit(':').next().unwrap_or(name);
+        local.eq_ignore_ascii_case("entry") || local.eq_ignore_ascii_case("item")
+    };
+    let (open_entry, tags) = match stack.iter().rposition(|name| is_entry(name)) {
+        Some(index) => (index, vec![format!("<{}", stack[index])]),
+        None => (stack.len(), vec!["<item".to_string(), "<entry".to_string()]),
+    };
+    tags.iter().filter_map(|tag| next_start_tag(text, from, tag)).min().map(|next| (open_entry, next))
+}
+
+/// Where the next start tag `tag` (`<name`) begins after `from`.
+fn next_start_tag(text: &str, from: usize, tag: &str) -> Option<usize> {
+    let mut search = from;
+    while let Some(found) = text[search..].find(tag) {
+        let start = search + found;
+        let after = text[start + tag.len()..].chars().next();
+        if start > from && after.is_some_and(|c| c == '>' || c == '/' || c.is_whitespace()) {
+            return Some(start);
+        }
+        search = start + tag.len();
+    }
+    None
 }
 
 fn element_name(name: quick_xml::name::QName) -> String {
@@ -208,14 +259,15 @@ fn with_channel(after_root_tag: &str) -> String {
 }
 
 /// Where the XML declaration or the root element starts.
+/// An `<?xml` after the first element is a post's text (a .NET blog quoting a config file
+/// in CDATA), not a declaration.
 fn root_start(text: &str) -> usize {
-    if let Some(position) = text.find("<?xml") {
-        return position;
-    }
-    text.char_indices()
+    let element = text
+        .char_indices()
         .find(|(i, c)| *c == '<' && text[i + 1..].starts_with(|n: char| n.is_ascii_alphabetic() || n == '!'))
-        .map(|(i, _)| i)
-        .unwrap_or(0)
+        .map(|(i, _)| i);
+    let declaration = text.find("<?xml").filter(|at| element.is_none_or(|element| *at < element));
+    declaration.or(element).unwrap_or(0)
 }
 
 enum Fix {

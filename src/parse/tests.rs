@@ -86,23 +86,63 @@ fn ill_formed_xml_is_repaired_with_a_warning() {
 }
 
 #[test]
-fn a_tag_that_swallows_the_rest_of_the_feed_cuts_it_there_and_keeps_the_entries_before() {
+fn a_tag_that_swallows_the_next_entry_loses_only_its_own_entry_s_remainder() {
     // `<svg/1='` in xhtml content: the reader takes everything up to the next quote (in
-    // the next entry) as one tag. The entries before it must survive.
+    // the next entry) as one tag. The entries before and after it must survive.
     let entry = |id: usize, body: &str| {
         format!("<entry><id>{id}</id><title>post {id}</title><updated>2026-11-20T00:00:00Z</updated><content type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">{body}</div></content></entry>")
     };
     let doc = format!(
-        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title>{}{}{}</feed>",
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title>{}{}{}{}</feed>",
         entry(1, "<p>fine</p>"),
         entry(2, "'onload=alert(1)><svg/1='"),
-        entry(3, "'>alert(1)</script><script/1='")
+        entry(3, "'>alert(1)</script><script/1='"),
+        entry(4, "<p>also fine</p>")
     );
     let parsed = run(&doc, &member(), FutureDates::Clamp);
     let titles: Vec<&str> = parsed.posts.iter().map(|p| p.title.as_str()).collect();
-    assert_eq!(titles, vec!["post 1", "post 2"]);
+    assert_eq!(titles, vec!["post 1", "post 2", "post 3", "post 4"]);
     assert!(!parsed.posts[1].content_html.as_str().contains("svg"));
-    assert!(parsed.warnings.iter().any(|w| w.code == "repaired_xml" && w.message.contains("dropped")));
+    assert_eq!(parsed.posts[3].content_html.as_str(), "<p>also fine</p>");
+    assert!(parsed
+        .warnings
+        .iter()
+        .any(|w| w.code == "repaired_xml" && w.message.contains("skipped to the next entry")));
+}
+
+#[test]
+fn a_syntax_error_in_one_item_costs_only_that_item() {
+    let doc = "<rss version=\"2.0\"><channel><title>t</title>\
+<item><title>a</title><guid>a</guid></item>\
+<item><title>b</title><guid>b</guid><1broken>x</item>\
+<item><title>c</title><guid>c</guid></item></channel></rss>";
+    let parsed = run(doc, &member(), FutureDates::Clamp);
+    let titles: Vec<&str> = parsed.posts.iter().map(|p| p.title.as_str()).collect();
+    assert_eq!(titles, vec!["a", "b", "c"]);
+}
+
+#[test]
+fn a_syntax_error_between_items_skips_to_the_next_and_after_the_last_ends_the_document() {
+    let doc = "<rss version=\"2.0\"><channel><title>t</title>\
+<item><title>a</title><guid>a</guid></item><1broken>\
+<item><title>c</title><guid>c</guid></item><2broken></channel></rss>";
+    let parsed = run(doc, &member(), FutureDates::Clamp);
+    let titles: Vec<&str> = parsed.posts.iter().map(|p| p.title.as_str()).collect();
+    assert_eq!(titles, vec!["a", "c"]);
+    assert!(parsed.warnings.iter().any(|w| w.message.contains("what follows was dropped")));
+}
+
+#[test]
+fn an_xml_declaration_quoted_in_a_post_is_not_taken_for_the_document_s_start() {
+    // The bare `&` sends the document to the repair, which removes junk before the root.
+    let doc = "<rss version=\"2.0\"><channel><title>A & B</title>\
+<item><title>one</title><guid>1</guid></item>\
+<item><title>config</title><guid>2</guid><description><![CDATA[<pre>&lt;?xml version=\"1.0\"?&gt;</pre><?xml version=\"1.0\"?>]]></description></item>\
+</channel></rss>";
+    let parsed = run(doc, &member(), FutureDates::Clamp);
+    let titles: Vec<&str> = parsed.posts.iter().map(|p| p.title.as_str()).collect();
+    assert_eq!(titles, vec!["one", "config"]);
+    assert_eq!(parsed.title, "A & B");
 }
 
 #[test]
