@@ -10,6 +10,13 @@ use crate::refresh::{Outcome, PassReport};
 /// Upper bounds (seconds) of the fetch duration histogram.
 const DURATION_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
+/// Values that are read, not counted: taken from the store and the render cache per request.
+pub struct Gauges {
+    pub posts_stored: usize,
+    pub render_cache_entries: usize,
+    pub render_cache_bytes: usize,
+}
+
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
@@ -87,8 +94,9 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self, posts_stored: usize) -> String {
+    /// The Prometheus text exposition, with the gauges read at the moment of the request.
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let Gauges { posts_stored, render_cache_entries, render_cache_bytes } = gauges;
         let Ok(inner) = self.inner.lock() else { return String::new() };
         let mut out = String::new();
         let _ =
@@ -123,6 +131,13 @@ impl Metrics {
         for (encoding, count) in &inner.compressions {
             let _ = writeln!(out, "planet_compressions_total{{encoding=\"{encoding}\"}} {count}");
         }
+        let _ = writeln!(
+            out,
+            "# HELP planet_render_cache_entries Rendered bodies cached.\n# TYPE planet_render_cache_entries gauge"
+        );
+        let _ = writeln!(out, "planet_render_cache_entries {render_cache_entries}");
+        let _ = writeln!(out, "# HELP planet_render_cache_bytes What the cached bodies cost, with room for their compressed variants.\n# TYPE planet_render_cache_bytes gauge");
+        let _ = writeln!(out, "planet_render_cache_bytes {render_cache_bytes}");
         out
     }
 }

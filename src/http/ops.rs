@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::{configured_member, AppState, Error};
+use crate::metrics::Gauges;
 use crate::refresh::PassOptions;
 
 pub fn router() -> Router<AppState> {
@@ -33,14 +34,9 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let mut body = state.service.metrics.render(state.service.store.post_count());
-    let (entries, bytes) = state.cache.usage();
-    body.push_str(&format!(
-        "# HELP planet_render_cache_entries Rendered bodies cached.\n# TYPE planet_render_cache_entries gauge\n\
-         planet_render_cache_entries {entries}\n\
-         # HELP planet_render_cache_bytes What the cached bodies cost, with room for their compressed variants.\n\
-         # TYPE planet_render_cache_bytes gauge\nplanet_render_cache_bytes {bytes}\n"
-    ));
+    let (render_cache_entries, render_cache_bytes) = state.cache.usage();
+    let gauges = Gauges { posts_stored: state.service.store.post_count(), render_cache_entries, render_cache_bytes };
+    let body = state.service.metrics.render(&gauges);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body)
         .into_response()
 }

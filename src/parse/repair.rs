@@ -93,8 +93,7 @@ pub fn xml(text: &str) -> (String, Vec<String>) {
 /// of the feed with it; after the last one, the document ends there. `None` when the
 /// document was already balanced.
 fn balance_tags(text: &str) -> Option<(String, Vec<String>)> {
-    let mut reader = Reader::from_str(text);
-    reader.config_mut().check_end_names = false;
+    let mut reader = loose_reader(text);
     let mut out = String::with_capacity(text.len() + 64);
     let mut stack: Vec<String> = Vec::new();
     let (mut base, mut last, mut closed, mut dropped) = (0usize, 0usize, 0usize, 0usize);
@@ -119,8 +118,7 @@ fn balance_tags(text: &str) -> Option<(String, Vec<String>)> {
                     }
                     skipped.push(last);
                     (base, last) = (next, next);
-                    reader = Reader::from_str(&text[next..]);
-                    reader.config_mut().check_end_names = false;
+                    reader = loose_reader(&text[next..]);
                     continue;
                 }
                 None => {
@@ -172,6 +170,13 @@ fn balance_tags(text: &str) -> Option<(String, Vec<String>)> {
         fixes.push(format!("dropped {dropped} stray end tags"));
     }
     (!fixes.is_empty()).then_some((out, fixes))
+}
+
+/// A reader that reports end tags as they are, matched or not: matching them is our job.
+fn loose_reader(text: &str) -> Reader<&[u8]> {
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().check_end_names = false;
+    reader
 }
 
 /// Where to go on after a syntax error at `from`: the index in `stack` of the entry or item

@@ -53,6 +53,10 @@ pub struct Store {
 
 const POSTS_COUNTER: &str = "posts";
 
+fn counter_value(bytes: &[u8]) -> anyhow::Result<u64> {
+    Ok(u64::from_be_bytes(bytes.try_into().context("the posts counter is corrupt")?))
+}
+
 /// A position in the newest-first order: posts strictly older than this come next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Position {
@@ -127,7 +131,7 @@ impl Store {
         };
         migrate::to_current(&store)?;
         let count = match store.counters.get(POSTS_COUNTER)? {
-            Some(bytes) => u64::from_be_bytes(bytes.as_ref().try_into().context("the posts counter is corrupt")?),
+            Some(bytes) => counter_value(&bytes)?,
             None => {
                 let count = store.post_index.len() as u64;
                 store.counters.insert(POSTS_COUNTER, &count.to_be_bytes())?;
@@ -315,7 +319,7 @@ fn write_posts(
     }
     member_posts.insert(member.as_str(), encode(&post_list).map_err(abort)?)?;
     member_aliases.insert(member.as_str(), encode(&aliases).map_err(abort)?)?;
-    let stored = counters.get(POSTS_COUNTER)?.and_then(|b| b.as_ref().try_into().ok()).map(u64::from_be_bytes);
+    let stored = counters.get(POSTS_COUNTER)?.map(|bytes| counter_value(&bytes)).transpose().map_err(abort)?;
     let total = stored.unwrap_or_default() + added;
     counters.insert(POSTS_COUNTER, &total.to_be_bytes())?;
     Ok(total)
