@@ -9,3 +9,4 @@ mod helpers;
 mod identity;
 mod properties;
 mod server;
+mod tidy;

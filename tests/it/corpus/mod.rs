@@ -1,6 +1,7 @@
-//! Tests over `../shared/corpus`, real data no one here wrote. feedparser's files state their
-//! expectation in a header comment (`expect`); each test runs planet's pipeline on them and
-//! prints its pass counts, so the figures show in the test output.
+//! Tests over `tests/data/corpus`, real data no one here wrote (tests/data/README.md says
+//! where each set comes from). feedparser's files state their expectation in a header
+//! comment (`expect`); each test runs planet's pipeline on them and prints its pass counts,
+//! so the figures show in the test output.
 
 mod expect;
 mod html;
@@ -15,8 +16,8 @@ use url::Url;
 pub use expect::Case;
 
 pub fn corpus() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    assert!(root.is_dir(), "the shared corpus is missing at {}; it is laid beside the project", root.display());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus");
+    assert!(root.is_dir(), "the test corpus is missing at {}; it is part of the repository", root.display());
     root
 }
 
