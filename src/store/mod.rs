@@ -49,6 +49,9 @@ pub struct Store {
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The `posts` counter as last committed.
     post_count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Held from a refresh's commit until `post_count` shows it: two refreshes that commit in
+    /// one order must not publish their counts in the other (the count would go back).
+    post_writes: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 const POSTS_COUNTER: &str = "posts";
@@ -106,14 +109,7 @@ impl Store {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("failed to create {}", parent.display()))?;
         }
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            // sled's default fsyncs every 500 ms; planet flushes at the end of each pass and
-            // each refresh is already atomic, so a slower background flush is enough.
-            .flush_every_ms(Some(2000))
-            .open()
-            .map_err(|error| open_error(path, error))?;
+        let db = open_sled(path, cache_bytes)?;
         let tree = |name: &str| db.open_tree(name).with_context(|| format!("failed to open tree {name}"));
         let store = Store {
             timeline: tree("timeline")?,
@@ -128,6 +124,7 @@ impl Store {
             db,
             generation: Default::default(),
             post_count: Default::default(),
+            post_writes: Default::default(),
         };
         migrate::to_current(&store)?;
         let count = match store.counters.get(POSTS_COUNTER)? {
@@ -265,6 +262,8 @@ impl Store {
         let state_bytes = encode(state)?;
         let trees =
             (&self.timeline, &self.post_index, &self.member_posts, &self.member_aliases, &self.feeds, &self.counters);
+        // Every transaction that adds posts writes the counter, so they are serialized anyway.
+        let _writing = self.post_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let result: Result<Option<u64>, TransactionError<String>> =
             trees.transaction(|(timeline, post_index, member_posts, member_aliases, feeds, counters)| {
                 let indexes = [timeline, post_index, member_posts, member_aliases, counters];
@@ -337,12 +336,39 @@ pub fn post_aliases(post: &Post) -> Vec<String> {
     aliases
 }
 
-fn open_error(path: &Path, error: sled::Error) -> anyhow::Error {
+/// Opens sled. A handle dropped in this process releases its file lock only when sled's
+/// deferred (epoch-based) clean-up gets to it, a moment later, so a lock held right after a
+/// drop is tried again for up to two seconds before it is reported as another process's.
+fn open_sled(path: &Path, cache_bytes: u64) -> anyhow::Result<sled::Db> {
+    let started = std::time::Instant::now();
+    loop {
+        let opened = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            // sled's default fsyncs every 500 ms; planet flushes at the end of each pass and
+            // each refresh is already atomic, so a slower background flush is enough.
+            .flush_every_ms(Some(2000))
+            .open();
+        match opened {
+            Ok(db) => return Ok(db),
+            Err(error) if is_lock_held(&error) && started.elapsed() < std::time::Duration::from_secs(2) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(error) => return Err(open_error(path, error)),
+        }
+    }
+}
+
+fn is_lock_held(error: &sled::Error) -> bool {
     let text = error.to_string();
-    if text.contains("could not acquire lock")
+    text.contains("could not acquire lock")
         || text.contains("WouldBlock")
         || text.contains("Resource temporarily unavailable")
-    {
+}
+
+fn open_error(path: &Path, error: sled::Error) -> anyhow::Error {
+    let text = error.to_string();
+    if is_lock_held(&error) {
         anyhow::anyhow!(
             "the store {} is in use by another planet process (sled allows one process at a time); stop it or use another [store] path",
             path.display()
