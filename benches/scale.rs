@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use planet::config::MemberId;
 use planet::model::{DateSource, FeedState, Post};
-use planet::serve::{self, Secrets, Service};
+use planet::serve;
+use planet::service::{Secrets, Service};
 
 const MEMBERS: usize = 100;
 /// The last one is never cached: every round asks a new (member, limit) pair, so each request

@@ -34,5 +34,6 @@ pub mod refresh;
 pub mod render;
 pub mod sanitize;
 pub mod serve;
+pub mod service;
 pub mod store;
 pub mod text;

@@ -127,14 +127,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Serve { listen } => {
             let config = config::load(&args.config)?;
             let store = Store::open(&config.store.path, config.store.cache_bytes)?;
-            let secrets = crate::serve::Secrets::from_environment();
+            let secrets = crate::service::Secrets::from_environment();
             if secrets.admin_token.is_none() {
                 tracing::info!("PLANET_ADMIN_TOKEN is not set: POST /admin/refresh is disabled");
             }
             if secrets.digest_secret.is_none() {
                 tracing::info!("PLANET_DIGEST_SECRET is not set: readers cannot subscribe to the digest");
             }
-            let service = crate::serve::Service::new(config, store, secrets)?;
+            let service = crate::service::Service::new(config, store, secrets)?;
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("failed to listen on {listen}"))?;

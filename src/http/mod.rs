@@ -32,14 +32,16 @@ pub use error::Error;
 
 use crate::config::{Member, MemberId};
 use crate::model::Post;
-use crate::serve::Service;
+use crate::service::Service;
 use crate::store::Position;
 
-/// What handlers share: the service and the cache of rendered bodies.
+/// What handlers share: the service, the cache of rendered bodies and the subscription
+/// form's rate limiter.
 #[derive(Clone)]
 pub struct AppState {
     pub service: Arc<Service>,
     cache: Arc<cache::RenderCache>,
+    subscribe_limiter: Arc<subscribe::RateLimiter>,
 }
 
 /// Cached bodies at most.
@@ -112,7 +114,11 @@ impl Rendered {
 
 impl AppState {
     pub fn new(service: Arc<Service>) -> AppState {
-        AppState { service, cache: Arc::new(cache::RenderCache::new(MAX_CACHED, MAX_CACHED_BYTES)) }
+        AppState {
+            service,
+            cache: Arc::new(cache::RenderCache::new(MAX_CACHED, MAX_CACHED_BYTES)),
+            subscribe_limiter: Arc::default(),
+        }
     }
 
     /// The cached body for `key`, rendered again only when the store or the config changed.

@@ -6,13 +6,14 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Mutex;
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{AppState, Error};
 use crate::config::is_email_address;
@@ -23,6 +24,30 @@ use crate::store::{Subscriber, SubscriberStatus};
 
 const PER_ADDRESS_PER_DAY: usize = 3;
 const PER_CLIENT_PER_HOUR: usize = 10;
+
+/// Attempts to subscribe, per client and per address, within the last day.
+#[derive(Default)]
+pub struct RateLimiter {
+    attempts: Mutex<HashMap<String, Vec<DateTime<Utc>>>>,
+}
+
+impl RateLimiter {
+    /// Counts an attempt under `key` and says whether it is within `limit` per `window`.
+    fn allow(&self, key: &str, limit: usize, window: TimeDelta, now: DateTime<Utc>) -> bool {
+        let Ok(mut attempts) = self.attempts.lock() else { return false };
+        if attempts.len() > 100_000 {
+            // Forget stale keys so a flood of distinct addresses cannot grow memory for ever.
+            attempts.retain(|_, times| times.iter().any(|t| now - *t < TimeDelta::days(1)));
+        }
+        let times = attempts.entry(key.to_string()).or_default();
+        times.retain(|t| now - *t < window);
+        if times.len() >= limit {
+            return false;
+        }
+        times.push(now);
+        true
+    }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -93,13 +118,10 @@ async fn subscribe(
         return Ok(page(&state, StatusCode::BAD_REQUEST, t("地址无效", "Invalid address"), &message));
     }
     let now = Utc::now();
+    let limiter = &state.subscribe_limiter;
     let within_limits =
-        state.service.allow(
-            &format!("subscribe-client:{}", client(peer, &headers)),
-            PER_CLIENT_PER_HOUR,
-            TimeDelta::hours(1),
-            now,
-        ) && state.service.allow(&format!("subscribe-address:{address}"), PER_ADDRESS_PER_DAY, TimeDelta::days(1), now);
+        limiter.allow(&format!("client:{}", client(peer, &headers)), PER_CLIENT_PER_HOUR, TimeDelta::hours(1), now)
+            && limiter.allow(&format!("address:{address}"), PER_ADDRESS_PER_DAY, TimeDelta::days(1), now);
     if !within_limits {
         return Ok(page(
             &state,

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use planet::refresh::{PassOptions, PassReport};
-use planet::serve::{self, Service};
+use planet::serve;
+use planet::service::{self, Service};
 use planet::store::Store;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -78,7 +79,7 @@ pub async fn spawn_app_with(members: Vec<TestMember>, admin_token: Option<&str>,
     let config = planet::config::load(&config_path).unwrap();
     let store = Store::open(&store_path, config.store.cache_bytes).unwrap();
     store.set_last_pass(Utc::now()).unwrap();
-    let secrets = serve::Secrets {
+    let secrets = service::Secrets {
         admin_token: admin_token.map(str::to_string),
         digest_secret: Some("test-digest-secret".into()),
     };

@@ -1,0 +1,251 @@
+//! The state that the server, the loops and the commands share, and its single steps: a
+//! fetch pass, a reload, the due digest. Below both `http` and `serve`: `http` handles
+//! requests against a `Service`, `serve` runs the loops that call its steps. Tests call the
+//! steps directly instead of waiting for the loops.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::config::{self, Config};
+use crate::digest::send::{self as digest_send, SendOptions, SendReport};
+use crate::fetch;
+use crate::mail::Mailer;
+use crate::metrics::Metrics;
+use crate::refresh::{self, PassOptions, PassReport};
+use crate::store::Store;
+
+/// Secrets, read from the environment by `main` (never from feeds.toml).
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    /// `PLANET_ADMIN_TOKEN`: enables POST /admin/refresh.
+    pub admin_token: Option<String>,
+    /// `PLANET_DIGEST_SECRET`: signs subscription links; without it nobody can subscribe.
+    pub digest_secret: Option<String>,
+}
+
+impl Secrets {
+    pub fn from_environment() -> Secrets {
+        let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Secrets { admin_token: read("PLANET_ADMIN_TOKEN"), digest_secret: read("PLANET_DIGEST_SECRET") }
+    }
+}
+
+/// Everything the server and the loops share. Cheap to share as `Arc<Service>`.
+pub struct Service {
+    config: RwLock<Arc<Config>>,
+    config_version: AtomicU64,
+    config_modified: Mutex<Option<SystemTime>>,
+    client: RwLock<fetch::Client>,
+    pass_lock: Arc<tokio::sync::Mutex<()>>,
+    pub store: Store,
+    pub metrics: Metrics,
+    /// From `PLANET_ADMIN_TOKEN`; `None` disables the admin endpoint.
+    pub admin_token: Option<String>,
+    digest_secret: Option<Vec<u8>>,
+    mailer: RwLock<Option<Arc<Mailer>>>,
+    send_lock: tokio::sync::Mutex<()>,
+}
+
+impl Service {
+    pub fn new(config: Config, store: Store, secrets: Secrets) -> anyhow::Result<Arc<Service>> {
+        let client = fetch::Client::new(&config.fetch)?;
+        let mailer = Mailer::from_config(&config.digest)?.map(Arc::new);
+        let modified = modified_time(&config.source);
+        Ok(Arc::new(Service {
+            config: RwLock::new(Arc::new(config)),
+            config_version: AtomicU64::new(0),
+            config_modified: Mutex::new(modified),
+            client: RwLock::new(client),
+            pass_lock: Arc::new(tokio::sync::Mutex::new(())),
+            store,
+            metrics: Metrics::default(),
+            admin_token: secrets.admin_token.filter(|t| !t.is_empty()),
+            digest_secret: secrets.digest_secret.filter(|s| !s.is_empty()).map(String::into_bytes),
+            mailer: RwLock::new(mailer),
+            send_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    pub fn mailer(&self) -> Option<Arc<Mailer>> {
+        self.mailer.read().ok().and_then(|m| m.clone())
+    }
+
+    pub fn digest_secret(&self) -> Option<&[u8]> {
+        self.digest_secret.as_deref()
+    }
+
+    /// Readers can subscribe only when mail is configured and links can be signed.
+    pub fn subscriptions_enabled(&self) -> bool {
+        self.digest_secret.is_some() && self.mailer().is_some()
+    }
+
+    /// Sends the digest that is due, if any (the digest loop's single step).
+    pub async fn send_due_digest(&self, now: DateTime<Utc>) -> anyhow::Result<Option<SendReport>> {
+        let Some(mailer) = self.mailer() else { return Ok(None) };
+        let _sending = self.send_lock.lock().await;
+        let config = self.config();
+        let Some(week) = digest_send::due_week(&config, &self.store, now)? else { return Ok(None) };
+        let report = digest_send::send_week(
+            &config,
+            &self.store,
+            &mailer,
+            self.digest_secret(),
+            week,
+            &SendOptions::default(),
+            now,
+        )
+        .await?;
+        Ok(Some(report))
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().map(|c| Arc::clone(&c)).unwrap_or_else(|poisoned| Arc::clone(&poisoned.into_inner()))
+    }
+
+    /// Changes whenever what the outputs show may change: a store write or a config reload.
+    pub fn version(&self) -> (u64, u64) {
+        (self.store.generation(), self.config_version.load(Ordering::Acquire))
+    }
+
+    /// Runs one pass now unless one is running (passes never overlap); `None` if one was.
+    pub async fn try_run_pass(&self, now: DateTime<Utc>, options: &PassOptions) -> anyhow::Result<Option<PassReport>> {
+        let Ok(_running) = self.pass_lock.try_lock() else { return Ok(None) };
+        self.pass_while_locked(now, options).await.map(Some)
+    }
+
+    /// Starts a pass in the background unless one is running; says whether it started.
+    pub fn start_pass(self: &Arc<Self>, options: PassOptions) -> bool {
+        let Ok(running) = Arc::clone(&self.pass_lock).try_lock_owned() else { return false };
+        let service = Arc::clone(self);
+        tokio::spawn(async move {
+            let _running = running;
+            if let Err(error) = service.pass_while_locked(Utc::now(), &options).await {
+                tracing::error!("fetch pass failed: {error:#}");
+            }
+        });
+        true
+    }
+
+    async fn pass_while_locked(&self, now: DateTime<Utc>, options: &PassOptions) -> anyhow::Result<PassReport> {
+        let config = self.config();
+        let client = self.client.read().map(|c| c.clone()).unwrap_or_else(|p| p.into_inner().clone());
+        let report = refresh::run_pass(&config, &self.store, &client, now, options).await?;
+        self.store.set_last_pass(now)?;
+        self.metrics.record_pass(&report);
+        let totals = report.totals();
+        let failed =
+            report.count(|o| matches!(o, refresh::Outcome::Failed { .. } | refresh::Outcome::RetryLater { .. }));
+        tracing::info!(
+            feeds = report.feeds.len(),
+            new = totals.new,
+            updated = totals.updated,
+            unchanged = totals.unchanged,
+            failed,
+            "fetch pass finished"
+        );
+        Ok(report)
+    }
+
+    /// Waits for a running pass to finish (used at shutdown).
+    pub async fn wait_for_pass(&self) {
+        let _ = self.pass_lock.lock().await;
+    }
+
+    /// Whether the last pass is older than the schedule's interval (or there was none).
+    pub fn pass_is_due(&self, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        let Some(last) = self.store.last_pass()? else { return Ok(true) };
+        Ok(now - last >= schedule_interval(&self.config().fetch.schedule, now))
+    }
+
+    /// The next scheduled pass after `after`, with up to 10% of the interval (max 2 minutes)
+    /// of jitter so that many planets on one schedule do not hit the same hosts together.
+    pub fn next_pass_after(&self, after: DateTime<Utc>) -> DateTime<Utc> {
+        let config = self.config();
+        let zone = config.site.timezone;
+        let next = config.fetch.schedule.after(&after.with_timezone(&zone)).next().map(|t| t.with_timezone(&Utc));
+        let next = next.unwrap_or(after + TimeDelta::hours(1));
+        let interval = schedule_interval(&config.fetch.schedule, after);
+        let jitter_cap = (interval.num_milliseconds() / 10).clamp(0, 120_000) as u64;
+        next + TimeDelta::milliseconds(random_below(jitter_cap) as i64)
+    }
+
+    /// Re-reads the configuration file. An invalid file is logged and the old config stays.
+    /// Returns whether a new config was installed.
+    pub fn reload(&self) -> bool {
+        let path = self.config().source.clone();
+        match config::load(&path) {
+            Ok(new_config) => {
+                if new_config.store.path != self.config().store.path {
+                    tracing::warn!("the [store] path changed; it takes effect at the next restart");
+                }
+                match fetch::Client::new(&new_config.fetch) {
+                    Ok(client) => {
+                        if let Ok(mut slot) = self.client.write() {
+                            *slot = client;
+                        }
+                    }
+                    Err(error) => tracing::warn!("keeping the old fetch settings: {error:#}"),
+                }
+                match Mailer::from_config(&new_config.digest) {
+                    Ok(mailer) => {
+                        if let Ok(mut slot) = self.mailer.write() {
+                            *slot = mailer.map(Arc::new);
+                        }
+                    }
+                    Err(error) => tracing::warn!("keeping the old mail settings: {error:#}"),
+                }
+                let members = new_config.members.len();
+                if let Ok(mut slot) = self.config.write() {
+                    *slot = Arc::new(new_config);
+                }
+                self.config_version.fetch_add(1, Ordering::AcqRel);
+                tracing::info!(members, "configuration reloaded from {}", path.display());
+                true
+            }
+            Err(error) => {
+                tracing::error!("configuration not reloaded, the old one stays: {error:#}");
+                false
+            }
+        }
+    }
+
+    /// Reloads when the file's modification time changed since the last look.
+    pub fn reload_if_modified(&self) -> bool {
+        let path = self.config().source.clone();
+        let modified = modified_time(&path);
+        let changed = {
+            let Ok(mut last) = self.config_modified.lock() else { return false };
+            let changed = modified.is_some() && modified != *last;
+            *last = modified;
+            changed
+        };
+        changed && self.reload()
+    }
+}
+
+fn modified_time(path: &PathBuf) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The gap between the next two scheduled times: what "older than the schedule" means.
+fn schedule_interval(schedule: &cron::Schedule, now: DateTime<Utc>) -> TimeDelta {
+    let mut upcoming = schedule.after(&now);
+    match (upcoming.next(), upcoming.next()) {
+        (Some(first), Some(second)) => second - first,
+        _ => TimeDelta::hours(1),
+    }
+}
+
+fn random_below(limit: u64) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    if limit == 0 {
+        return 0;
+    }
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(limit);
+    hasher.finish() % limit
+}
