@@ -36,7 +36,7 @@ fn generate(store: &planet::store::Store, posts: usize) {
             .map(|i| {
                 let published = now - TimeDelta::minutes((i * MEMBERS + member) as i64);
                 Post {
-                    id: planet::parse::ids::digest(&[id.as_str(), &i.to_string()]),
+                    id: planet::hashing::digest(&[id.as_str(), &i.to_string()]),
                     member: id.clone(),
                     feed_url: feed_url.clone(),
                     guid: Some(format!("{member}-{i}")),

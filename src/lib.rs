@@ -22,10 +22,13 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod dates;
 pub mod decode;
 pub mod digest;
 pub mod fetch;
+pub mod hashing;
 pub mod http;
+pub mod identity;
 pub mod mail;
 pub mod metrics;
 pub mod model;

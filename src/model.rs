@@ -1,16 +1,45 @@
-//! The shapes shared by the pipeline, the store and (later) the outputs: a normalized `Post`,
-//! a member feed's `FeedState`, and the `Warning`s that explain what happened to a feed.
+//! The shapes shared by the config, the pipeline, the store and the outputs: a member's
+//! `MemberId`, a normalized `Post`, a member feed's `FeedState`, and the `Warning`s that
+//! explain what happened to a feed. Imports nothing of planet's but `sanitize::SafeHtml`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::MemberId;
 use crate::sanitize::SafeHtml;
+
+/// A member's stable slug: lowercase ASCII letters, digits, `-` and `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct MemberId(String);
+
+impl MemberId {
+    /// Checks the slug rules; the error says which rule was broken.
+    pub fn parse(text: &str) -> Result<MemberId, String> {
+        if text.is_empty() || text.len() > 64 {
+            return Err("must be 1 to 64 characters".into());
+        }
+        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+        if !text.chars().all(allowed) {
+            return Err("may hold only a-z, 0-9, '-' and '_'".into());
+        }
+        Ok(MemberId(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for MemberId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// One normalized, sanitized post, as stored and published.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Post {
-    /// Stable id: see `parse::ids`.
+    /// Stable id: see `identity`.
     pub id: String,
     pub member: MemberId,
     /// The member's feed (as configured) this post came from.

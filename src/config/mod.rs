@@ -12,39 +12,11 @@ use chrono_tz::Tz;
 use regex::Regex;
 use url::Url;
 
+pub use crate::model::MemberId;
 pub use validate::parse_duration;
 
 /// The configuration `planet check` uses when there is no feeds.toml: every default.
 pub const CHECK_DEFAULTS: &str = "[site]\ntitle = \"planet check\"\nurl = \"http://localhost/\"\n";
-
-/// A member's stable slug: lowercase ASCII letters, digits, `-` and `_`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct MemberId(String);
-
-impl MemberId {
-    /// Checks the slug rules; the error says which rule was broken.
-    pub fn parse(text: &str) -> Result<MemberId, String> {
-        if text.is_empty() || text.len() > 64 {
-            return Err("must be 1 to 64 characters".into());
-        }
-        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
-        if !text.chars().all(allowed) {
-            return Err("may hold only a-z, 0-9, '-' and '_'".into());
-        }
-        Ok(MemberId(text.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for MemberId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -56,6 +28,15 @@ pub struct Config {
     pub members: Vec<Member>,
     pub digest: DigestConfig,
     pub events: Vec<Event>,
+}
+
+impl Config {
+    /// Whether posts stored under `member` may be shown. A member removed from feeds.toml
+    /// disappears from every output (feeds, API, site, digest) while their posts stay in
+    /// the store: every output asks this one question.
+    pub fn shows_member(&self, member: &str) -> bool {
+        self.members.iter().any(|m| m.id.as_str() == member)
+    }
 }
 
 /// How the weekly digest is mailed. Without a `[digest]` table it still appears on the web,

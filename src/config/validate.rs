@@ -159,7 +159,7 @@ fn event(locator: &Locator, raw: &RawEvent, site: &Site) -> Result<Event, Config
     if title.is_empty() {
         return Err(locator.at(&raw.title, "events.title", "must not be empty"));
     }
-    let starts = crate::parse::dates::parse(raw.date.get_ref(), site.timezone).ok_or_else(|| {
+    let starts = crate::dates::parse(raw.date.get_ref(), site.timezone).ok_or_else(|| {
         locator.at(
             &raw.date,
             "events.date",

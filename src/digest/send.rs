@@ -57,7 +57,7 @@ pub fn week_posts(config: &Config, store: &Store, week: Week) -> anyhow::Result<
         if post.published < starts {
             break;
         }
-        if config.members.iter().any(|m| m.id == post.member) {
+        if config.shows_member(post.member.as_str()) {
             posts.push(post);
         }
     }
@@ -113,7 +113,7 @@ pub fn unsubscribe_url(config: &Config, secret: Option<&[u8]>, address: &str) ->
 
 fn message_id(config: &Config, week: &str, address: &str) -> String {
     let host = config.site.url.host_str().unwrap_or("planet.invalid");
-    format!("<digest.{week}.{}@{host}>", &crate::parse::ids::digest(&[address])[..16])
+    format!("<digest.{week}.{}@{host}>", &crate::hashing::digest(&[address])[..16])
 }
 
 /// The digest's message to one recipient: both parts, list headers and a one-click

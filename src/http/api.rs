@@ -180,7 +180,7 @@ async fn post(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
     }
     let post = state.service.store.post(&id)?.ok_or_else(missing)?;
     let config = state.service.config();
-    if !config.members.iter().any(|m| m.id == post.member) {
+    if !config.shows_member(post.member.as_str()) {
         return Err(missing());
     }
     json_response(&post_dto(post, &config.members), CACHE_CONTROL)
@@ -291,7 +291,7 @@ async fn stats(State(state): State<AppState>) -> Result<Response, Error> {
     let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
     for entry in state.service.store.post_times() {
         let (member, time) = entry?;
-        if config.members.iter().any(|m| m.id.as_str() == member) {
+        if config.shows_member(&member) {
             let month = time.with_timezone(&zone).format("%Y-%m").to_string();
             *counts.entry((member, month)).or_default() += 1;
         }

@@ -239,7 +239,7 @@ pub fn http_date(time: DateTime<Utc>) -> String {
 
 /// A weak ETag from the body's hash.
 pub fn etag_of(body: &[u8]) -> String {
-    format!("W/\"{}\"", &crate::parse::ids::digest(&[&String::from_utf8_lossy(body)])[..20])
+    format!("W/\"{}\"", &crate::hashing::digest(&[&String::from_utf8_lossy(body)])[..20])
 }
 
 /// What a scan does with a post.
@@ -270,7 +270,6 @@ pub fn visible_posts<V: Into<Verdict>>(
     judge: impl Fn(&Post) -> V,
 ) -> Result<Vec<Post>, Error> {
     let config = state.service.config();
-    let configured = |post: &Post| config.members.iter().any(|m| m.id == post.member);
     let store = &state.service.store;
     let iterator: Box<dyn Iterator<Item = anyhow::Result<Post>>> = match member {
         Some(member) => Box::new(store.member_posts_newest_first(member, after)),
@@ -279,7 +278,7 @@ pub fn visible_posts<V: Into<Verdict>>(
     let mut posts = Vec::with_capacity(limit.min(256));
     for post in iterator {
         let post = post?;
-        if !configured(&post) {
+        if !config.shows_member(post.member.as_str()) {
             continue;
         }
         match judge(&post).into() {

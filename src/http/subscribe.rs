@@ -161,7 +161,7 @@ async fn subscribe(
             message_id: format!(
                 "<confirm.{}.{}@{}>",
                 now.timestamp(),
-                &crate::parse::ids::digest(&[&address])[..12],
+                &crate::hashing::digest(&[&address])[..12],
                 config.site.url.host_str().unwrap_or("planet")
             ),
         };

@@ -9,13 +9,13 @@ use feed_rs::model::{Entry, FeedType, Text};
 use url::Url;
 
 use super::bases::EntryBases;
-use super::ids;
 use super::Context;
 use crate::config::FutureDates;
 use crate::decode;
 use crate::model::{DateSource, Post, Warning};
 use crate::sanitize::{self, SafeHtml};
 use crate::text::{clean_line, collapse_whitespace, excerpt, strip_xml_forbidden};
+use crate::{hashing, identity};
 
 const EXCERPT_CHARACTERS: usize = 200;
 
@@ -67,14 +67,14 @@ pub fn normalize(
     }
     let guid = Some(clean_line(&entry.id)).filter(|g| !g.is_empty());
     let Some((published, date_source)) = date(entry, context, &title, warnings) else { return Outcome::Skipped };
-    let content_hash = ids::digest(&[&title, link.as_deref().unwrap_or(""), content_html.as_str()]);
-    let link_key = link.as_deref().and_then(ids::normalize_link);
+    let content_hash = hashing::digest(&[&title, link.as_deref().unwrap_or(""), content_html.as_str()]);
+    let link_key = link.as_deref().and_then(identity::normalize_link);
     let member = context.member.id.as_str();
-    let mut id = ids::post_id(member, guid.as_deref(), link_key.as_deref(), &content_hash);
+    let mut id = identity::post_id(member, guid.as_deref(), link_key.as_deref(), &content_hash);
     if used_ids.contains(&id) {
         // Two items sharing one GUID in one document are still two posts.
         let second_key = link_key.clone().unwrap_or_else(|| content_hash.clone());
-        id = ids::digest(&[
+        id = hashing::digest(&[
             member,
             "duplicate",
             guid.as_deref().unwrap_or(""),

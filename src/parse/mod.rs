@@ -3,9 +3,7 @@
 //! no I/O, and the clock is the `now` in the context.
 
 mod bases;
-pub mod dates;
 mod entry;
-pub mod ids;
 mod legacy;
 mod repair;
 
@@ -17,6 +15,7 @@ use chrono_tz::Tz;
 use url::Url;
 
 use crate::config::{FutureDates, Member};
+use crate::dates;
 use crate::decode;
 use crate::model::{Post, Warning};
 use crate::sanitize;

@@ -330,7 +330,7 @@ pub fn post_aliases(post: &Post) -> Vec<String> {
     if let Some(guid) = &post.guid {
         aliases.push(format!("guid:{guid}"));
     }
-    if let Some(link) = post.url.as_deref().and_then(crate::parse::ids::normalize_link) {
+    if let Some(link) = post.url.as_deref().and_then(crate::identity::normalize_link) {
         aliases.push(format!("link:{link}"));
     }
     aliases

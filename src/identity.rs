@@ -1,11 +1,13 @@
-//! Stable post identity. A post's id is derived from its member and GUID, else from its
+//! Stable post identity, shared by the parser (which names posts) and the store (which finds
+//! them again by alias). A post's id is derived from its member and GUID, else from its
 //! normalized link (scheme, host case, tracking parameters, fragment and a trailing slash
 //! ignored), else from a hash of its content. `refresh` also looks posts up by GUID and by
 //! normalized link so that a changed GUID or a changed URL updates a post instead of
 //! duplicating it.
 
-use sha2::{Digest, Sha256};
 use url::Url;
+
+use crate::hashing::digest;
 
 /// Query parameters that only track where a click came from.
 const TRACKING_PARAMETERS: &[&str] = &[
@@ -50,16 +52,6 @@ pub fn normalize_link(link: &str) -> Option<String> {
         key.push_str(&query.join("&"));
     }
     Some(key)
-}
-
-/// A short hex digest of the parts, separated so that ("ab","c") and ("a","bc") differ.
-pub fn digest(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    hasher.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The id a new post gets: from the GUID, else the normalized link, else the content.
