@@ -12,7 +12,7 @@ use crate::config;
 use crate::store::Store;
 
 pub async fn run(config_path: &std::path::Path, command: DigestCommand) -> anyhow::Result<ExitCode> {
-    use crate::digest::{send, Week};
+    use crate::digest::{load, send, Week};
     let config = config::load(config_path)?;
     let store = Store::open(&config.store.path, config.store.cache_bytes)?;
     let now = Utc::now();
@@ -28,7 +28,7 @@ pub async fn run(config_path: &std::path::Path, command: DigestCommand) -> anyho
     match command {
         DigestCommand::Preview { week, format } => {
             let week = week_of(week)?;
-            let digest = send::compose_week(&config, &store, week, now)?;
+            let digest = load::compose_week(&config, &store, week)?;
             let mut out = std::io::stdout().lock();
             match format {
                 PreviewFormat::Html => {

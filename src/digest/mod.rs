@@ -1,7 +1,9 @@
 //! The weekly digest (长沙.NET社区周报): ISO weeks in the site's time zone, and `compose`,
 //! which turns a week's posts and the upcoming events into a `Digest`. Pure: no I/O, `now`
-//! passed in. Sending lives in `digest::send`, rendering in `render::digest`.
+//! passed in. Reading the store lives in `digest::load`, sending in `digest::send`, rendering
+//! in `render::digest`.
 
+pub mod load;
 pub mod send;
 pub mod tokens;
 mod week;
@@ -73,7 +75,6 @@ pub fn compose(
     posts: &[Post],
     events: &[Event],
     week: Week,
-    _now: DateTime<Utc>,
 ) -> Digest {
     let zone = site.timezone;
     let (starts, ends) = (week.start(zone), week.end(zone));

@@ -11,13 +11,13 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::load::compose_week;
 use super::tokens::{self, Purpose};
-use super::{compose, Digest, Week};
+use super::{Digest, Week};
 use crate::config::Config;
 use crate::mail::{MailError, Mailer, Outgoing};
-use crate::model::Post;
 use crate::render;
-use crate::store::{Delivery, DeliveryStatus, Position, Store, SubscriberStatus, WeekSent};
+use crate::store::{Delivery, DeliveryStatus, Store, SubscriberStatus, WeekSent};
 
 #[derive(Debug, Clone, Default)]
 pub struct SendOptions {
@@ -44,29 +44,6 @@ pub struct SendReport {
     /// The week had no posts and empty digests are not mailed.
     pub empty: bool,
     pub dry_run: bool,
-}
-
-/// The posts published in `week` by configured members.
-pub fn week_posts(config: &Config, store: &Store, week: Week) -> anyhow::Result<Vec<Post>> {
-    let zone = config.site.timezone;
-    let (starts, ends) = (week.start(zone), week.end(zone));
-    let after = Position { published: ends, id: String::new() };
-    let mut posts = Vec::new();
-    for post in store.posts_newest_first(Some(&after)) {
-        let post = post?;
-        if post.published < starts {
-            break;
-        }
-        if config.shows_member(post.member.as_str()) {
-            posts.push(post);
-        }
-    }
-    Ok(posts)
-}
-
-pub fn compose_week(config: &Config, store: &Store, week: Week, now: DateTime<Utc>) -> anyhow::Result<Digest> {
-    let posts = week_posts(config, store, week)?;
-    Ok(compose(&config.site, &config.digest, &config.members, &posts, &config.events, week, now))
 }
 
 /// Static recipients and confirmed subscribers, without anyone who unsubscribed, once each.
@@ -151,7 +128,7 @@ pub async fn send_week(
             done.sent
         );
     }
-    let digest = compose_week(config, store, week, now)?;
+    let digest = compose_week(config, store, week)?;
     let mut report = SendReport {
         week: week_text.clone(),
         subject: digest.subject.clone(),

@@ -9,8 +9,8 @@ use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
 
-use super::{conditional, json_response, AppState, Error, Rendered};
-use crate::digest::{send, Week};
+use super::{conditional, json_body, AppState, Error, Rendered};
+use crate::digest::{load, Week};
 use crate::render;
 
 /// Weeks in /digest.atom.
@@ -35,19 +35,20 @@ fn finished_week(state: &AppState, text: &str, page: bool) -> Result<Week, Error
     Ok(week)
 }
 
+/// The week's page, from the render cache: recomposed only when the store or the config
+/// changed, or when the week after it has ended (the page then links to it).
 fn render_page(state: &AppState, week: Week, headers: &HeaderMap) -> Result<Response, Error> {
     let config = state.service.config();
-    let digest = send::compose_week(&config, &state.service.store, week, Utc::now())?;
     let next = week.next();
     let next = (next.end(config.site.timezone) <= Utc::now()).then(|| next.to_string());
-    let body = render::digest::page(
-        &config.site,
-        &digest,
-        &week.previous().to_string(),
-        next.as_deref(),
-        state.service.subscriptions_enabled(),
-    );
-    let rendered = Rendered::new(body, "text/html; charset=utf-8", None);
+    let subscriptions = state.service.subscriptions_enabled();
+    let key = format!("digest-page:{week}:{}:{subscriptions}", next.as_deref().unwrap_or("-"));
+    let rendered = state.cached(&key, || {
+        let digest = load::compose_week(&config, &state.service.store, week)?;
+        let previous = week.previous().to_string();
+        let body = render::digest::page(&config.site, &digest, &previous, next.as_deref(), subscriptions);
+        Ok(Rendered::new(body, "text/html; charset=utf-8", None))
+    })?;
     Ok(conditional(state, &rendered, headers, "public, max-age=300"))
 }
 
@@ -61,10 +62,13 @@ async fn page(State(state): State<AppState>, Path(week): Path<String>, headers: 
     render_page(&state, week, &headers)
 }
 
-async fn json(State(state): State<AppState>, Path(week): Path<String>) -> Result<Response, Error> {
+async fn json(State(state): State<AppState>, Path(week): Path<String>, headers: HeaderMap) -> Result<Response, Error> {
     let week = finished_week(&state, &week, false)?;
-    let digest = send::compose_week(&state.service.config(), &state.service.store, week, Utc::now())?;
-    json_response(&digest, "public, max-age=300")
+    let rendered = state.cached(&format!("digest-json:{week}"), || {
+        let digest = load::compose_week(&state.service.config(), &state.service.store, week)?;
+        Ok(Rendered::new(json_body(&digest)?, "application/json", None))
+    })?;
+    Ok(conditional(&state, &rendered, &headers, "public, max-age=300"))
 }
 
 async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
@@ -76,7 +80,7 @@ async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             let mut week = Week::last_complete(now, config.site.timezone);
             let mut digests = Vec::with_capacity(FEED_WEEKS);
             for _ in 0..FEED_WEEKS {
-                digests.push(send::compose_week(&config, &state.service.store, week, now)?);
+                digests.push(load::compose_week(&config, &state.service.store, week)?);
                 week = week.previous();
             }
             let body = render::digest::atom(&config.site, &digests, now);

@@ -293,9 +293,14 @@ pub fn visible_posts<V: Into<Verdict>>(
     Ok(posts)
 }
 
-/// A JSON response whose `<`, `>` and `&` are `\u` escapes (inert if inlined into HTML).
+/// JSON whose `<`, `>` and `&` are `\u` escapes (inert if inlined into HTML).
+pub fn json_body<T: serde::Serialize>(value: &T) -> Result<String, Error> {
+    Ok(crate::render::escape_json_for_html(&serde_json::to_string(value).map_err(anyhow::Error::from)?))
+}
+
+/// A JSON response made with `json_body`.
 pub fn json_response<T: serde::Serialize>(value: &T, cache_control: &'static str) -> Result<Response, Error> {
-    let body = crate::render::escape_json_for_html(&serde_json::to_string(value).map_err(anyhow::Error::from)?);
+    let body = json_body(value)?;
     Response::builder()
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, cache_control)

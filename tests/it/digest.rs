@@ -314,6 +314,12 @@ async fn the_digest_is_on_the_web_as_a_page_a_feed_and_json() {
     assert_eq!(status, 200);
     assert_eq!(json["post_count"], 5);
     assert_eq!(json["groups"][0]["member_name"], "Bob");
+    assert_eq!(app.digest_json(&week).await.1, json, "the same JSON from the render cache");
+    // `/digest/{week}` and `/digest` name the same week: one composition serves both, and
+    // the JSON's second request too, until the store or the config changes.
+    let (_, metrics) = app.metrics().await;
+    assert!(metrics.contains("planet_renders_total{output=\"digest-page\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("planet_renders_total{output=\"digest-json\"} 1\n"), "{metrics}");
     let (status, atom) = app.text("/digest.atom").await;
     assert_eq!(status, 200);
     let parsed = crate::corpus::run_bytes(atom.as_bytes());

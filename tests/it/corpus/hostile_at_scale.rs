@@ -234,7 +234,7 @@ impl Readback {
         let (_, feed) = app.text("/digest.atom").await;
         self.problems.extend(atom_problems("/digest.atom", &feed).1);
         let config = app.service.config();
-        let digest = planet::digest::send::compose_week(&config, &app.service.store, week, Utc::now()).unwrap();
+        let digest = planet::digest::load::compose_week(&config, &app.service.store, week).unwrap();
         let (html, text) = (
             planet::render::digest::email_html(&config.site, &digest, None),
             planet::render::digest::email_text(&config.site, &digest, None),
