@@ -40,3 +40,4 @@ pub mod serve;
 pub mod service;
 pub mod store;
 pub mod text;
+pub mod texts;

@@ -136,12 +136,9 @@ fn digest(locator: &Locator, raw: &RawDigest, site: &Site) -> Result<DigestConfi
         SmtpSecurity::None => 25,
     };
     Ok(DigestConfig {
-        title: raw
-            .title
-            .clone()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| format!("{}周报", site.title)),
+        title: raw.title.clone().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).unwrap_or_else(|| {
+            crate::texts::fill(crate::texts::for_site(site).default_digest_title, &[("site", &site.title)])
+        }),
         schedule,
         schedule_text,
         from,

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::config::{DigestConfig, Event, Member, Site};
 use crate::model::Post;
+use crate::texts::fill;
 
 pub use week::Week;
 
@@ -78,7 +79,7 @@ pub fn compose(
 ) -> Digest {
     let zone = site.timezone;
     let (starts, ends) = (week.start(zone), week.end(zone));
-    let english = site.english();
+    let t = crate::texts::for_site(site);
     let absolute = |path: &str| site.url.join(path).map(|u| u.to_string()).unwrap_or_else(|_| site.url.to_string());
     let mut groups: Vec<MemberGroup> = Vec::new();
     let mut in_week: Vec<&Post> = posts.iter().filter(|p| p.published >= starts && p.published < ends).collect();
@@ -92,11 +93,7 @@ pub fn compose(
             url: post.url.clone().unwrap_or_else(|| member_url.clone()),
             excerpt: post.excerpt.clone(),
             published: post.published,
-            when: if english {
-                when.format("%a %-d %b %H:%M").to_string()
-            } else {
-                when.format("%-m月%-d日 %H:%M").to_string()
-            },
+            when: when.format(t.post_time).to_string(),
         };
         match groups.iter_mut().find(|g| g.member_id == post.member.as_str()) {
             Some(group) => group.posts.push(view),
@@ -124,34 +121,17 @@ pub fn compose(
             let local = event.starts.with_timezone(&zone);
             EventView {
                 title: event.title.clone(),
-                when: if english {
-                    local.format("%A %-d %B %H:%M").to_string()
-                } else {
-                    local.format("%Y年%-m月%-d日 %H:%M").to_string()
-                },
+                when: local.format(t.event_time).to_string(),
                 place: event.place.clone(),
                 link: event.link.as_ref().map(|l| l.to_string()),
             }
         })
         .collect();
-    let (week_label, subject, headline) = if english {
-        let label = format!("{} week {}", week.year, week.number);
-        let subject = format!("{} · {label} · {post_count} posts", config.title);
-        let headline = if post_count == 0 {
-            "No member posted this week.".to_string()
-        } else {
-            format!("{member_count} members wrote {post_count} posts this week.")
-        };
-        (label, subject, headline)
-    } else {
-        let label = format!("{} 第 {} 周", week.year, week.number);
-        let subject = format!("{} · {label} · {post_count} 篇", config.title);
-        let headline = if post_count == 0 {
-            "本周没有成员发表文章。".to_string()
-        } else {
-            format!("本周 {member_count} 位成员发表了 {post_count} 篇文章")
-        };
-        (label, subject, headline)
+    let week_label = fill(t.week_label, &[("year", &week.year), ("number", &week.number)]);
+    let subject = fill(t.digest_subject, &[("title", &config.title), ("week", &week_label), ("count", &post_count)]);
+    let headline = match post_count {
+        0 => t.headline_empty.to_string(),
+        _ => fill(t.headline, &[("members", &member_count), ("posts", &post_count)]),
     };
     Digest {
         week: week.to_string(),

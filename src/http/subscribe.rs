@@ -21,6 +21,7 @@ use crate::digest::tokens::{self, Purpose};
 use crate::mail::Outgoing;
 use crate::render;
 use crate::store::{Subscriber, SubscriberStatus};
+use crate::texts;
 
 const PER_ADDRESS_PER_DAY: usize = 3;
 const PER_CLIENT_PER_HOUR: usize = 10;
@@ -98,24 +99,17 @@ async fn subscribe(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, Error> {
-    let english = state.service.config().site.english();
-    let t = |zh: &'static str, en: &'static str| if english { en } else { zh };
+    let t = texts::for_site(&state.service.config().site);
     let (Some(secret), Some(mailer)) = (state.service.digest_secret(), state.service.mailer()) else {
-        return Ok(page(
-            &state,
-            StatusCode::FORBIDDEN,
-            t("暂不开放订阅", "Subscriptions are closed"),
-            t("这个站点没有配置邮件发送。", "This planet does not send mail."),
-        ));
+        return Ok(page(&state, StatusCode::FORBIDDEN, t.subscriptions_closed_heading, t.subscriptions_closed));
     };
     let address = form.get("email").map(|a| a.trim().to_ascii_lowercase()).unwrap_or_default();
     if !is_email_address(&address) {
-        let message = if address.is_empty() {
-            t("请填写电子邮箱地址。", "Please give an email address.").to_string()
-        } else {
-            format!("{} {address}", t("不是有效的电子邮箱地址：", "This is not an email address:"))
+        let message = match address.is_empty() {
+            true => t.address_missing.to_string(),
+            false => texts::fill(t.address_invalid, &[("address", &address)]),
         };
-        return Ok(page(&state, StatusCode::BAD_REQUEST, t("地址无效", "Invalid address"), &message));
+        return Ok(page(&state, StatusCode::BAD_REQUEST, t.invalid_address_heading, &message));
     }
     let now = Utc::now();
     let limiter = &state.subscribe_limiter;
@@ -123,12 +117,7 @@ async fn subscribe(
         limiter.allow(&format!("client:{}", client(peer, &headers)), PER_CLIENT_PER_HOUR, TimeDelta::hours(1), now)
             && limiter.allow(&format!("address:{address}"), PER_ADDRESS_PER_DAY, TimeDelta::days(1), now);
     if !within_limits {
-        return Ok(page(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            t("请求太频繁", "Too many requests"),
-            t("请稍后再试。", "Please try again later."),
-        ));
+        return Ok(page(&state, StatusCode::TOO_MANY_REQUESTS, t.too_many_requests_heading, t.too_many_requests));
     }
     let existing = state.service.store.subscriber(&address)?;
     let already_confirmed = existing.as_ref().is_some_and(|s| s.status == SubscriberStatus::Confirmed);
@@ -139,18 +128,8 @@ async fn subscribe(
         let token = tokens::sign(secret, Purpose::Confirm, &address, Some(now + tokens::CONFIRM_VALID_FOR));
         let mut link = config.site.url.join("subscribe/confirm").map_err(anyhow::Error::from)?;
         link.query_pairs_mut().append_pair("token", &token);
-        let subject = format!("{}{}", t("请确认订阅 ", "Please confirm: "), config.digest.title);
-        let text = format!(
-            "{}\n\n{link}\n\n{}\n",
-            t(
-                "有人（希望是你）在这个地址订阅了社区周报。点击下面的链接确认：",
-                "Someone (we hope you) subscribed this address to the weekly digest. Confirm with this link:"
-            ),
-            t(
-                "如果不是你，请忽略这封邮件，我们不会再发信。链接 48 小时内有效。",
-                "If it was not you, ignore this mail; nothing more will be sent. The link works for 48 hours."
-            ),
-        );
+        let subject = texts::fill(t.confirm_subject, &[("title", &config.digest.title)]);
+        let text = texts::fill(t.confirm_mail, &[("link", &link)]);
         let outgoing = Outgoing {
             to: &address,
             subject: &subject,
@@ -170,65 +149,45 @@ async fn subscribe(
         }
     }
     // The same answer whatever the address's state: it reveals nothing about subscribers.
-    Ok(page(
-        &state,
-        StatusCode::ACCEPTED,
-        t("请查收邮件", "Check your inbox"),
-        t(
-            "如果地址有效，我们已发送一封确认邮件。点击邮件中的链接完成订阅。",
-            "If the address is valid, a confirmation mail is on its way. Follow its link to subscribe.",
-        ),
-    ))
+    Ok(page(&state, StatusCode::ACCEPTED, t.check_inbox_heading, t.check_inbox))
 }
 
 fn verified(state: &AppState, purpose: Purpose, token: Option<&String>) -> Result<String, Box<Response>> {
-    let english = state.service.config().site.english();
+    let t = texts::for_site(&state.service.config().site);
     let Some(secret) = state.service.digest_secret() else {
-        let (heading, message) =
-            if english { ("Closed", "Subscriptions are closed.") } else { ("暂不开放", "暂不开放订阅。") };
-        return Err(Box::new(page(state, StatusCode::FORBIDDEN, heading, message)));
+        return Err(Box::new(page(state, StatusCode::FORBIDDEN, t.links_closed_heading, t.links_closed)));
     };
     let token = token.map(String::as_str).unwrap_or("");
-    let heading = if english { "Invalid link" } else { "链接无效" };
     tokens::verify(secret, purpose, token, Utc::now())
-        .map_err(|why| Box::new(page(state, StatusCode::BAD_REQUEST, heading, why)))
+        .map_err(|why| Box::new(page(state, StatusCode::BAD_REQUEST, t.invalid_link_heading, why)))
 }
 
 async fn confirm(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, Error> {
-    let english = state.service.config().site.english();
     let address = match verified(&state, Purpose::Confirm, query.get("token")) {
         Ok(address) => address,
         Err(response) => return Ok(*response),
     };
     record_status(&state, &address, SubscriberStatus::Confirmed)?;
-    let (heading, message) = if english {
-        ("Subscribed", "You will receive the weekly digest.")
-    } else {
-        ("订阅成功", "你将收到社区周报。")
-    };
-    Ok(page(&state, StatusCode::OK, heading, message))
+    let t = texts::for_site(&state.service.config().site);
+    Ok(page(&state, StatusCode::OK, t.subscribed_heading, t.subscribed))
 }
 
 async fn unsubscribe_page(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, Error> {
-    let english = state.service.config().site.english();
     if let Err(response) = verified(&state, Purpose::Unsubscribe, query.get("token")) {
         return Ok(*response);
     }
     let token = query.get("token").cloned().unwrap_or_default();
     let config = state.service.config();
     let action = format!("{}unsubscribe", render::site::base_path(&config.site));
-    let (heading, message, button) = if english {
-        ("Unsubscribe", "Stop receiving the weekly digest?", "Unsubscribe")
-    } else {
-        ("退订", "不再接收社区周报？", "确认退订")
-    };
-    let body = render::digest::message(&config.site, heading, message, Some((&action, &token, button)));
+    let t = texts::for_site(&config.site);
+    let form = Some((action.as_str(), token.as_str(), t.unsubscribe_button));
+    let body = render::digest::message(&config.site, t.unsubscribe_heading, t.unsubscribe_question, form);
     Ok((StatusCode::OK, [(axum::http::header::CACHE_CONTROL, "no-store")], Html(body)).into_response())
 }
 
@@ -239,17 +198,12 @@ async fn unsubscribe(
     Query(query): Query<HashMap<String, String>>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, Error> {
-    let english = state.service.config().site.english();
     let token = form.get("token").or_else(|| query.get("token"));
     let address = match verified(&state, Purpose::Unsubscribe, token) {
         Ok(address) => address,
         Err(response) => return Ok(*response),
     };
     record_status(&state, &address, SubscriberStatus::Unsubscribed)?;
-    let (heading, message) = if english {
-        ("Unsubscribed", "You will not receive the digest any more.")
-    } else {
-        ("已退订", "你不会再收到社区周报。")
-    };
-    Ok(page(&state, StatusCode::OK, heading, message))
+    let t = texts::for_site(&state.service.config().site);
+    Ok(page(&state, StatusCode::OK, t.unsubscribed_heading, t.unsubscribed))
 }

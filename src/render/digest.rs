@@ -55,7 +55,10 @@ pub fn atom(site: &Site, digests: &[Digest], now: DateTime<Utc>) -> String {
     let self_url = site.url.join("digest.atom").map(|u| u.to_string()).unwrap_or_default();
     let page_url = site.url.join("digest").map(|u| u.to_string()).unwrap_or_default();
     let host = site.url.host_str().unwrap_or("planet").to_string();
-    let title = digests.first().map(|d| d.title.clone()).unwrap_or_else(|| format!("{}周报", site.title));
+    let title = digests
+        .first()
+        .map(|d| d.title.clone())
+        .unwrap_or_else(|| crate::texts::fill(texts(site).default_digest_title, &[("site", &site.title)]));
     let feed = Feed {
         title: Text::plain(title.clone()),
         id: format!("tag:{host},2026:digest"),

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::config::{Member, Site};
 use crate::model::{FeedState, Post};
+use crate::texts::fill;
 
 use super::template::{render, texts};
 
@@ -86,8 +87,6 @@ struct PostView {
     excerpt: String,
 }
 
-const WEEKDAYS_ZH: [&str; 7] = ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"];
-
 /// Posts grouped by day in the site's time zone, newest first.
 fn days(site: &Site, members: &[Member], posts: &[Post]) -> Vec<Day> {
     let base = base_path(site);
@@ -96,17 +95,9 @@ fn days(site: &Site, members: &[Member], posts: &[Post]) -> Vec<Day> {
         let local = post.published.with_timezone(&site.timezone);
         let iso = local.format("%Y-%m-%d").to_string();
         if days.last().is_none_or(|day| day.iso != iso) {
-            let label = if site.english() {
-                local.format("%A, %-d %B %Y").to_string()
-            } else {
-                format!(
-                    "{}年{}月{}日 {}",
-                    local.year(),
-                    local.month(),
-                    local.day(),
-                    WEEKDAYS_ZH[local.weekday().num_days_from_monday() as usize]
-                )
-            };
+            let t = texts(site);
+            let weekday = t.weekdays[local.weekday().num_days_from_monday() as usize];
+            let label = fill(&local.format(t.day_label).to_string(), &[("weekday", &weekday)]);
             days.push(Day { iso: iso.clone(), label, posts: Vec::new() });
         }
         let member = members.iter().find(|m| m.id == post.member);
@@ -183,64 +174,36 @@ struct FeedStatusView {
 }
 
 fn status_view(site: &Site, url: &str, state: Option<&FeedState>) -> FeedStatusView {
-    let english = site.english();
-    let at = |t: &DateTime<Utc>| t.with_timezone(&site.timezone).format("%Y-%m-%d %H:%M").to_string();
+    let t = texts(site);
+    let at = |time: &DateTime<Utc>| time.with_timezone(&site.timezone).format("%Y-%m-%d %H:%M").to_string();
     let Some(state) = state else {
-        let summary = if english { "not fetched yet" } else { "尚未抓取" };
-        return FeedStatusView { url: url.to_string(), class: "ok", summary: summary.into(), details: vec![] };
+        return FeedStatusView {
+            url: url.to_string(),
+            class: "ok",
+            summary: t.not_fetched_yet.into(),
+            details: vec![],
+        };
     };
     let mut details = Vec::new();
     if let Some(moved) = &state.moved_to {
-        details.push(if english {
-            format!("moved permanently to {moved}: update feeds.toml")
-        } else {
-            format!("已永久迁移到 {moved}，请更新 feeds.toml")
-        });
+        details.push(fill(t.moved_to, &[("url", moved)]));
     }
     for warning in &state.warnings {
         details.push(format!("⚠ {}", warning.message));
     }
     if let Some(success) = &state.last_success {
-        details.push(if english {
-            format!("last success: {}", at(success))
-        } else {
-            format!("上次成功：{}", at(success))
-        });
+        details.push(fill(t.last_success, &[("time", &at(success))]));
     }
     let (class, summary) = if state.gone {
-        (
-            "failing",
-            if english {
-                "gone (HTTP 410): no longer fetched".to_string()
-            } else {
-                "订阅源已删除（HTTP 410），不再抓取".to_string()
-            },
-        )
+        ("failing", t.gone.to_string())
     } else if state.consecutive_failures > 0 {
-        let error = state.last_error.clone().unwrap_or_default();
         if let Some(due) = &state.next_due {
-            details.push(if english {
-                format!("next try: {}", at(due))
-            } else {
-                format!("下次重试：{}", at(due))
-            });
+            details.push(fill(t.next_try, &[("time", &at(due))]));
         }
-        let summary = if english {
-            format!("failing ({} in a row): {error}", state.consecutive_failures)
-        } else {
-            format!("抓取失败（连续 {} 次）：{error}", state.consecutive_failures)
-        };
-        ("failing", summary)
+        let error = state.last_error.clone().unwrap_or_default();
+        ("failing", fill(t.failing_in_a_row, &[("count", &state.consecutive_failures), ("error", &error)]))
     } else {
-        let count = state.posts_in_feed;
-        (
-            "ok",
-            if english {
-                format!("OK · {count} posts in the feed")
-            } else {
-                format!("正常 · 订阅源中有 {count} 篇文章")
-            },
-        )
+        ("ok", fill(t.feed_ok, &[("count", &state.posts_in_feed)]))
     };
     FeedStatusView { url: url.to_string(), class, summary, details }
 }
