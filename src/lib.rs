@@ -3,20 +3,26 @@
 //! The Changsha .NET community's planet: members' blog feeds in, one combined community feed out.
 //!
 //! # Layout
+//! Roughly from the ground floor up (ARCHITECTURE.md has the data flow and the invariants).
+//! - `model`: `MemberId`, `Post`, `FeedState`, `Warning`, shared by everything below.
+//! - `dates`, `identity`, `hashing`, `text`, `texts`: date parsing as feeds write dates,
+//!   stable post ids and link keys, the one hash, plain-text helpers, interface texts.
 //! - `config`: feeds.toml, read in two stages into a validated `Config`.
-//! - `model`: `Post`, `FeedState`, `Warning`, shared by everything below.
 //! - `decode`: bytes to UTF-8 (BOM, HTTP charset, XML declaration, sniffing).
-//! - `parse`: feed-rs plus repair and normalization into `Post`s; pure.
 //! - `sanitize`: the only maker of `SafeHtml`; plain text of titles and names.
-//! - `text`: plain-text helpers (XML-forbidden characters, excerpts).
-//! - `fetch`: HTTP GET of one feed with validators, caps, timeouts and redirects (reqwest).
-//! - `store`: posts, indexes and feed states in sled; export and import.
-//! - `refresh`: one fetch pass over every member, with bounded concurrency and backoff.
-//! - `render`: Atom, RSS, JSON Feed, OPML and HTML pages from posts; pure.
-//! - `http`: the axum server: feeds, JSON API, site, operations.
-//! - `serve`: `planet serve`: the shared service, the scheduler and reload loops.
-//! - `metrics`: counters for /metrics.
+//! - `parse`: feed-rs plus repair and normalization into `Post`s; pure.
 //! - `check`: the member-facing diagnosis behind `planet check`.
+//! - `fetch`: HTTP GET of one feed with validators, caps, timeouts and redirects (reqwest).
+//! - `store`: posts, indexes, feed states, subscribers and deliveries in sled; export, import.
+//! - `refresh`: one fetch pass over every member, with bounded concurrency and backoff.
+//! - `digest`: ISO weeks and the pure composition of a week's digest; `digest::load` reads
+//!   the store, `digest::send` mails it exactly once per recipient.
+//! - `mail`: SMTP delivery (lettre), the only module that imports it.
+//! - `render`: Atom, RSS, JSON Feed, OPML, HTML pages and the digest's forms; pure.
+//! - `metrics`: counters for /metrics.
+//! - `service`: the state the server, the loops and the commands share, and its single steps.
+//! - `http`: the axum server: feeds, JSON API, site, digest, subscriptions, operations.
+//! - `serve`: `planet serve`: runs the HTTP server and the scheduler, digest and reload loops.
 //! - `cli`: the command line.
 
 pub mod check;
