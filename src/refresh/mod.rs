@@ -151,7 +151,8 @@ impl Job {
         report.outcome = match self.refresh(&mut report).await {
             Ok(outcome) => outcome,
             Err(error) => {
-                // Only the store can fail here; the feed's own failures are outcomes.
+                // Only the store can fail here; the feed's own failures (a crash while parsing
+                // it included) are outcomes, recorded on the feed with backoff.
                 tracing::error!(member = %self.member.id, feed = %self.feed_url, "{error:#}");
                 Outcome::Failed { error: format!("{error:#}") }
             }
@@ -188,20 +189,24 @@ impl Job {
                 let _parser = self.parsers.acquire().await?;
                 let (config, member, store, now) =
                     (Arc::clone(&self.config), self.member.clone(), self.store.clone(), self.now);
-                let (result, new_state) = tokio::task::spawn_blocking(move || {
-                    let mut state = state;
-                    let result = merge::parse_and_save(&config, &member, &store, now, &body, &mut state);
-                    (result, state)
+                let parsed = off_thread(&mut state, move |state| {
+                    merge::parse_and_save(&config, &member, &store, now, &body, state)
                 })
-                .await?;
-                state = new_state;
-                match result? {
-                    Ok(counts) => {
-                        report.counts = counts;
-                        report.warnings = state.warnings.clone();
-                        Outcome::Refreshed
+                .await;
+                match parsed {
+                    Ok(result) => match result? {
+                        Ok(counts) => {
+                            report.counts = counts;
+                            report.warnings = state.warnings.clone();
+                            Outcome::Refreshed
+                        }
+                        Err(parse_error) => self.failed(&mut state, parse_error.to_string(), None),
+                    },
+                    Err(crashed) => {
+                        tracing::error!(member = %self.member.id, feed = %self.feed_url, "parsing crashed: {crashed}");
+                        let error = "planet failed on this feed's content (an internal error, logged for the admin)";
+                        self.failed(&mut state, error.to_string(), None)
                     }
-                    Err(parse_error) => self.failed(&mut state, parse_error.to_string(), None),
                 }
             }
             Ok(Fetched::NotModified { moved_to, .. }) => {
@@ -247,10 +252,65 @@ impl Job {
     }
 }
 
+/// Runs `work` on `state` on a blocking thread (parsing and sanitizing are CPU work). When
+/// it panics, `state` is as it was before and the panic's message comes back as `Err`, so
+/// the caller records the crash as that feed's failure instead of losing its backoff state.
+async fn off_thread<T: Send + 'static>(
+    state: &mut FeedState,
+    work: impl FnOnce(&mut FeedState) -> T + Send + 'static,
+) -> Result<T, String> {
+    let mut moved = state.clone();
+    let joined = tokio::task::spawn_blocking(move || {
+        let result = work(&mut moved);
+        (result, moved)
+    })
+    .await;
+    match joined {
+        Ok((result, after)) => {
+            *state = after;
+            Ok(result)
+        }
+        Err(error) if error.is_panic() => {
+            let payload = error.into_panic();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_string());
+            Err(message)
+        }
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 /// A permanent move is only remembered once the new address answered successfully.
 fn record_move(state: &mut FeedState, moved_to: Option<&Url>) {
     if let Some(target) = moved_to {
         state.current_url = target.to_string();
         state.moved_to = Some(target.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_while_parsing_leaves_the_feed_state_as_it_was_and_says_why() {
+        let mut state =
+            FeedState { consecutive_failures: 2, feed_url: "https://a.example/feed".into(), ..FeedState::default() };
+        let crashed = off_thread(&mut state, |state: &mut FeedState| {
+            state.consecutive_failures = 0;
+            panic!("index out of bounds in some parser");
+        })
+        .await;
+        assert_eq!(crashed.unwrap_err(), "index out of bounds in some parser");
+        assert_eq!(state.consecutive_failures, 2, "the state from before the crash, backoff included");
+        let finished = off_thread(&mut state, |state: &mut FeedState| {
+            state.consecutive_failures = 0;
+            7
+        })
+        .await;
+        assert_eq!((finished, state.consecutive_failures), (Ok(7), 0), "the work's changes are kept");
     }
 }
