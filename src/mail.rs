@@ -1,13 +1,16 @@
 //! Sending mail over SMTP (the only module that imports lettre): STARTTLS, TLS or plain for a
 //! local relay, credentials from the environment (`PLANET_SMTP_USER`,
 //! `PLANET_SMTP_PASSWORD`). A message is multipart/alternative (text and HTML) with the list
-//! headers of RFC 2369 and RFC 8058. Failures say whether trying again can help.
+//! headers of RFC 2369 and RFC 8058. Failures say whether trying again can help. Tests that
+//! need no real SMTP conversation deliver into a `StubMailbox` (lettre's stub transport).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox as LettreMailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::stub::AsyncStubTransport;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{DigestConfig, Mailbox, SmtpSecurity};
@@ -37,9 +40,80 @@ pub enum MailError {
 }
 
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    transport: Transport,
     from: LettreMailbox,
     reply_to: Option<LettreMailbox>,
+}
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Stub(Arc<StubMailbox>),
+}
+
+/// Takes the SMTP server's place in tests: lettre's stub transport keeps every accepted
+/// message, and the mailbox answers like a server would to recipients it refuses (550) and
+/// once it has accepted its limit (451).
+pub struct StubMailbox {
+    transport: AsyncStubTransport,
+    refusals: Mutex<StubRefusals>,
+}
+
+#[derive(Default)]
+struct StubRefusals {
+    reject: Vec<String>,
+    accept: Option<usize>,
+}
+
+/// A message the stub accepted: its envelope recipients and its RFC 5322 text.
+#[derive(Debug, Clone)]
+pub struct StubMessage {
+    pub to: Vec<String>,
+    pub raw: String,
+}
+
+impl Default for StubMailbox {
+    fn default() -> StubMailbox {
+        StubMailbox { transport: AsyncStubTransport::new_ok(), refusals: Mutex::default() }
+    }
+}
+
+impl StubMailbox {
+    /// From now on, refuse these recipients for good, and accept `accept` more messages in
+    /// all (`None`: any number) before answering that the server is busy.
+    pub fn refuse(&self, reject: &[&str], accept: Option<usize>) {
+        if let Ok(mut refusals) = self.refusals.lock() {
+            refusals.reject = reject.iter().map(|a| a.to_ascii_lowercase()).collect();
+            refusals.accept = accept;
+        }
+    }
+
+    pub async fn messages(&self) -> Vec<StubMessage> {
+        let messages = self.transport.messages().await;
+        messages
+            .into_iter()
+            .map(|(envelope, raw)| StubMessage { to: envelope.to().iter().map(|a| a.to_string()).collect(), raw })
+            .collect()
+    }
+
+    pub async fn messages_to(&self, address: &str) -> Vec<StubMessage> {
+        self.messages().await.into_iter().filter(|m| m.to.iter().any(|to| to == address)).collect()
+    }
+
+    /// What a server would answer before taking a message for `to`.
+    fn refusal(&self, to: &str) -> Option<MailError> {
+        let mut refusals = self.refusals.lock().ok()?;
+        if refusals.reject.iter().any(|r| r.eq_ignore_ascii_case(to)) {
+            return Some(MailError::Permanent("550 5.1.1 no such user here (stub mailbox)".into()));
+        }
+        match &mut refusals.accept {
+            Some(0) => Some(MailError::Transient("451 4.3.0 try again later (stub mailbox)".into())),
+            Some(left) => {
+                *left -= 1;
+                None
+            }
+            None => None,
+        }
+    }
 }
 
 fn mailbox(mailbox: &Mailbox) -> anyhow::Result<LettreMailbox> {
@@ -61,7 +135,18 @@ impl Mailer {
             builder = builder.credentials(Credentials::new(user, password));
         }
         Ok(Some(Mailer {
-            transport: builder.build(),
+            transport: Transport::Smtp(builder.build()),
+            from: mailbox(from)?,
+            reply_to: config.reply_to.as_ref().map(mailbox).transpose()?,
+        }))
+    }
+
+    /// A mailer with the configured sender that delivers into `stub` instead of SMTP; `None`
+    /// when `[digest] from` is not configured.
+    pub fn stub(config: &DigestConfig, stub: Arc<StubMailbox>) -> anyhow::Result<Option<Mailer>> {
+        let Some(from) = &config.from else { return Ok(None) };
+        Ok(Some(Mailer {
+            transport: Transport::Stub(stub),
             from: mailbox(from)?,
             reply_to: config.reply_to.as_ref().map(mailbox).transpose()?,
         }))
@@ -80,10 +165,16 @@ impl Mailer {
         let message = self
             .build(outgoing)
             .map_err(|error| MailError::Permanent(format!("cannot build the message: {error:#}")))?;
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(error) if error.is_permanent() => Err(MailError::Permanent(error_text(&error))),
-            Err(error) => Err(MailError::Transient(error_text(&error))),
+        match &self.transport {
+            Transport::Smtp(transport) => match transport.send(message).await {
+                Ok(_) => Ok(()),
+                Err(error) if error.is_permanent() => Err(MailError::Permanent(error_text(&error))),
+                Err(error) => Err(MailError::Transient(error_text(&error))),
+            },
+            Transport::Stub(stub) => match stub.refusal(outgoing.to) {
+                Some(refused) => Err(refused),
+                None => stub.transport.send(message).await.map_err(|e| MailError::Transient(e.to_string())),
+            },
         }
     }
 

@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::config::{self, Config};
 use crate::digest::send::{self as digest_send, SendOptions, SendReport};
 use crate::fetch;
-use crate::mail::Mailer;
+use crate::mail::{Mailer, StubMailbox};
 use crate::metrics::Metrics;
 use crate::refresh::{self, PassOptions, PassReport};
 use crate::store::Store;
@@ -68,6 +68,16 @@ impl Service {
             mailer: RwLock::new(mailer),
             send_lock: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    /// Delivers the digest and confirmations into `stub` instead of the configured SMTP
+    /// server (tests); reloading feeds.toml goes back to the configured server.
+    pub fn use_stub_mailbox(&self, stub: Arc<StubMailbox>) -> anyhow::Result<()> {
+        let mailer = Mailer::stub(&self.config().digest, stub)?.map(Arc::new);
+        if let Ok(mut slot) = self.mailer.write() {
+            *slot = mailer;
+        }
+        Ok(())
     }
 
     pub fn mailer(&self) -> Option<Arc<Mailer>> {

@@ -1,14 +1,18 @@
-//! The weekly digest end to end: composed from stored posts, on the web, and mailed through a
-//! real SMTP server on loopback (aiosmtpd, scripts/smtp_sink.py) exactly once per recipient,
-//! with the subscribe → confirm → receive → one-click unsubscribe flow over HTTP and SMTP.
+//! The weekly digest end to end: composed from stored posts, on the web, and mailed exactly
+//! once per recipient. What only an SMTP conversation shows (the message as a real server
+//! parses it, the subscribe → confirm → receive → one-click unsubscribe flow, the commands
+//! as separate processes) goes through a real server on loopback (aiosmtpd,
+//! scripts/smtp_sink.py); the rest delivers into planet's stub mailbox.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use planet::digest::send::{self, SendOptions};
 use planet::digest::Week;
+use planet::mail::StubMailbox;
 use planet::store::SubscriberStatus;
 
 use crate::server::app::{member, spawn_app_with, TestApp};
@@ -36,12 +40,6 @@ impl SmtpSink {
         SmtpSink { port, directory, child }
     }
 
-    /// Accept `accept` messages in all, then answer 451; answer 550 to `reject`.
-    pub fn control(&self, accept: Option<usize>, reject: &[&str]) {
-        let value = serde_json::json!({ "accept": accept, "reject": reject });
-        std::fs::write(self.directory.path().join("control.json"), value.to_string()).unwrap();
-    }
-
     pub fn messages(&self) -> Vec<serde_json::Value> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(self.directory.path())
             .unwrap()
@@ -60,17 +58,22 @@ impl SmtpSink {
     }
 
     pub fn config(&self, recipients: &[&str]) -> String {
-        let recipients: Vec<String> = recipients.iter().map(|r| format!("\"{r}\"")).collect();
-        format!(
-            // A schedule that is never due in a test run: tests send with send_week themselves.
-            "[digest]\ntitle = \"测试社区周报\"\nschedule = \"0 0 9 1 1 *\"\nfrom = \"测试社区周报 <digest@planet.example.cn>\"\nreply_to = \"team@planet.example.cn\"\n\
-             recipients = [{}]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nsmtp_security = \"none\"\n\n\
-             [[events]]\ntitle = \"长沙 .NET 线下聚会\"\ndate = \"{}\"\nplace = \"长沙\"\nlink = \"https://meetup.example.cn/1\"\n",
-            recipients.join(", "),
-            self.port,
-            (Utc::now() + TimeDelta::days(10)).format("%Y-%m-%d 14:00")
-        )
+        digest_config(recipients, self.port)
     }
+}
+
+/// A `[digest]` table mailing `recipients` through 127.0.0.1:`smtp_port`, and a meetup.
+fn digest_config(recipients: &[&str], smtp_port: u16) -> String {
+    let recipients: Vec<String> = recipients.iter().map(|r| format!("\"{r}\"")).collect();
+    format!(
+        // A schedule that is never due in a test run: tests send with send_week themselves.
+        "[digest]\ntitle = \"测试社区周报\"\nschedule = \"0 0 9 1 1 *\"\nfrom = \"测试社区周报 <digest@planet.example.cn>\"\nreply_to = \"team@planet.example.cn\"\n\
+         recipients = [{}]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nsmtp_security = \"none\"\n\n\
+         [[events]]\ntitle = \"长沙 .NET 线下聚会\"\ndate = \"{}\"\nplace = \"长沙\"\nlink = \"https://meetup.example.cn/1\"\n",
+        recipients.join(", "),
+        smtp_port,
+        (Utc::now() + TimeDelta::days(10)).format("%Y-%m-%d 14:00")
+    )
 }
 
 impl Drop for SmtpSink {
@@ -97,6 +100,21 @@ fn last_week_feed(prefix: &str, count: usize) -> String {
         })
         .collect();
     format!("<rss version=\"2.0\"><channel><title>{prefix}</title>{items}</channel></rss>")
+}
+
+/// Planet with two members who posted last week, delivering into a stub mailbox.
+async fn app_with_stub(recipients: &[&str]) -> (TestApp, Arc<StubMailbox>) {
+    // No server listens on port 9: a test that reached SMTP would fail, not pass.
+    let app = spawn_app_with(
+        vec![member("alice", "Alice", last_week_feed("alice", 2)), member("bob", "Bob", last_week_feed("bob", 3))],
+        None,
+        &digest_config(recipients, 9),
+    )
+    .await;
+    let mailbox = Arc::new(StubMailbox::default());
+    app.service.use_stub_mailbox(Arc::clone(&mailbox)).unwrap();
+    app.pass().await;
+    (app, mailbox)
 }
 
 async fn send(app: &TestApp, week: Week, options: SendOptions) -> anyhow::Result<send::SendReport> {
@@ -156,32 +174,30 @@ async fn the_digest_arrives_with_both_parts_the_right_headers_and_a_chinese_subj
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_interrupted_after_two_of_five_resumes_and_mails_everyone_exactly_once() {
-    let sink = SmtpSink::start();
     let recipients = ["a@x.example.cn", "b@x.example.cn", "c@x.example.cn", "d@x.example.cn", "e@x.example.cn"];
-    let app = app_with_sink(&sink, &recipients).await;
-    sink.control(Some(2), &[]);
+    let (app, mailbox) = app_with_stub(&recipients).await;
+    mailbox.refuse(&[], Some(2));
     let first = send(&app, last_week(), SendOptions::default()).await.unwrap();
     assert_eq!((first.sent.len(), first.pending.len(), first.completed), (2, 3, false));
     assert!(app.service.store.week_sent(&last_week().to_string()).unwrap().is_none(), "not complete yet");
 
-    sink.control(None, &[]);
+    mailbox.refuse(&[], None);
     let second = send(&app, last_week(), SendOptions::default()).await.unwrap();
     assert_eq!((second.sent.len(), second.already_served.len(), second.completed), (3, 2, true));
     for recipient in recipients {
-        assert_eq!(sink.messages_to(recipient).len(), 1, "{recipient} gets exactly one message");
+        assert_eq!(mailbox.messages_to(recipient).await.len(), 1, "{recipient} gets exactly one message");
     }
     let refused = send(&app, last_week(), SendOptions::default()).await.unwrap_err();
     assert!(refused.to_string().contains("already sent"), "{refused}");
     let forced = send(&app, last_week(), SendOptions { force: true, dry_run: false }).await.unwrap();
     assert_eq!((forced.sent.len(), forced.already_served.len()), (0, 5), "--force still skips those served");
-    assert_eq!(sink.messages().len(), 5);
+    assert_eq!(mailbox.messages().await.len(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_rejection_is_recorded_and_reported_once() {
-    let sink = SmtpSink::start();
-    let app = app_with_sink(&sink, &["good@x.example.cn", "gone@x.example.cn"]).await;
-    sink.control(None, &["gone@x.example.cn"]);
+    let (app, mailbox) = app_with_stub(&["good@x.example.cn", "gone@x.example.cn"]).await;
+    mailbox.refuse(&["gone@x.example.cn"], None);
     let report = send(&app, last_week(), SendOptions::default()).await.unwrap();
     assert_eq!(report.sent, vec!["good@x.example.cn".to_string()]);
     assert_eq!(report.rejected.len(), 1);
@@ -193,17 +209,18 @@ async fn a_permanent_rejection_is_recorded_and_reported_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_week_has_a_page_that_says_so_and_sends_no_mail() {
-    let sink = SmtpSink::start();
     let app = spawn_app_with(
         vec![member("alice", "Alice", crate::helpers::rss("alice", 1))],
         None,
-        &sink.config(&["l@x.example.cn"]),
+        &digest_config(&["l@x.example.cn"], 9),
     )
     .await;
+    let mailbox = Arc::new(StubMailbox::default());
+    app.service.use_stub_mailbox(Arc::clone(&mailbox)).unwrap();
     let week = last_week().previous().previous();
     let report = send(&app, week, SendOptions::default()).await.unwrap();
     assert!(report.empty && report.completed);
-    assert!(sink.messages().is_empty());
+    assert!(mailbox.messages().await.is_empty());
     let (status, page) = app.digest_page(&week.to_string()).await;
     assert_eq!(status, 200);
     assert!(page.contains("本周没有成员发表文章。"));
@@ -250,8 +267,7 @@ async fn subscribe_confirm_receive_and_unsubscribe_in_one_click() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribing_rejects_bad_addresses_limits_repeats_and_reveals_nothing() {
-    let sink = SmtpSink::start();
-    let app = app_with_sink(&sink, &[]).await;
+    let (app, mailbox) = app_with_stub(&[]).await;
     let (status, page) = app.post_form("/subscribe", &[("email", "not an address")]).await;
     assert_eq!(status, 400);
     assert!(page.contains("not an address"));
@@ -281,7 +297,7 @@ async fn subscribing_rejects_bad_addresses_limits_repeats_and_reveals_nothing() 
         429,
         "three a day per address"
     );
-    assert_eq!(sink.messages_to("target@mail.example.cn").len(), 3);
+    assert_eq!(mailbox.messages_to("target@mail.example.cn").await.len(), 3);
 
     // Ten requests an hour per client (refused addresses do not count): this client has made
     // six; four more pass, then 429.
@@ -301,8 +317,7 @@ async fn subscribe_others(app: &TestApp, count: usize) -> Vec<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_digest_is_on_the_web_as_a_page_a_feed_and_json() {
-    let sink = SmtpSink::start();
-    let app = app_with_sink(&sink, &[]).await;
+    let (app, _mailbox) = app_with_stub(&[]).await;
     let week = last_week().to_string();
     let (status, page) = app.digest_page(&week).await;
     assert_eq!(status, 200);
