@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Everything issue 5 asks planet to prove, in one run: the benchmarks (ingest against
-# feedparser, a 1,000-feed fetch pass, serving against nginx, scale to 100,000 posts) and
-# the survival checks (SIGKILL crash test, soak, API fuzzing). Hostile feeds at scale run in
-# the test suite (tests/it/corpus/payloads.rs and hostile_at_scale.rs). Installs wrk, nginx and schemathesis if
-# missing (root). `--short` is the CI version: every harness runs, briefly, so none rots.
+# Everything issue 5 asks planet to prove, in one run: the benchmarks (ingest per core
+# against Python's feedparser and Go's gofeed + bluemonday, a 1,000-feed fetch pass, serving
+# against nginx, scale to 100,000 posts) and the survival checks (SIGKILL crash test, soak,
+# API fuzzing). Hostile feeds at scale run in the test suite (tests/it/corpus/payloads.rs and
+# hostile_at_scale.rs). Installs wrk, nginx, Go with gofeed and bluemonday, and schemathesis
+# if missing (root). `--short` is the CI version: every harness runs, briefly, so none rots.
 # Usage: scripts/prove.sh [--short]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,10 @@ short=${1:-}
 debian=()
 command -v wrk >/dev/null || debian+=(wrk)
 command -v nginx >/dev/null || debian+=(nginx-light)
+# The ingest bench's compiled peer: Go's gofeed and bluemonday, built in GOPATH mode.
+command -v go >/dev/null || debian+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/mmcdole/gofeed ] || debian+=(golang-github-mmcdole-gofeed-dev)
+[ -d /usr/share/gocode/src/github.com/microcosm-cc/bluemonday ] || debian+=(golang-github-microcosm-cc-bluemonday-dev)
 if [ ${#debian[@]} -gt 0 ]; then
     (apt-get install -y -q "${debian[@]}" || (apt-get update -q && apt-get install -y -q "${debian[@]}")) >/dev/null
 fi
