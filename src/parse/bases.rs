@@ -18,11 +18,18 @@ const ENTRY_ELEMENTS: &[&str] = &["entry", "item"];
 const CONTENT_ELEMENTS: &[&str] = &["content", "encoded", "body"];
 const SUMMARY_ELEMENTS: &[&str] = &["summary", "description"];
 
-/// One `EntryBases` per entry, or an empty list when the document has no `xml:base` (the
-/// common case: then every entry uses the document base) or cannot be scanned.
-pub fn per_entry(text: &str, document_base: Option<&Url>) -> Vec<EntryBases> {
-    if !text.contains("xml:base") {
-        return Vec::new();
+/// One `EntryBases` per entry (`entries` of them), or an empty list when the document has no
+/// `xml:base` (the common case: then every entry uses the document base) or cannot be
+/// scanned. When the root element holds the only `xml:base` (the next commonest case),
+/// every entry inherits it and the document is not read a second time.
+pub fn per_entry(text: &str, document_base: Option<&Url>, entries: usize) -> Vec<EntryBases> {
+    let mut occurrences = text.match_indices("xml:base").map(|(at, _)| at);
+    let Some(first) = occurrences.next() else { return Vec::new() };
+    if let Some(root) = root_start_tag(text).filter(|root| root.contains(&first)) {
+        if occurrences.all(|at| root.contains(&at)) {
+            let base = root_base(&text[root], document_base);
+            return vec![EntryBases { content: base.clone(), summary: base }; entries];
+        }
     }
     let mut reader = Reader::from_str(text);
     let mut stack: Vec<Option<Url>> = Vec::new();
@@ -67,6 +74,50 @@ pub fn per_entry(text: &str, document_base: Option<&Url>) -> Vec<EntryBases> {
     entries
 }
 
+/// Where the root element's start tag lies: the first tag after the prolog's declarations,
+/// processing instructions and comments, to its closing `>` outside quotes.
+fn root_start_tag(text: &str) -> Option<std::ops::Range<usize>> {
+    let mut at = 0;
+    loop {
+        let start = at + text[at..].find('<')?;
+        let rest = &text[start..];
+        let skip_to = if rest.starts_with("<?") {
+            rest.find("?>").map(|end| end + 2)
+        } else if rest.starts_with("<!--") {
+            rest.find("-->").map(|end| end + 3)
+        } else if rest.starts_with("<!") {
+            rest.find('>').map(|end| end + 1)
+        } else {
+            let mut quote = None;
+            let end = rest.char_indices().find_map(|(i, c)| match (quote, c) {
+                (None, '"' | '\'') => {
+                    quote = Some(c);
+                    None
+                }
+                (Some(open), c) if c == open => {
+                    quote = None;
+                    None
+                }
+                (None, '>') => Some(i),
+                _ => None,
+            })?;
+            return Some(start..start + end + 1);
+        };
+        at = start + skip_to?;
+    }
+}
+
+/// The base the root element sets, resolved against the document's.
+fn root_base(root_tag: &str, document_base: Option<&Url>) -> Option<Url> {
+    let mut reader = Reader::from_str(root_tag);
+    match reader.read_event() {
+        Ok(Event::Start(element) | Event::Empty(element)) => {
+            own_base(&element, document_base).or_else(|| document_base.cloned())
+        }
+        _ => document_base.cloned(),
+    }
+}
+
 fn own_base(element: &BytesStart, inherited: Option<&Url>) -> Option<Url> {
     let attribute = element.attributes().flatten().find(|a| {
         let key: &str = a.key.as_ref();
@@ -87,9 +138,22 @@ mod tests {
     fn entry_and_content_bases_nest() {
         let text = r#"<feed xml:base="http://a.cn/x/"><entry xml:base="e/"><content xml:base="c/">x</content></entry>
             <entry><summary>y</summary></entry></feed>"#;
-        let bases = per_entry(text, None);
+        let bases = per_entry(text, None, 2);
         assert_eq!(bases.len(), 2);
         assert_eq!(bases[0].content.as_ref().unwrap().as_str(), "http://a.cn/x/e/c/");
         assert_eq!(bases[1].summary.as_ref().unwrap().as_str(), "http://a.cn/x/");
+    }
+
+    #[test]
+    fn a_base_on_the_root_alone_is_every_entrys_base_and_matches_the_full_scan() {
+        let text = r#"<?xml version="1.0"?><!-- a > in a comment --><feed xmlns="http://www.w3.org/2005/Atom" title='a>b' xml:base="blog/"><entry><content>x</content><summary>s</summary></entry><entry><content>y</content></entry></feed>"#;
+        let document = Url::parse("http://a.cn/x/feed").unwrap();
+        let bases = per_entry(text, Some(&document), 2);
+        assert_eq!(bases.len(), 2);
+        assert_eq!(bases[1].content.as_ref().unwrap().as_str(), "http://a.cn/x/blog/");
+        // The same as the full scan, which a second xml:base anywhere forces.
+        let full = per_entry(&text.replace("<entry>", "<entry xml:base=\"\">"), Some(&document), 2);
+        assert_eq!(full[0].content, bases[0].content);
+        assert_eq!(full[0].summary, bases[0].summary);
     }
 }

@@ -55,7 +55,8 @@ pub fn normalize(
     // When the summary is also the content (no separate body), its text comes from the
     // sanitized HTML without a second HTML parse.
     let has_body = entry.content.as_ref().and_then(|c| c.body.as_ref()).is_some_and(|b| !b.trim().is_empty());
-    let summary_text = entry.summary.as_ref().filter(|_| has_body).map(|s| text_of(s, input.feed_type));
+    let summary_text =
+        entry.summary.as_ref().filter(|_| has_body).map(|s| text_start_of(s, input.feed_type, EXCERPT_CHARACTERS));
     let title = title(entry, input.feed_type, &content_html, link.as_deref());
     let excerpt_source = match &summary_text {
         Some(summary) if !summary.trim().is_empty() => summary.clone(),
@@ -123,13 +124,18 @@ fn entry_link(entry: &Entry, base: Option<&Url>) -> Option<String> {
 /// are text by spec), otherwise (HTML, and RSS where the type is never said) markup stripped
 /// and entities decoded.
 fn text_of(text: &Text, feed_type: &FeedType) -> String {
+    text_start_of(text, feed_type, usize::MAX)
+}
+
+/// `text_of`, of which only the first `at_least` characters will be read.
+fn text_start_of(text: &Text, feed_type: &FeedType, at_least: usize) -> String {
     let literal = matches!(feed_type, FeedType::JSON)
         || (matches!(feed_type, FeedType::Atom) && text.content_type.essence().to_string() == "text/plain");
     let content = decode::repair_mangled(&text.content);
-    if literal {
-        content.into_owned()
-    } else {
-        sanitize::plain_text_of_title(&content)
+    match (literal, at_least) {
+        (true, _) => content.into_owned(),
+        (false, usize::MAX) => sanitize::plain_text_of_title(&content),
+        (false, at_least) => sanitize::plain_text_start_of_title(&content, at_least),
     }
 }
 

@@ -103,7 +103,7 @@ pub fn feed(bytes: &[u8], content_type: Option<&str>, context: &Context) -> Resu
             }
         }
     };
-    let entry_bases = bases::per_entry(&text, context.base);
+    let entry_bases = bases::per_entry(&text, context.base, parsed.entries.len());
     let mut posts = Vec::with_capacity(parsed.entries.len());
     let mut used_ids = HashSet::new();
     let mut filtered_out = 0;

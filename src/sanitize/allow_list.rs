@@ -129,6 +129,9 @@ const URL_ATTRIBUTES: &[&str] = &["href", "src", "cite", "poster", "action", "ba
 
 const ALLOWED_SCHEMES: &[&str] = &["http", "https", "mailto"];
 
+/// Characters of a URL read to find its scheme and a data: URL's media type.
+const SCHEME_WINDOW: usize = 64;
+
 /// The last word on every kept attribute: characters XML forbids are removed (a feed we
 /// publish must stay well-formed), and a URL whose scheme, read the way a browser reads it
 /// (controls and whitespace ignored), is not allowed is dropped.
@@ -141,8 +144,14 @@ fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Optio
     if !URL_ATTRIBUTES.contains(&attribute) {
         return Some(value);
     }
-    let compact: String =
-        value.chars().filter(|c| !c.is_whitespace() && !c.is_control()).collect::<String>().to_ascii_lowercase();
+    // Only the start decides: the scheme and, for data:, the media type. A URL's whole text
+    // (an inline image can be megabytes of base64) is read only when no colon comes early.
+    let significant = |c: &char| !c.is_whitespace() && !c.is_control();
+    let mut compact: String = value.chars().filter(significant).take(SCHEME_WINDOW).collect();
+    if !compact.contains(':') && compact.chars().count() == SCHEME_WINDOW {
+        compact = value.chars().filter(significant).collect();
+    }
+    compact.make_ascii_lowercase();
     let scheme = compact.split_once(':').map(|(scheme, _)| scheme).filter(|scheme| {
         scheme.starts_with(|c: char| c.is_ascii_alphabetic())
             && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))

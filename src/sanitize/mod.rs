@@ -68,12 +68,23 @@ pub fn html(raw: &str, base: Option<&Url>) -> SafeHtml {
     // it maps non-ASCII characters to others, so it cannot introduce markup.
     // Character references (`&#1;`) decode to characters XML forbids; attribute values were
     // cleaned by the allow-list's filter, text is cleaned here.
-    let html = pixels::remove_tracking_images(&decode::repair_mangled(&strip_xml_forbidden(&cleaned)));
+    // Each step borrows when it changes nothing, so the body is copied only when it must be.
+    let html = pixels::finish_images(repaired_text(&cleaned));
     // An HTML parser drops a leading U+FEFF; removing it here keeps sanitizing idempotent
     // when a removed pixel left one at the start.
     match html.strip_prefix('\u{feff}') {
         Some(_) => SafeHtml(html.trim_start_matches('\u{feff}').to_string()),
-        None => SafeHtml(html),
+        None if matches!(html, std::borrow::Cow::Borrowed(_)) => SafeHtml(cleaned),
+        None => SafeHtml(html.into_owned()),
+    }
+}
+
+/// Sanitized text with characters XML forbids removed and mojibake repaired; borrowed when
+/// neither was there.
+fn repaired_text(cleaned: &str) -> std::borrow::Cow<'_, str> {
+    match strip_xml_forbidden(cleaned) {
+        std::borrow::Cow::Borrowed(text) => decode::repair_mangled(text),
+        std::borrow::Cow::Owned(text) => std::borrow::Cow::Owned(decode::repair_mangled(&text).into_owned()),
     }
 }
 
@@ -178,6 +189,24 @@ pub fn plain_text_of_title(raw: &str) -> String {
         return decode::repair_mangled(raw).into_owned();
     }
     plain_text(&allow_list::escape_unknown_tags(raw))
+}
+
+/// The text at the start of a title-like fragment, when only its first `at_least`
+/// characters will be read (an excerpt from a summary that may hold the whole post): a long
+/// fragment is parsed in a 2 KiB prefix first, and in full only when the prefix held too
+/// little text (markup-heavy HTML). What a cut spoils (a tag or an entity cut in two) lies
+/// at the end, well past `at_least`.
+pub fn plain_text_start_of_title(raw: &str, at_least: usize) -> String {
+    const PREFIX: usize = 2048;
+    if raw.len() > 2 * PREFIX {
+        let cut = (0..=PREFIX).rev().find(|at| raw.is_char_boundary(*at)).unwrap_or(0);
+        let text = plain_text_of_title(&raw[..cut]);
+        let collapsed_chars: usize = text.split_whitespace().map(|word| word.chars().count() + 1).sum();
+        if collapsed_chars > at_least + 64 {
+            return text;
+        }
+    }
+    plain_text_of_title(raw)
 }
 
 /// html5ever's serializer escapes exactly these in text nodes; undo it.

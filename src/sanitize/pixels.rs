@@ -1,6 +1,9 @@
-//! Drops tracking pixels from sanitized HTML: images of 1x1 (or 0) pixels and images from
-//! known feed-analytics hosts. It runs on ammonia's output, whose serialization is regular
-//! (every attribute double-quoted, `"` escaped), so a quote-aware scan of `<img` tags is exact.
+//! Finishes images in sanitized HTML: drops tracking pixels (images of 1x1 or 0 pixels and
+//! images from known feed-analytics hosts) and writes the two attributes planet adds in one
+//! order. It runs on ammonia's output, whose serialization is regular (every attribute
+//! double-quoted, `"` escaped), so a quote-aware scan of `<img` tags is exact.
+
+use std::borrow::Cow;
 
 const TRACKER_URL_PARTS: &[&str] = &[
     "feeds.feedburner.com/~r/",
@@ -11,24 +14,38 @@ const TRACKER_URL_PARTS: &[&str] = &[
     "pixel.quantserve.com/",
 ];
 
-pub fn remove_tracking_images(html: &str) -> String {
+/// The attributes the allow-list sets on every image, as ammonia appends them: in the order
+/// of its hash map, which is seeded per process. Written in one order, the same post gives
+/// the same bytes (and content hash) after a restart.
+const ADDED_IN_HASH_ORDER: &str = " loading=\"lazy\" referrerpolicy=\"no-referrer\">";
+const ADDED_IN_ONE_ORDER: &str = " referrerpolicy=\"no-referrer\" loading=\"lazy\">";
+
+/// `html` without tracking images, with the added attributes in one order; borrowed when
+/// there is no image (most of the time), so the body is not copied.
+pub fn finish_images(html: Cow<'_, str>) -> Cow<'_, str> {
     if !html.contains("<img") {
-        return html.to_string();
+        return html;
     }
     let mut out = String::with_capacity(html.len());
-    let mut rest = html;
+    let mut rest = html.as_ref();
     while let Some(start) = rest.find("<img") {
         out.push_str(&rest[..start]);
         let tag_and_after = &rest[start..];
         let tag_length = tag_length(tag_and_after);
         let tag = &tag_and_after[..tag_length];
         if !is_tracking_image(tag) {
-            out.push_str(tag);
+            match tag.strip_suffix(ADDED_IN_HASH_ORDER) {
+                Some(head) => {
+                    out.push_str(head);
+                    out.push_str(ADDED_IN_ONE_ORDER);
+                }
+                None => out.push_str(tag),
+            }
         }
         rest = &tag_and_after[tag_length..];
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 /// The length of the tag at the start of `text`, up to and including its closing `>`.

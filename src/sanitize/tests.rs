@@ -104,3 +104,21 @@ fn the_text_of_safe_html_keeps_words_apart_and_decodes_entities() {
     let safe = html("<p>One &amp; two</p><p>三<b>四</b></p><img src=\"https://x.cn/a.png\" alt=\"a > b\">end", None);
     assert_eq!(crate::text::collapse_whitespace(&text_of(&safe)), "One & two 三四 end");
 }
+
+#[test]
+fn the_start_of_a_long_summary_gives_the_same_excerpt_as_the_whole_summary() {
+    let paragraph =
+        "<p>依赖注入 &amp; <b>中间件</b> in ASP.NET Core: <a href=\"/x\">List&lt;T&gt;</a> and more words here.</p>\n";
+    let markup_heavy =
+        format!("<div>{}</div><p>then the text starts here and goes on</p>", "<span class=\"x\"></span>".repeat(400));
+    for raw in [
+        paragraph.repeat(200),
+        markup_heavy.repeat(3),
+        format!("<script>{}</script>{}", "x".repeat(5000), paragraph.repeat(50)),
+    ] {
+        let whole = crate::text::excerpt(&plain_text_of_title(&raw), 200);
+        let start = crate::text::excerpt(&plain_text_start_of_title(&raw, 200), 200);
+        assert_eq!(start, whole);
+        assert!(!whole.is_empty());
+    }
+}

@@ -211,3 +211,31 @@ async fn serve_reloads_on_sighup_and_stops_cleanly_on_sigterm() {
     planet::store::Store::open(&directory.path().join("store"), 1024 * 1024)
         .expect("the store is released and readable");
 }
+
+#[test]
+fn the_same_feed_gives_the_same_post_bytes_and_ids_in_every_process() {
+    // ammonia appends the attributes planet adds to images in the order of a hash map seeded
+    // per process; unordered, a restart changed every image post's content hash (an "edit")
+    // and the id of posts that have neither GUID nor link (a duplicate).
+    let directory = tempfile::tempdir().unwrap();
+    let feed = directory.path().join("feed.xml");
+    std::fs::write(
+        &feed,
+        "<rss version=\"2.0\"><channel><title>t</title><item><title>Pictures</title>\
+         <description>&lt;p&gt;&lt;img src=\"https://a.example.cn/a.png\"&gt;&lt;img src=\"https://a.example.cn/b.png\"&gt;&lt;/p&gt;</description>\
+         <pubDate>Mon, 23 Nov 2026 10:00:00 +0800</pubDate></item></channel></rss>",
+    )
+    .unwrap();
+    let post_of = |output: Output| -> serde_json::Value {
+        let line = text(&output.stdout).lines().next().unwrap().to_string();
+        let report: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let post = &report["posts"][0];
+        serde_json::json!({ "id": post["id"], "html": post["content_html"] })
+    };
+    let first = post_of(planet(&["check", "--json", feed.to_str().unwrap()], directory.path()));
+    let html = first["html"].as_str().unwrap();
+    assert!(html.contains("referrerpolicy=\"no-referrer\" loading=\"lazy\""), "{html}");
+    for _ in 0..7 {
+        assert_eq!(post_of(planet(&["check", "--json", feed.to_str().unwrap()], directory.path())), first);
+    }
+}
