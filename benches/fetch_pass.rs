@@ -77,7 +77,7 @@ async fn main() {
 
     let directory = tempfile::tempdir().unwrap();
     let mut text = format!(
-        "[site]\ntitle = \"bench\"\nurl = \"http://127.0.0.1/\"\n[store]\npath = \"{}\"\ncache_mb = 8\n[fetch]\nconcurrency = 32\nper_host_concurrency = 32\n",
+        "[site]\ntitle = \"bench\"\nurl = \"http://127.0.0.1/\"\n[store]\npath = \"{}\"\ncache_mb = 8\n[fetch]\nallow_private = true\nconcurrency = 32\nper_host_concurrency = 32\n",
         directory.path().join("store").display()
     );
     for index in 0..feeds {

@@ -78,7 +78,7 @@ async fn time_one(client: &reqwest::Client, address: &str, route: &str) -> Durat
 
 fn store_config(directory: &std::path::Path) -> planet::config::Config {
     let mut text = format!(
-        "[site]\ntitle = \"bench\"\nurl = \"http://127.0.0.1/\"\n[store]\npath = \"{}\"\ncache_mb = 8\n[fetch]\nschedule = \"0 0 0 1 1 *\"\n",
+        "[site]\ntitle = \"bench\"\nurl = \"http://127.0.0.1/\"\n[store]\npath = \"{}\"\ncache_mb = 8\n[fetch]\nallow_private = true\nschedule = \"0 0 0 1 1 *\"\n",
         directory.join("store").display()
     );
     for member in 0..MEMBERS {

@@ -18,7 +18,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(c
 port=$(free_port)
 {
     printf '[site]\ntitle = "bench"\nurl = "http://127.0.0.1:%s/"\n[store]\npath = "%s/store"\ncache_mb = 16\n' "$port" "$work"
-    printf '[fetch]\nschedule = "0 0 0 1 1 *"\n'
+    printf '[fetch]\nallow_private = true\nschedule = "0 0 0 1 1 *"\n'
     for m in $(seq 0 49); do printf '[[members]]\nid = "m%s"\nname = "Member %s"\nfeed = "http://127.0.0.1:9/m%s.xml"\n' "$m" "$m" "$m"; done
 } > "$work/feeds.toml"
 python3 - "$work/posts.jsonl" <<'PY'

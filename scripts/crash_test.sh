@@ -32,7 +32,7 @@ port=$(free_port)
 wait_for "http://127.0.0.1:$port/m0.xml"
 {
     printf '[site]\ntitle = "crash"\nurl = "http://127.0.0.1/"\n[store]\npath = "%s/store"\ncache_mb = 8\n' "$work"
-    printf '[fetch]\nschedule = "*/2 * * * * *"\ntimeout = "5s"\n'
+    printf '[fetch]\nallow_private = true\nschedule = "*/2 * * * * *"\ntimeout = "5s"\n'
     for m in $(seq 0 19); do printf '[[members]]\nid = "m%s"\nname = "M%s"\nfeed = "http://127.0.0.1:%s/m%s.xml"\n' "$m" "$m" "$port" "$m"; done
 } > "$work/feeds.toml"
 

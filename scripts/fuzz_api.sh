@@ -13,7 +13,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$(free_port)
 {
     printf '[site]\ntitle = "fuzz"\nurl = "http://127.0.0.1:%s/"\n[store]\npath = "%s/store"\ncache_mb = 8\n' "$port" "$work"
-    printf '[fetch]\nschedule = "0 0 0 1 1 *"\n'
+    printf '[fetch]\nallow_private = true\nschedule = "0 0 0 1 1 *"\n'
     for m in 0 1 2; do printf '[[members]]\nid = "m%s"\nname = "M%s <b>&</b>"\nfeed = "http://127.0.0.1:9/m%s.xml"\n' "$m" "$m" "$m"; done
 } > "$work/feeds.toml"
 python3 - "$work/posts.jsonl" <<'PY'

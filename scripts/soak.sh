@@ -33,7 +33,7 @@ port=$(free_port)
 wait_for "http://127.0.0.1:$feed_port/m0.xml"
 {
     printf '[site]\ntitle = "soak"\nurl = "http://127.0.0.1:%s/"\n[store]\npath = "%s/store"\ncache_mb = 8\n' "$port" "$work"
-    printf '[fetch]\nschedule = "*/5 * * * * *"\n'
+    printf '[fetch]\nallow_private = true\nschedule = "*/5 * * * * *"\n'
     for m in $(seq 0 19); do printf '[[members]]\nid = "m%s"\nname = "M%s"\nfeed = "http://127.0.0.1:%s/m%s.xml"\n' "$m" "$m" "$feed_port" "$m"; done
 } > "$work/feeds.toml"
 RUST_LOG=planet=info "$planet" --config "$work/feeds.toml" serve --listen "127.0.0.1:$port" 2>"$work/serve.log" &

@@ -87,7 +87,7 @@ pub async fn one(
 ) -> CheckReport {
     let member = member_for(config, input);
     match Url::parse(input).ok().filter(|u| matches!(u.scheme(), "http" | "https")) {
-        Some(url) => match fetch::get(client, &url, &Validators::default()).await {
+        Some(url) => match fetch::get(client, &url, &Validators::default(), member.allow_private).await {
             Ok(Fetched::Body(body)) => {
                 let base = base_url
                     .cloned()
@@ -113,7 +113,7 @@ pub async fn one(
                     retry_after.map(|d| format!(" (after {}s)", d.as_secs())).unwrap_or_default()
                 ),
             ),
-            Err(error) => CheckReport::failed(input, format!("fetch failed: {error}")),
+            Err(error) => CheckReport::failed(input, format!("fetch failed: {}", error.detail())),
         },
         None => match std::fs::read(input) {
             Ok(file) => bytes(config, &member, input, &file, None, base_url, now),

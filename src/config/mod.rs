@@ -15,8 +15,11 @@ use url::Url;
 pub use crate::model::MemberId;
 pub use validate::parse_duration;
 
-/// The configuration `planet check` uses when there is no feeds.toml: every default.
-pub const CHECK_DEFAULTS: &str = "[site]\ntitle = \"planet check\"\nurl = \"http://localhost/\"\n";
+/// The configuration `planet check` uses when there is no feeds.toml: every default, but any
+/// address may be fetched (it runs on the member's own machine, where `localhost` is their
+/// blog's preview; with a feeds.toml it follows that file's `[fetch]`, as the server does).
+pub const CHECK_DEFAULTS: &str =
+    "[site]\ntitle = \"planet check\"\nurl = \"http://localhost/\"\n[fetch]\nallow_private = true\n";
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -182,6 +185,10 @@ pub struct FetchConfig {
     pub max_backoff: Duration,
     pub user_agent: String,
     pub future_dates: FutureDates,
+    /// Fetch from private, loopback and other non-public addresses (the SSRF guard off).
+    pub allow_private: bool,
+    /// Non-public addresses fetched from all the same, one by one.
+    pub allow_addresses: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +201,8 @@ pub struct Member {
     pub tags: Vec<String>,
     pub include: Option<PostFilter>,
     pub exclude: Option<PostFilter>,
+    /// This member's feeds may be on private addresses (a blog inside the company network).
+    pub allow_private: bool,
 }
 
 /// A member filter: a post matches when one of its categories is listed (compared without
@@ -226,6 +235,7 @@ impl Member {
             tags: Vec::new(),
             include: None,
             exclude: None,
+            allow_private: false,
         }
     }
 

@@ -78,6 +78,8 @@ pub struct RawFetch {
     pub max_backoff: Option<Spanned<String>>,
     pub user_agent: Option<String>,
     pub future_dates: Option<Spanned<String>>,
+    pub allow_private: Option<bool>,
+    pub allow_addresses: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +95,8 @@ pub struct RawMember {
     pub tags: Vec<String>,
     pub include: Option<RawFilter>,
     pub exclude: Option<RawFilter>,
+    #[serde(default)]
+    pub allow_private: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -258,6 +258,21 @@ fn fetch(locator: &Locator, raw: &RawFetch, site_url: &Url) -> Result<FetchConfi
             .clone()
             .unwrap_or_else(|| format!("planet/{} (+{})", env!("CARGO_PKG_VERSION"), site_url.as_str())),
         future_dates,
+        allow_private: raw.allow_private.unwrap_or(false),
+        allow_addresses: raw
+            .allow_addresses
+            .iter()
+            .flatten()
+            .map(|address| {
+                address.get_ref().trim().parse().map_err(|_| {
+                    locator.at(
+                        address,
+                        "fetch.allow_addresses",
+                        format!("'{}' is not an IP address", address.get_ref()),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -339,6 +354,7 @@ fn member(locator: &Locator, raw: &RawMember) -> Result<Member, ConfigError> {
         tags: raw.tags.iter().map(|tag| tag.trim().to_string()).filter(|tag| !tag.is_empty()).collect(),
         include: raw.include.as_ref().map(|f| filter(locator, f, "members.include.titles")).transpose()?,
         exclude: raw.exclude.as_ref().map(|f| filter(locator, f, "members.exclude.titles")).transpose()?,
+        allow_private: raw.allow_private,
     })
 }
 

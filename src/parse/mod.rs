@@ -48,8 +48,38 @@ pub struct ParsedFeed {
 pub enum ParseError {
     #[error("not a feed: {0}")]
     NotAFeed(String),
+    /// An HTML page where the feed should be, and the feeds it advertises.
+    #[error("not a feed: this is an HTML page; {}", advertised_text(.0))]
+    HtmlPage(Vec<String>),
     #[error("the feed cannot be parsed: {0}")]
     Unparsable(String),
+}
+
+fn advertised_text(advertised: &[String]) -> String {
+    match advertised {
+        [] => "it advertises no feed".to_string(),
+        feeds => format!("it advertises these feeds: {}", feeds.join(", ")),
+    }
+}
+
+impl ParseError {
+    /// What may be shown publicly (member pages, the API): the class of the problem, nothing
+    /// read from the body. `Display` has the rest, for the log and `planet check`.
+    pub fn public(&self) -> String {
+        match self {
+            ParseError::NotAFeed(reason) => format!("not a feed: {reason}"),
+            ParseError::HtmlPage(advertised) if advertised.is_empty() => {
+                "not a feed: this is an HTML page, and it advertises no feed".to_string()
+            }
+            ParseError::HtmlPage(_) => {
+                "not a feed: this is an HTML page; `planet check` on it lists the feeds it advertises".to_string()
+            }
+            ParseError::Unparsable(_) => {
+                "the feed cannot be parsed: it is not well-formed XML or JSON, and repair could not recover it (`planet check` says where)"
+                    .to_string()
+            }
+        }
+    }
 }
 
 /// A compressed file served as the body: a server that gzips a feed twice, or serves a
@@ -78,8 +108,8 @@ pub fn feed(bytes: &[u8], content_type: Option<&str>, context: &Context) -> Resu
     }
     let decoded = decode::to_utf8_from(bytes, content_type, context.base.and_then(Url::host_str));
     let mut warnings: Vec<Warning> = decoded.warnings.iter().map(|w| Warning::new("charset", w.clone())).collect();
-    if let Some(reason) = html_page_instead_of_feed(&decoded.text) {
-        return Err(ParseError::NotAFeed(reason));
+    if let Some(advertised) = html_page_instead_of_feed(&decoded.text) {
+        return Err(ParseError::HtmlPage(advertised));
     }
     let text = match legacy::modernize(&decoded.text) {
         Some((modern, note)) => {
@@ -165,21 +195,16 @@ fn feed_rs_parse(
         .map_err(|error| error.to_string())
 }
 
-/// An HTML page served where a feed was expected is the commonest member mistake; say so,
-/// and name the feeds the page advertises, if any.
-fn html_page_instead_of_feed(text: &str) -> Option<String> {
+/// An HTML page served where a feed was expected is the commonest member mistake: the feeds
+/// the page advertises, if it is one.
+fn html_page_instead_of_feed(text: &str) -> Option<Vec<String>> {
     let head: String = text.chars().take(4096).collect::<String>().to_ascii_lowercase();
     let html_at = head.find("<html")?;
     let feed_at = ["<rss", "<feed", "<rdf:rdf", "<channel"].iter().filter_map(|root| head.find(root)).min();
     if feed_at.is_some_and(|feed_at| feed_at < html_at) {
         return None;
     }
-    let advertised = advertised_feeds(text);
-    Some(if advertised.is_empty() {
-        "this is an HTML page, and it advertises no feed".to_string()
-    } else {
-        format!("this is an HTML page; it advertises these feeds: {}", advertised.join(", "))
-    })
+    Some(advertised_feeds(text))
 }
 
 fn advertised_feeds(text: &str) -> Vec<String> {

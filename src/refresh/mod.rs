@@ -181,7 +181,7 @@ impl Job {
         let url = Url::parse(&state.current_url).unwrap_or_else(|_| self.feed_url.clone());
         let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
         state.last_attempt = Some(self.now);
-        let fetched = fetch::get(&self.client, &url, &validators).await;
+        let fetched = fetch::get(&self.client, &url, &validators, self.member.allow_private).await;
         let outcome = match fetched {
             Ok(Fetched::Body(body)) => {
                 record_move(&mut state, body.moved_to.as_ref());
@@ -200,7 +200,10 @@ impl Job {
                             report.warnings = state.warnings.clone();
                             Outcome::Refreshed
                         }
-                        Err(parse_error) => self.failed(&mut state, parse_error.to_string(), None),
+                        Err(parse_error) => {
+                            tracing::warn!(member = %self.member.id, feed = %self.feed_url, "not parsed: {parse_error}");
+                            self.failed(&mut state, parse_error.public(), None)
+                        }
                     },
                     Err(crashed) => {
                         tracing::error!(member = %self.member.id, feed = %self.feed_url, "parsing crashed: {crashed}");
@@ -232,6 +235,8 @@ impl Job {
                 if let fetch::FetchError::Status { status, .. } = &error {
                     state.last_status = Some(*status);
                 }
+                tracing::warn!(member = %self.member.id, feed = %self.feed_url, "fetch failed: {}", error.detail());
+                // Stored and shown publicly: the class of failure only (`Display`).
                 self.failed(&mut state, error.to_string(), None)
             }
         };

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::helpers::{members, rss, FixtureServer, Route};
+use crate::helpers::{members, rss, FixtureServer, Route, LOOPBACK_FIXTURES};
 
 fn planet(args: &[&str], directory: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_planet"))
@@ -102,7 +102,13 @@ async fn fetch_prints_a_table_and_export_import_round_trips() {
     server.route("/a.xml", Route::feed_with_etag(rss("alice", 3), "\"a\""));
     server.route("/b.xml", Route::Status { status: 500, headers: vec![] });
     let directory = tempfile::tempdir().unwrap();
-    write_config(directory.path(), &members(&[("alice", server.url("/a.xml")), ("bob", server.url("/b.xml"))]));
+    write_config(
+        directory.path(),
+        &format!(
+            "[fetch]\n{LOOPBACK_FIXTURES}\n{}",
+            &members(&[("alice", server.url("/a.xml")), ("bob", server.url("/b.xml"))])
+        ),
+    );
     let dir = directory.path().to_path_buf();
 
     let run = |args: &'static [&'static str]| {
@@ -171,7 +177,10 @@ async fn serve_reloads_on_sighup_and_stops_cleanly_on_sigterm() {
     server.route("/a.xml", Route::feed(rss("alice", 2)));
     server.route("/b.xml", Route::feed(rss("bob", 1)));
     let directory = tempfile::tempdir().unwrap();
-    let config = write_config(directory.path(), &members(&[("alice", server.url("/a.xml"))]));
+    let config = write_config(
+        directory.path(),
+        &format!("[fetch]\n{LOOPBACK_FIXTURES}\n{}", &members(&[("alice", server.url("/a.xml"))])),
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_planet"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .current_dir(directory.path())
@@ -196,7 +205,13 @@ async fn serve_reloads_on_sighup_and_stops_cleanly_on_sigterm() {
 
     // Keep the modification time, so only the signal can trigger the reload.
     let modified = std::fs::metadata(&config).unwrap().modified().unwrap();
-    write_config(directory.path(), &members(&[("alice", server.url("/a.xml")), ("bob", server.url("/b.xml"))]));
+    write_config(
+        directory.path(),
+        &format!(
+            "[fetch]\n{LOOPBACK_FIXTURES}\n{}",
+            &members(&[("alice", server.url("/a.xml")), ("bob", server.url("/b.xml"))])
+        ),
+    );
     std::fs::File::options().write(true).open(&config).unwrap().set_modified(modified).unwrap();
     assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
     read_until(&mut lines, "configuration reloaded");

@@ -374,7 +374,8 @@ async fn the_digest_commands_preview_and_send_once_unless_forced() {
     fixtures.route("/a.xml", crate::helpers::Route::feed(last_week_feed("alice", 2)));
     let directory = tempfile::tempdir().unwrap();
     let config = format!(
-        "[site]\ntitle = \"CLI\"\nurl = \"http://127.0.0.1/\"\n[store]\npath = \"store\"\n\n{}\n{}",
+        "[site]\ntitle = \"CLI\"\nurl = \"http://127.0.0.1/\"\n[store]\npath = \"store\"\n[fetch]\n{}\n{}\n{}",
+        crate::helpers::LOOPBACK_FIXTURES,
         sink.config(&["list@lists.example.cn"]),
         crate::helpers::members(&[("alice", fixtures.url("/a.xml"))])
     );

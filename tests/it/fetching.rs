@@ -132,7 +132,20 @@ async fn an_html_page_instead_of_a_feed_is_explained() {
     let route = Route::Feed { body: page.into(), content_type: "text/html".into(), etag: None };
     let (_server, planet) = one_member(route, "").await;
     let error = failure_of(&planet.pass().await);
-    assert!(error.contains("HTML page") && error.contains("/atom.xml"), "{error}");
+    // Publicly the class only (the page's content stays private); `planet check` names the
+    // feeds the page advertises.
+    assert!(error.contains("HTML page") && error.contains("planet check"), "{error}");
+    assert!(!error.contains("/atom.xml"), "{error}");
+    let report = planet::check::bytes(
+        &planet.config,
+        &planet.config.members[0],
+        "page",
+        page.as_bytes(),
+        Some("text/html"),
+        None,
+        Utc::now(),
+    );
+    assert!(report.error.unwrap_or_default().contains("/atom.xml"));
 }
 
 #[tokio::test]

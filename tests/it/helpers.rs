@@ -73,7 +73,12 @@ pub struct FixtureServer {
 
 impl FixtureServer {
     pub async fn start() -> FixtureServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        FixtureServer::start_on("127.0.0.1").await
+    }
+
+    /// A fixture server on another loopback address (all of 127.0.0.0/8 is this machine).
+    pub async fn start_on(ip: &str) -> FixtureServer {
+        let listener = TcpListener::bind((ip, 0)).await.unwrap();
         let address = listener.local_addr().unwrap();
         let shared = Arc::new(Mutex::new(Shared::default()));
         let server = FixtureServer { address, shared };
@@ -228,9 +233,23 @@ pub struct TestPlanet {
     _directory: tempfile::TempDir,
 }
 
+/// The `[fetch]` line every test config carries: fixture feeds are served on loopback, which
+/// the SSRF guard refuses by default (the guard's own tests use the default).
+pub const LOOPBACK_FIXTURES: &str = "allow_private = true\n";
+
 impl TestPlanet {
     /// `members` is the `[[members]]` part of feeds.toml; `fetch` extra lines for `[fetch]`.
+    /// Loopback fixtures are allowed past the SSRF guard.
     pub fn new(members: &str, fetch_settings: &str) -> TestPlanet {
+        TestPlanet::with_fetch(members, &format!("{LOOPBACK_FIXTURES}{fetch_settings}"))
+    }
+
+    /// `new` with the SSRF guard as a default config has it: loopback refused.
+    pub fn guarded(members: &str, fetch_settings: &str) -> TestPlanet {
+        TestPlanet::with_fetch(members, fetch_settings)
+    }
+
+    fn with_fetch(members: &str, fetch_settings: &str) -> TestPlanet {
         let directory = tempfile::tempdir().unwrap();
         let store_path = directory.path().join("store");
         let text = format!(

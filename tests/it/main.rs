@@ -9,4 +9,5 @@ mod helpers;
 mod identity;
 mod properties;
 mod server;
+mod ssrf;
 mod tidy;

@@ -13,7 +13,7 @@ use planet::store::Store;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::helpers::{FixtureServer, Route};
+use crate::helpers::{FixtureServer, Route, LOOPBACK_FIXTURES};
 
 pub struct TestApp {
     pub address: String,
@@ -42,7 +42,7 @@ pub fn config_text(store: &str, fixtures: &FixtureServer, members: &[TestMember]
     let mut text = format!(
         "[site]\ntitle = \"测试 Planet\"\nurl = \"http://127.0.0.1/\"\nfeed_size = 50\nabout = \"社区每月在长沙举办活动。\"\n\n\
          [store]\npath = \"{store}\"\ncache_mb = 8\n\n\
-         [fetch]\nschedule = \"0 0 0 1 1 *\"\ntimeout = \"2s\"\nread_timeout = \"1s\"\n\n"
+         [fetch]\n{LOOPBACK_FIXTURES}schedule = \"0 0 0 1 1 *\"\ntimeout = \"2s\"\nread_timeout = \"1s\"\n\n"
     );
     for member in members {
         text.push_str(&format!(
@@ -64,6 +64,16 @@ pub async fn spawn_app(members: Vec<TestMember>, admin_token: Option<&str>) -> T
 
 /// `spawn_app` with extra feeds.toml text (a `[digest]` table, `[[events]]`).
 pub async fn spawn_app_with(members: Vec<TestMember>, admin_token: Option<&str>, extra_config: &str) -> TestApp {
+    spawn(members, admin_token, extra_config, false).await
+}
+
+/// `spawn_app` with the SSRF guard as a default config has it: the fixture feeds, on
+/// loopback, are refused.
+pub async fn spawn_app_guarded(members: Vec<TestMember>) -> TestApp {
+    spawn(members, None, "", true).await
+}
+
+async fn spawn(members: Vec<TestMember>, admin_token: Option<&str>, extra_config: &str, guarded: bool) -> TestApp {
     let fixtures = FixtureServer::start().await;
     for member in &members {
         fixtures.route(
@@ -74,7 +84,10 @@ pub async fn spawn_app_with(members: Vec<TestMember>, admin_token: Option<&str>,
     let directory = tempfile::tempdir().unwrap();
     let store_path = directory.path().join("store");
     let config_path = directory.path().join("feeds.toml");
-    let text = format!("{}\n{extra_config}", config_text(&store_path.display().to_string(), &fixtures, &members));
+    let mut text = format!("{}\n{extra_config}", config_text(&store_path.display().to_string(), &fixtures, &members));
+    if guarded {
+        text = text.replacen(LOOPBACK_FIXTURES, "", 1);
+    }
     std::fs::write(&config_path, text).unwrap();
     let config = planet::config::load(&config_path).unwrap();
     let store = Store::open(&store_path, config.store.cache_bytes).unwrap();
