@@ -27,6 +27,7 @@ pub async fn run(
     let scheduler = tokio::spawn(schedule_loop(Arc::clone(&service), stop.clone(), started_sender));
     let reloader = tokio::spawn(reload_loop(Arc::clone(&service), stop.clone()));
     let digester = tokio::spawn(digest_loop(Arc::clone(&service), stop.clone(), started));
+    let confirmer = tokio::spawn(confirmation_loop(Arc::clone(&service), stop.clone()));
     let address = listener.local_addr()?;
     tracing::info!(%address, "serving");
     let stopping = async move {
@@ -38,6 +39,7 @@ pub async fn run(
     let _ = scheduler.await;
     let _ = reloader.await;
     let _ = digester.await;
+    let _ = confirmer.await;
     service.wait_for_pass().await;
     service.store.flush()?;
     tracing::info!("stopped");
@@ -98,6 +100,19 @@ async fn digest_loop(service: Arc<Service>, mut stop: watch::Receiver<bool>, mut
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Mails subscription confirmations as they are queued; at shutdown, the queue is drained.
+async fn confirmation_loop(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = service.confirmation_queued() => { service.send_queued_confirmations().await; }
+            _ = stop.changed() => {
+                service.send_queued_confirmations().await;
+                return;
+            }
         }
     }
 }

@@ -13,10 +13,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::config::{self, Config};
 use crate::digest::send::{self as digest_send, SendOptions, SendReport};
 use crate::fetch;
-use crate::mail::{Mailer, StubMailbox};
+use crate::mail::{Mailer, Outgoing, StubMailbox};
 use crate::metrics::Metrics;
 use crate::refresh::{self, PassOptions, PassReport};
-use crate::store::Store;
+use crate::store::{Store, Subscriber, SubscriberStatus};
 
 /// Secrets, read from the environment by `main` (never from feeds.toml).
 #[derive(Debug, Clone, Default)]
@@ -48,7 +48,21 @@ pub struct Service {
     digest_secret: Option<Vec<u8>>,
     mailer: RwLock<Option<Arc<Mailer>>>,
     send_lock: tokio::sync::Mutex<()>,
+    confirmations: ConfirmationQueue,
 }
+
+/// Subscriptions waiting for their confirmation mail. The form answers at once and the same
+/// way for every address; whether the address is new, pending or already confirmed is
+/// looked up here, off the request, so the answer's timing reveals nothing either.
+#[derive(Default)]
+struct ConfirmationQueue {
+    waiting: Mutex<std::collections::VecDeque<(String, DateTime<Utc>)>>,
+    ready: tokio::sync::Notify,
+    sending: tokio::sync::Mutex<()>,
+}
+
+/// Confirmations waiting at most; past it a request is dropped (and logged), not queued.
+const MAX_WAITING_CONFIRMATIONS: usize = 10_000;
 
 impl Service {
     pub fn new(config: Config, store: Store, secrets: Secrets) -> anyhow::Result<Arc<Service>> {
@@ -67,6 +81,7 @@ impl Service {
             digest_secret: secrets.digest_secret.filter(|s| !s.is_empty()).map(String::into_bytes),
             mailer: RwLock::new(mailer),
             send_lock: tokio::sync::Mutex::new(()),
+            confirmations: ConfirmationQueue::default(),
         }))
     }
 
@@ -91,6 +106,61 @@ impl Service {
     /// Readers can subscribe only when mail is configured and links can be signed.
     pub fn subscriptions_enabled(&self) -> bool {
         self.digest_secret.is_some() && self.mailer().is_some()
+    }
+
+    /// Queues a subscription's confirmation mail; false when the queue is full.
+    pub fn queue_confirmation(&self, address: &str, at: DateTime<Utc>) -> bool {
+        let Ok(mut waiting) = self.confirmations.waiting.lock() else { return false };
+        if waiting.len() >= MAX_WAITING_CONFIRMATIONS {
+            tracing::warn!("the confirmation queue is full; a subscription request was dropped");
+            return false;
+        }
+        waiting.push_back((address.to_string(), at));
+        self.confirmations.ready.notify_one();
+        true
+    }
+
+    /// Waits until a confirmation is queued (the confirmation loop's wake-up).
+    pub async fn confirmation_queued(&self) {
+        self.confirmations.ready.notified().await;
+    }
+
+    /// Records and mails every queued confirmation (the confirmation loop's single step).
+    /// Returns how many mails were sent; when it returns, none is still being sent.
+    pub async fn send_queued_confirmations(&self) -> usize {
+        let _sending = self.confirmations.sending.lock().await;
+        let mut sent = 0;
+        loop {
+            let next = self.confirmations.waiting.lock().ok().and_then(|mut waiting| waiting.pop_front());
+            let Some((address, at)) = next else { return sent };
+            match self.confirm(&address, at).await {
+                Ok(true) => sent += 1,
+                Ok(false) => {}
+                Err(error) => tracing::warn!("confirmation mail not sent: {error:#}"),
+            }
+        }
+    }
+
+    /// A pending subscriber and a confirmation mail for `address`, unless already confirmed.
+    async fn confirm(&self, address: &str, at: DateTime<Utc>) -> anyhow::Result<bool> {
+        let (Some(secret), Some(mailer)) = (self.digest_secret(), self.mailer()) else { return Ok(false) };
+        let existing = self.store.subscriber(address)?;
+        if existing.is_some_and(|s| s.status == SubscriberStatus::Confirmed) {
+            return Ok(false);
+        }
+        self.store.put_subscriber(&Subscriber::new(address, SubscriberStatus::Pending, at))?;
+        let mail = digest_send::confirmation_mail(&self.config(), secret, address, at)?;
+        let outgoing = Outgoing {
+            to: address,
+            subject: &mail.subject,
+            text: mail.text,
+            html: None,
+            list_id: None,
+            unsubscribe_url: None,
+            message_id: mail.message_id,
+        };
+        mailer.send(&outgoing).await?;
+        Ok(true)
     }
 
     /// Sends the digest that is due, if any (the digest loop's single step).

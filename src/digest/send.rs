@@ -109,6 +109,32 @@ pub fn message<'a>(config: &Config, digest: &'a Digest, secret: Option<&[u8]>, a
     }
 }
 
+/// The confirmation mail's parts for `address`, asked for at `now`: subject, text with the
+/// signed link (valid 48 hours), and a message id.
+pub struct ConfirmationMail {
+    pub subject: String,
+    pub text: String,
+    pub message_id: String,
+}
+
+pub fn confirmation_mail(
+    config: &Config,
+    secret: &[u8],
+    address: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ConfirmationMail> {
+    let t = crate::texts::for_site(&config.site);
+    let token = tokens::sign(secret, Purpose::Confirm, address, Some(now + tokens::CONFIRM_VALID_FOR));
+    let mut link = config.site.url.join("subscribe/confirm")?;
+    link.query_pairs_mut().append_pair("token", &token);
+    let host = config.site.url.host_str().unwrap_or("planet");
+    Ok(ConfirmationMail {
+        subject: crate::texts::fill(t.confirm_subject, &[("title", &config.digest.title)]),
+        text: crate::texts::fill(t.confirm_mail, &[("link", &link)]),
+        message_id: format!("<confirm.{}.{}@{host}>", now.timestamp(), &crate::hashing::digest(&[address])[..12]),
+    })
+}
+
 /// Sends the digest of `week` to every recipient not yet served.
 pub async fn send_week(
     config: &Config,

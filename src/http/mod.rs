@@ -10,6 +10,7 @@ mod error;
 mod feeds;
 mod ops;
 mod pages;
+mod rate_limit;
 mod subscribe;
 
 use std::future::Future;

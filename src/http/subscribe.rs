@@ -5,48 +5,50 @@
 //! rate-limited per address and per client, so planet cannot be used to flood an inbox.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::Utc;
 
+use super::rate_limit::{client_address, client_key, mailbox_key, WindowLimiter};
 use super::{AppState, Error};
 use crate::config::is_email_address;
 use crate::digest::tokens::{self, Purpose};
-use crate::mail::Outgoing;
 use crate::render;
 use crate::store::{Subscriber, SubscriberStatus};
 use crate::texts;
 
-const PER_ADDRESS_PER_DAY: usize = 3;
-const PER_CLIENT_PER_HOUR: usize = 10;
+/// Subscription requests per mailbox (spellings of one inbox folded) per day.
+const PER_MAILBOX_PER_DAY: u32 = 3;
+/// Subscription requests per client (IPv4 address or IPv6 /64) per hour.
+const PER_CLIENT_PER_HOUR: u32 = 10;
+/// Counters each limiter holds at most; past it the oldest are forgotten.
+const MAX_COUNTERS: usize = 100_000;
 
-/// Attempts to subscribe, per client and per address, within the last day.
-#[derive(Default)]
+/// The subscription form's two limits, kept in the HTTP state.
 pub struct RateLimiter {
-    attempts: Mutex<HashMap<String, Vec<DateTime<Utc>>>>,
+    per_client: WindowLimiter,
+    per_mailbox: WindowLimiter,
+}
+
+impl Default for RateLimiter {
+    fn default() -> RateLimiter {
+        RateLimiter {
+            per_client: WindowLimiter::new(PER_CLIENT_PER_HOUR, Duration::from_secs(3600), MAX_COUNTERS),
+            per_mailbox: WindowLimiter::new(PER_MAILBOX_PER_DAY, Duration::from_secs(24 * 3600), MAX_COUNTERS),
+        }
+    }
 }
 
 impl RateLimiter {
-    /// Counts an attempt under `key` and says whether it is within `limit` per `window`.
-    fn allow(&self, key: &str, limit: usize, window: TimeDelta, now: DateTime<Utc>) -> bool {
-        let Ok(mut attempts) = self.attempts.lock() else { return false };
-        if attempts.len() > 100_000 {
-            // Forget stale keys so a flood of distinct addresses cannot grow memory for ever.
-            attempts.retain(|_, times| times.iter().any(|t| now - *t < TimeDelta::days(1)));
-        }
-        let times = attempts.entry(key.to_string()).or_default();
-        times.retain(|t| now - *t < window);
-        if times.len() >= limit {
-            return false;
-        }
-        times.push(now);
-        true
+    fn allow(&self, client: IpAddr, address: &str) -> bool {
+        let now = Instant::now();
+        self.per_client.allow(&client_key(client), now) && self.per_mailbox.allow(&mailbox_key(address), now)
     }
 }
 
@@ -83,16 +85,6 @@ fn record_status(state: &AppState, address: &str, status: SubscriberStatus) -> R
     Ok(())
 }
 
-/// The client's address: the peer, or X-Forwarded-For when the peer is a proxy on this host.
-fn client(peer: SocketAddr, headers: &HeaderMap) -> String {
-    let forwarded =
-        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).map(str::trim);
-    match forwarded {
-        Some(forwarded) if peer.ip().is_loopback() && !forwarded.is_empty() => forwarded.to_string(),
-        _ => peer.ip().to_string(),
-    }
-}
-
 async fn subscribe(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -100,9 +92,9 @@ async fn subscribe(
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, Error> {
     let t = texts::for_site(&state.service.config().site);
-    let (Some(secret), Some(mailer)) = (state.service.digest_secret(), state.service.mailer()) else {
+    if !state.service.subscriptions_enabled() {
         return Ok(page(&state, StatusCode::FORBIDDEN, t.subscriptions_closed_heading, t.subscriptions_closed));
-    };
+    }
     let address = form.get("email").map(|a| a.trim().to_ascii_lowercase()).unwrap_or_default();
     if !is_email_address(&address) {
         let message = match address.is_empty() {
@@ -111,44 +103,12 @@ async fn subscribe(
         };
         return Ok(page(&state, StatusCode::BAD_REQUEST, t.invalid_address_heading, &message));
     }
-    let now = Utc::now();
-    let limiter = &state.subscribe_limiter;
-    let within_limits =
-        limiter.allow(&format!("client:{}", client(peer, &headers)), PER_CLIENT_PER_HOUR, TimeDelta::hours(1), now)
-            && limiter.allow(&format!("address:{address}"), PER_ADDRESS_PER_DAY, TimeDelta::days(1), now);
-    if !within_limits {
+    if !state.subscribe_limiter.allow(client_address(peer, &headers), &address) {
         return Ok(page(&state, StatusCode::TOO_MANY_REQUESTS, t.too_many_requests_heading, t.too_many_requests));
     }
-    let existing = state.service.store.subscriber(&address)?;
-    let already_confirmed = existing.as_ref().is_some_and(|s| s.status == SubscriberStatus::Confirmed);
-    if !already_confirmed {
-        let subscriber = Subscriber::new(&address, SubscriberStatus::Pending, now);
-        state.service.store.put_subscriber(&subscriber)?;
-        let config = state.service.config();
-        let token = tokens::sign(secret, Purpose::Confirm, &address, Some(now + tokens::CONFIRM_VALID_FOR));
-        let mut link = config.site.url.join("subscribe/confirm").map_err(anyhow::Error::from)?;
-        link.query_pairs_mut().append_pair("token", &token);
-        let subject = texts::fill(t.confirm_subject, &[("title", &config.digest.title)]);
-        let text = texts::fill(t.confirm_mail, &[("link", &link)]);
-        let outgoing = Outgoing {
-            to: &address,
-            subject: &subject,
-            text,
-            html: None,
-            list_id: None,
-            unsubscribe_url: None,
-            message_id: format!(
-                "<confirm.{}.{}@{}>",
-                now.timestamp(),
-                &crate::hashing::digest(&[&address])[..12],
-                config.site.url.host_str().unwrap_or("planet")
-            ),
-        };
-        if let Err(error) = mailer.send(&outgoing).await {
-            tracing::warn!("confirmation mail not sent: {error}");
-        }
-    }
-    // The same answer whatever the address's state: it reveals nothing about subscribers.
+    // The same answer, after the same work, whatever the address's state: the lookup, the
+    // record and the mail happen off the request (`Service::send_queued_confirmations`).
+    state.service.queue_confirmation(&address, Utc::now());
     Ok(page(&state, StatusCode::ACCEPTED, t.check_inbox_heading, t.check_inbox))
 }
 

@@ -233,6 +233,7 @@ async fn subscribe_confirm_receive_and_unsubscribe_in_one_click() {
     let reader = "reader@mail.example.cn";
     let (status, page) = app.post_form("/subscribe", &[("email", reader)]).await;
     assert_eq!(status, 202, "{page}");
+    app.service.send_queued_confirmations().await;
     let confirmation = &sink.messages_to(reader)[0];
     let body = confirmation["parts"][0]["body"].as_str().unwrap();
     let link = body.split_whitespace().find(|w| w.contains("/subscribe/confirm?token=")).expect("a confirmation link");
@@ -297,6 +298,7 @@ async fn subscribing_rejects_bad_addresses_limits_repeats_and_reveals_nothing() 
         429,
         "three a day per address"
     );
+    app.service.send_queued_confirmations().await;
     assert_eq!(mailbox.messages_to("target@mail.example.cn").await.len(), 3);
 
     // Ten requests an hour per client (refused addresses do not count): this client has made
@@ -425,4 +427,78 @@ async fn the_digest_commands_preview_and_send_once_unless_forced() {
     assert_eq!(sink.messages().len(), 1);
     let future = run(args(&["digest", "send", "--week", "2999-W01"])).await.unwrap();
     assert!(String::from_utf8_lossy(&future.stderr).contains("has not ended yet"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_address_the_proxy_appended_counts_and_a_flood_of_forged_headers_adds_no_client() {
+    let (app, _mailbox) = app_with_stub(&[]).await;
+    // Behind nginx ($proxy_add_x_forwarded_for) the leftmost entries are the client's own.
+    let mut statuses = Vec::new();
+    for i in 0..25 {
+        let forged = format!("10.9.{}.{}, 203.0.113.5", i / 200, i % 200);
+        statuses.push(subscribe_with(&app, &format!("reader{i}@mail.example.cn"), "x-forwarded-for", &forged).await);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 202).count(), 10, "{statuses:?}");
+    assert!(statuses[10..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Unique 8 KB values that are no address: keyed by the peer, one client, not thousands.
+    let mut flood = Vec::new();
+    for i in 0..12 {
+        let junk = format!("{i}-{}", "x".repeat(8 * 1024));
+        flood.push(subscribe_with(&app, &format!("flood{i}@mail.example.cn"), "x-forwarded-for", &junk).await);
+    }
+    assert_eq!(&flood[10..], &[429, 429], "{flood:?}");
+    let real_ip = subscribe_with(&app, "another@mail.example.cn", "x-real-ip", "198.51.100.8").await;
+    assert_eq!(real_ip, 202, "X-Real-IP from the proxy is a client of its own");
+}
+
+async fn subscribe_with(app: &TestApp, address: &str, header: &str, value: &str) -> u16 {
+    let response = app
+        .client
+        .post(format!("{}/subscribe", app.address))
+        .header(header, value)
+        .form(&[("email", address)])
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spellings_of_one_gmail_inbox_share_one_limit() {
+    let (app, mailbox) = app_with_stub(&[]).await;
+    let mut statuses = Vec::new();
+    for spelling in ["victim+1@gmail.com", "Vic.Tim+2@gmail.com", "victim+3@googlemail.com", "v.i.c.t.i.m+4@gmail.com"]
+    {
+        statuses.push(subscribe_with(&app, spelling, "x-real-ip", "198.51.100.9").await);
+    }
+    assert_eq!(statuses, vec![202, 202, 202, 429]);
+    app.service.send_queued_confirmations().await;
+    assert_eq!(mailbox.messages().await.len(), 3, "one inbox, three mails a day at most");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subscription_answer_does_not_wait_for_the_mail_server() {
+    // An SMTP server that accepts the connection and never says a word: a send waits for
+    // lettre's 30-second timeout. The form must answer long before.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _silent = std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(4).collect();
+        std::thread::park();
+        drop(held);
+    });
+    let app =
+        spawn_app_with(vec![member("alice", "Alice", last_week_feed("alice", 1))], None, &digest_config(&[], port))
+            .await;
+    let started = std::time::Instant::now();
+    let response = app
+        .client
+        .post(format!("{}/subscribe", app.address))
+        .timeout(std::time::Duration::from_secs(10))
+        .form(&[("email", "patient@mail.example.cn")])
+        .send()
+        .await
+        .expect("answered without waiting for the silent mail server");
+    assert_eq!(response.status().as_u16(), 202);
+    println!("answered in {:?} while the mail server is silent", started.elapsed());
 }
