@@ -8,6 +8,7 @@ mod digest;
 mod encoding;
 mod error;
 mod feeds;
+pub mod listen;
 mod ops;
 mod pages;
 mod rate_limit;
@@ -21,7 +22,6 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt as _;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
@@ -163,22 +163,14 @@ pub fn router(service: Arc<Service>) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests.
+/// Serves until `shutdown` resolves, then finishes in-flight requests (`listen` has the
+/// connection limits and timeouts).
 pub async fn serve(
     service: Arc<Service>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = router(service).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    // Without TCP_NODELAY the last partial segment of a response can wait for the client's
-    // (delayed) ACK; a response is written whole, so there is nothing for Nagle to merge.
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!("could not set TCP_NODELAY on a connection: {error}");
-        }
-    });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
-    Ok(())
+    listen::serve(listener, router(service), shutdown).await
 }
 
 async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -3,6 +3,7 @@
 pub mod app;
 mod browser;
 mod clients;
+mod connections;
 mod feeds;
 mod lifecycle;
 mod pages;
