@@ -42,6 +42,9 @@ pub struct MemberGroup {
     /// The member's page on the planet (absolute).
     pub member_url: String,
     pub posts: Vec<DigestPost>,
+    /// "and N more": the member posted more than `MAX_POSTS_PER_MEMBER` this week.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,6 +69,11 @@ pub struct EventView {
 
 /// How far ahead the digest lists meetups.
 const EVENTS_AHEAD_DAYS: i64 = 28;
+
+/// Posts listed per member: a member who posts a hundred in a week (or a feed that floods)
+/// gets a line saying how many more, so the mail stays small (at most this many posts per
+/// member, each a bounded title and a 200-character excerpt).
+pub const MAX_POSTS_PER_MEMBER: usize = 10;
 
 /// Composes the digest of `week` from the posts published in it (any order; others are
 /// ignored) and the events in the four weeks after it.
@@ -105,6 +113,7 @@ pub fn compose(
                     .map_or_else(|| post.member.to_string(), |m| m.name.clone()),
                 member_url,
                 posts: vec![view],
+                more: None,
             }),
         }
     }
@@ -112,6 +121,13 @@ pub fn compose(
     groups.sort_by(|a, b| b.posts.len().cmp(&a.posts.len()).then_with(|| a.member_name.cmp(&b.member_name)));
     let post_count = groups.iter().map(|g| g.posts.len()).sum();
     let member_count = groups.len();
+    for group in &mut groups {
+        let extra = group.posts.len().saturating_sub(MAX_POSTS_PER_MEMBER);
+        if extra > 0 {
+            group.posts.truncate(MAX_POSTS_PER_MEMBER);
+            group.more = Some(fill(t.digest_more, &[("count", &extra)]));
+        }
+    }
     let horizon = ends + TimeDelta::days(EVENTS_AHEAD_DAYS);
     let mut upcoming: Vec<&Event> = events.iter().filter(|e| e.starts >= ends && e.starts < horizon).collect();
     upcoming.sort_by_key(|e| e.starts);

@@ -9,6 +9,7 @@ use feed_rs::model::{Entry, FeedType, Text};
 use url::Url;
 
 use super::bases::EntryBases;
+use super::limits::{self, MAX_AUTHOR_CHARS as MAX_AUTHOR, MAX_LINE_SOURCE_BYTES as MAX_LINE};
 use super::Context;
 use crate::config::FutureDates;
 use crate::decode;
@@ -51,7 +52,20 @@ pub fn normalize(
         .or(context.base)
         .cloned();
     let summary_base = input.bases.summary.as_ref().or(context.base).cloned();
-    let content_html = content(entry, content_base.as_ref(), summary_base.as_ref());
+    let (content_html, cut) = content(entry, content_base.as_ref(), summary_base.as_ref());
+    let content_html = match cut {
+        false => content_html,
+        true => {
+            warnings.push(Warning::new(
+                "truncated_body",
+                format!(
+                    "a post's body is larger than {} KiB; the planet shows its start and links to the original",
+                    limits::MAX_BODY_BYTES / 1024
+                ),
+            ));
+            content_html.followed_by(read_on_note(link.as_deref()))
+        }
+    };
     // When the summary is also the content (no separate body), its text comes from the
     // sanitized HTML without a second HTML parse.
     let has_body = entry.content.as_ref().and_then(|c| c.body.as_ref()).is_some_and(|b| !b.trim().is_empty());
@@ -89,6 +103,11 @@ pub fn normalize(
     }
     used_ids.insert(id.clone());
     let author = entry.authors.first().and_then(|a| a.name.as_deref()).or(input.feed_author);
+    let author = author
+        .map(|a| {
+            limits::at_most_chars(clean_line(&sanitize::plain_text_of_title(limits::head(a, MAX_LINE))), MAX_AUTHOR)
+        })
+        .filter(|a| !a.is_empty());
     Outcome::Post(Box::new(Post {
         id,
         member: context.member.id.clone(),
@@ -96,7 +115,7 @@ pub fn normalize(
         guid,
         url: link,
         title,
-        author: author.map(|a| clean_line(&sanitize::plain_text_of_title(a))).filter(|a| !a.is_empty()),
+        author,
         published,
         updated: entry.updated,
         first_seen: context.now,
@@ -131,7 +150,9 @@ fn text_of(text: &Text, feed_type: &FeedType) -> String {
 fn text_start_of(text: &Text, feed_type: &FeedType, at_least: usize) -> String {
     let literal = matches!(feed_type, FeedType::JSON)
         || (matches!(feed_type, FeedType::Atom) && text.content_type.essence().to_string() == "text/plain");
-    let content = decode::repair_mangled(&text.content);
+    // A title's source past MAX_LINE could only be cut; a summary's past a body's size too.
+    let source_limit = if at_least == usize::MAX { MAX_LINE } else { limits::MAX_BODY_BYTES };
+    let content = decode::repair_mangled(limits::head(&text.content, source_limit));
     match (literal, at_least) {
         (true, _) => content.into_owned(),
         (false, usize::MAX) => sanitize::plain_text_of_title(&content),
@@ -142,7 +163,7 @@ fn text_start_of(text: &Text, feed_type: &FeedType, at_least: usize) -> String {
 fn title(entry: &Entry, feed_type: &FeedType, content: &SafeHtml, link: Option<&str>) -> String {
     let title = entry.title.as_ref().map(|t| clean_line(&text_of(t, feed_type))).unwrap_or_default();
     if !title.is_empty() {
-        return title;
+        return limits::at_most_chars(title, limits::MAX_TITLE_CHARS);
     }
     let from_content = excerpt(&sanitize::text_of(content), 60);
     if !from_content.is_empty() {
@@ -151,29 +172,49 @@ fn title(entry: &Entry, feed_type: &FeedType, content: &SafeHtml, link: Option<&
     link.map(str::to_string).unwrap_or_else(|| "(untitled)".to_string())
 }
 
-fn content(entry: &Entry, content_base: Option<&Url>, summary_base: Option<&Url>) -> SafeHtml {
+/// The end of a body that was cut: a link to the whole post.
+fn read_on_note(link: Option<&str>) -> SafeHtml {
+    let note = match link {
+        Some(link) => {
+            format!("<p>… <a href=\"{}\">阅读全文 · Read the whole post</a></p>", sanitize::escape_text(link))
+        }
+        None => "<p>…</p>".to_string(),
+    };
+    sanitize::html(&note, None)
+}
+
+/// The sanitized body, and whether it was cut at `MAX_BODY_BYTES`.
+fn content(entry: &Entry, content_base: Option<&Url>, summary_base: Option<&Url>) -> (SafeHtml, bool) {
     let body =
         entry.content.as_ref().and_then(|c| c.body.as_ref().map(|body| (body, c.content_type.essence().to_string())));
     let (raw, kind, base) = match body {
         Some((body, kind)) if !body.trim().is_empty() => (body.as_str(), kind, content_base),
         _ => match &entry.summary {
             Some(summary) => (summary.content.as_str(), summary.content_type.essence().to_string(), summary_base),
-            None => return SafeHtml::default(),
+            None => return (SafeHtml::default(), false),
         },
     };
-    let raw = strip_xml_forbidden(raw);
-    if kind == "text/plain" {
-        sanitize::text_as_html(&raw)
-    } else {
-        sanitize::html(&raw, base)
-    }
+    let kept = limits::head(raw, limits::MAX_BODY_BYTES);
+    let raw = strip_xml_forbidden(kept);
+    let html = if kind == "text/plain" { sanitize::text_as_html(&raw) } else { sanitize::html(&raw, base) };
+    (html, kept.len() < raw_len(entry))
+}
+
+/// The length of the source the body was taken from (content, else summary).
+fn raw_len(entry: &Entry) -> usize {
+    let body = entry.content.as_ref().and_then(|c| c.body.as_ref()).filter(|b| !b.trim().is_empty());
+    body.map(String::len).or_else(|| entry.summary.as_ref().map(|s| s.content.len())).unwrap_or(0)
 }
 
 fn tags(entry: &Entry) -> Vec<String> {
     let mut tags: Vec<String> = Vec::new();
     for category in &entry.categories {
-        let label = category.label.as_deref().unwrap_or(&category.term);
+        if tags.len() == limits::MAX_TAGS {
+            break;
+        }
+        let label = limits::head(category.label.as_deref().unwrap_or(&category.term), MAX_LINE);
         let tag = clean_line(&collapse_whitespace(&sanitize::plain_text_of_title(label)));
+        let tag = limits::at_most_chars(tag, limits::MAX_TAG_CHARS);
         if !tag.is_empty() && !tags.iter().any(|t| t.to_lowercase() == tag.to_lowercase()) {
             tags.push(tag);
         }

@@ -5,6 +5,7 @@
 mod bases;
 mod entry;
 mod legacy;
+pub mod limits;
 mod repair;
 
 use std::collections::HashSet;
@@ -138,7 +139,20 @@ pub fn feed(bytes: &[u8], content_type: Option<&str>, context: &Context) -> Resu
     let mut used_ids = HashSet::new();
     let mut filtered_out = 0;
     let feed_author = parsed.authors.first().and_then(|a| a.name.clone());
-    for (index, raw_entry) in parsed.entries.iter().enumerate() {
+    let taken = limits::newest_entries(&parsed.entries);
+    if taken.len() < parsed.entries.len() {
+        warnings.push(Warning::new(
+            "too_many_entries",
+            format!(
+                "the feed has {} entries; the newest {} are read (planet takes at most {} per feed)",
+                parsed.entries.len(),
+                taken.len(),
+                limits::MAX_ENTRIES_PER_FEED
+            ),
+        ));
+    }
+    for index in taken {
+        let raw_entry = &parsed.entries[index];
         let bases = entry_bases.get(index).cloned().unwrap_or_default();
         let input =
             entry::Input { entry: raw_entry, feed_type: &parsed.feed_type, bases, feed_author: feed_author.as_deref() };

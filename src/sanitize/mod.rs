@@ -88,6 +88,14 @@ fn repaired_text(cleaned: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+impl SafeHtml {
+    /// Two sanitized fragments one after the other. Each is a serialized DOM fragment, so
+    /// every element in it is closed: neither can change how the other is read.
+    pub fn followed_by(self, next: SafeHtml) -> SafeHtml {
+        SafeHtml(self.0 + &next.0)
+    }
+}
+
 /// Escapes plain text (an Atom `type="text"` body) into HTML paragraphs.
 pub fn text_as_html(text: &str) -> SafeHtml {
     let escaped = escape_text(&decode::repair_mangled(text));

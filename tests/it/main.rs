@@ -7,6 +7,7 @@ mod digest;
 mod fetching;
 mod helpers;
 mod identity;
+mod limits;
 mod properties;
 mod server;
 mod ssrf;
