@@ -30,9 +30,11 @@ pub async fn run(
     let confirmer = tokio::spawn(confirmation_loop(Arc::clone(&service), stop.clone()));
     let address = listener.local_addr()?;
     tracing::info!(%address, "serving");
+    let stopping_service = Arc::clone(&service);
     let stopping = async move {
         shutdown.await;
-        tracing::info!("shutting down: finishing requests and the current fetch pass");
+        tracing::info!("shutting down: finishing requests; a fetch pass in progress stops now");
+        stopping_service.stop_passes();
         let _ = stop_sender.send(true);
     };
     crate::http::serve(Arc::clone(&service), listener, stopping).await?;

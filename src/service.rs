@@ -49,6 +49,8 @@ pub struct Service {
     mailer: RwLock<Option<Arc<Mailer>>>,
     send_lock: tokio::sync::Mutex<()>,
     confirmations: ConfirmationQueue,
+    /// Set at shutdown: a pass in progress ends within moments instead of at its feeds' pace.
+    stop_passes: tokio::sync::watch::Sender<bool>,
 }
 
 /// Subscriptions waiting for their confirmation mail. The form answers at once and the same
@@ -82,6 +84,7 @@ impl Service {
             mailer: RwLock::new(mailer),
             send_lock: tokio::sync::Mutex::new(()),
             confirmations: ConfirmationQueue::default(),
+            stop_passes: tokio::sync::watch::Sender::new(false),
         }))
     }
 
@@ -211,6 +214,9 @@ impl Service {
     }
 
     async fn pass_while_locked(&self, now: DateTime<Utc>, options: &PassOptions) -> anyhow::Result<PassReport> {
+        let mut options = options.clone();
+        options.stop = options.stop.or_else(|| Some(self.stop_passes.subscribe()));
+        let options = &options;
         let config = self.config();
         let client = self.client.read().map(|c| c.clone()).unwrap_or_else(|p| p.into_inner().clone());
         let report = refresh::run_pass(&config, &self.store, &client, now, options).await?;
@@ -228,6 +234,11 @@ impl Service {
             "fetch pass finished"
         );
         Ok(report)
+    }
+
+    /// Ends a pass in progress now, and every later one at once (shutdown).
+    pub fn stop_passes(&self) {
+        self.stop_passes.send_replace(true);
     }
 
     /// Waits for a running pass to finish (used at shutdown).

@@ -154,8 +154,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             let store = Store::open(&config.store.path, config.store.cache_bytes)?;
             let client = fetch::Client::new(&config.fetch)?;
-            let report =
-                refresh::run_pass(&config, &store, &client, Utc::now(), &PassOptions { force: all, member }).await?;
+            let report = refresh::run_pass(
+                &config,
+                &store,
+                &client,
+                Utc::now(),
+                &PassOptions { force: all, member, stop: None },
+            )
+            .await?;
             report::print_pass(&report, json)?;
             Ok(ExitCode::SUCCESS)
         }

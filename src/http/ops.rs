@@ -68,7 +68,7 @@ async fn refresh(
     }
     let member = query.get("member").map(|id| configured_member(&state, id, false).map(|m| m.id)).transpose()?;
     // An admin asking for one member wants it now, backoff or not.
-    let options = PassOptions { force: member.is_some(), member: member.clone() };
+    let options = PassOptions { force: member.is_some(), member: member.clone(), stop: None };
     if !state.service.start_pass(options) {
         return Err(Error::Conflict("a fetch pass is already running".into()));
     }

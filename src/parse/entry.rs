@@ -52,7 +52,16 @@ pub fn normalize(
         .or(context.base)
         .cloned();
     let summary_base = input.bases.summary.as_ref().or(context.base).cloned();
-    let (content_html, cut) = content(entry, content_base.as_ref(), summary_base.as_ref());
+    let (content_html, cut, flattened) = content(entry, content_base.as_ref(), summary_base.as_ref());
+    if flattened {
+        warnings.push(Warning::new(
+            "deep_nesting",
+            format!(
+                "a post's HTML nests elements more than {} deep; the deeper tags were dropped, their text kept",
+                sanitize::MAX_NESTING_DEPTH
+            ),
+        ));
+    }
     let content_html = match cut {
         false => content_html,
         true => {
@@ -183,21 +192,26 @@ fn read_on_note(link: Option<&str>) -> SafeHtml {
     sanitize::html(&note, None)
 }
 
-/// The sanitized body, and whether it was cut at `MAX_BODY_BYTES`.
-fn content(entry: &Entry, content_base: Option<&Url>, summary_base: Option<&Url>) -> (SafeHtml, bool) {
+/// The sanitized body, whether it was cut at `MAX_BODY_BYTES`, and whether nesting past the
+/// sanitizer's depth was flattened.
+fn content(entry: &Entry, content_base: Option<&Url>, summary_base: Option<&Url>) -> (SafeHtml, bool, bool) {
     let body =
         entry.content.as_ref().and_then(|c| c.body.as_ref().map(|body| (body, c.content_type.essence().to_string())));
     let (raw, kind, base) = match body {
         Some((body, kind)) if !body.trim().is_empty() => (body.as_str(), kind, content_base),
         _ => match &entry.summary {
             Some(summary) => (summary.content.as_str(), summary.content_type.essence().to_string(), summary_base),
-            None => return (SafeHtml::default(), false),
+            None => return (SafeHtml::default(), false, false),
         },
     };
     let kept = limits::head(raw, limits::MAX_BODY_BYTES);
     let raw = strip_xml_forbidden(kept);
-    let html = if kind == "text/plain" { sanitize::text_as_html(&raw) } else { sanitize::html(&raw, base) };
-    (html, kept.len() < raw_len(entry))
+    let (html, flattened) = if kind == "text/plain" {
+        (sanitize::text_as_html(&raw), false)
+    } else {
+        sanitize::html_flattening(&raw, base)
+    };
+    (html, kept.len() < raw_len(entry), flattened)
 }
 
 /// The length of the source the body was taken from (content, else summary).

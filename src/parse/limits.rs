@@ -15,6 +15,10 @@ pub const MAX_TAG_CHARS: usize = 50;
 pub const MAX_TAGS: usize = 20;
 /// Bytes of a post's body (or summary) that are sanitized and stored.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Bytes of HTML sanitized per feed per pass: the feed's work budget. With each body cut at
+/// `MAX_BODY_BYTES` and nesting flattened, it bounds one feed's parse to a fraction of a
+/// second of CPU; entries past it wait (a later pass, or never if the feed stays this big).
+pub const MAX_FEED_HTML_BYTES: usize = 8 << 20;
 /// Bytes of a one-line field's source that are read: more could only be cut.
 pub const MAX_LINE_SOURCE_BYTES: usize = 16 * 1024;
 
@@ -33,6 +37,13 @@ pub fn at_most_chars(text: String, max_chars: usize) -> String {
         None => text,
         Some((cut, _)) => format!("{}…", text[..cut].trim_end()),
     }
+}
+
+/// The HTML an entry will have sanitized: its body (else summary), as far as it is kept.
+pub fn html_bytes(entry: &Entry) -> usize {
+    let body = entry.content.as_ref().and_then(|c| c.body.as_ref()).map_or(0, String::len);
+    let summary = entry.summary.as_ref().map_or(0, |s| s.content.len());
+    body.max(summary).min(MAX_BODY_BYTES)
 }
 
 /// The indices of the newest `MAX_ENTRIES_PER_FEED` entries, in document order; all of them

@@ -151,8 +151,16 @@ pub fn feed(bytes: &[u8], content_type: Option<&str>, context: &Context) -> Resu
             ),
         ));
     }
+    let mut html_budget = limits::MAX_FEED_HTML_BYTES;
+    let mut over_budget = 0;
     for index in taken {
         let raw_entry = &parsed.entries[index];
+        let cost = limits::html_bytes(raw_entry);
+        if cost > html_budget {
+            over_budget += 1;
+            continue;
+        }
+        html_budget -= cost;
         let bases = entry_bases.get(index).cloned().unwrap_or_default();
         let input =
             entry::Input { entry: raw_entry, feed_type: &parsed.feed_type, bases, feed_author: feed_author.as_deref() };
@@ -161,6 +169,15 @@ pub fn feed(bytes: &[u8], content_type: Option<&str>, context: &Context) -> Resu
             entry::Outcome::Filtered => filtered_out += 1,
             entry::Outcome::Skipped => {}
         }
+    }
+    if over_budget > 0 {
+        warnings.push(Warning::new(
+            "work_budget",
+            format!(
+                "{over_budget} entries were left for later: one pass reads at most {} MiB of a feed's HTML",
+                limits::MAX_FEED_HTML_BYTES >> 20
+            ),
+        ));
     }
     let unparsed_dates = unparsed_dates.lock().map(|d| d.clone()).unwrap_or_default();
     if !unparsed_dates.is_empty() {

@@ -26,6 +26,9 @@ pub struct PassOptions {
     pub force: bool,
     /// Only this member's feeds.
     pub member: Option<MemberId>,
+    /// Becomes true when the pass should end now (shutdown): fetches in flight are dropped;
+    /// what was saved is whole, since each feed's save is one transaction.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -114,15 +117,39 @@ pub async fn run_pass(
         }
     }
     let mut report = PassReport::default();
-    while let Some(joined) = tasks.join_next().await {
+    let mut stop = options.stop.clone();
+    loop {
+        let joined = tokio::select! {
+            joined = tasks.join_next() => joined,
+            _ = stopped(&mut stop) => {
+                tracing::info!(unfinished = tasks.len(), "the pass was stopped; unfinished feeds are fetched next time");
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+                break;
+            }
+        };
         match joined {
-            Ok(feed_report) => report.feeds.push(feed_report),
-            Err(error) => tracing::error!(%error, "a feed refresh task failed"),
+            Some(Ok(feed_report)) => report.feeds.push(feed_report),
+            Some(Err(error)) => tracing::error!(%error, "a feed refresh task failed"),
+            None => break,
         }
     }
     report.feeds.sort_by(|a, b| (&a.member, &a.feed_url).cmp(&(&b.member, &b.feed_url)));
     store.flush()?;
     Ok(report)
+}
+
+/// Resolves when `stop` holds true; never without one.
+async fn stopped(stop: &mut Option<tokio::sync::watch::Receiver<bool>>) {
+    match stop {
+        Some(stop) => {
+            if stop.wait_for(|stopped| *stopped).await.is_err() {
+                // The sender is gone: nobody can stop this pass any more.
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
 }
 
 struct Job {

@@ -4,6 +4,7 @@
 //! HTML parser (ammonia's html5ever) and only this module uses it.
 
 mod allow_list;
+mod depth;
 mod pixels;
 
 use std::sync::OnceLock;
@@ -13,6 +14,8 @@ use url::Url;
 
 use crate::decode;
 use crate::text::strip_xml_forbidden;
+
+pub use depth::MAX_DEPTH as MAX_NESTING_DEPTH;
 
 /// HTML that went through the sanitizer. Only this module can make one, so unsanitized
 /// HTML cannot reach a template, a feed or the store by mistake.
@@ -61,8 +64,14 @@ thread_local! {
 /// Sanitizes feed HTML. Relative URLs are resolved against `base` (the entry's `xml:base`,
 /// else the feed's final URL); without a base they are kept as they are.
 pub fn html(raw: &str, base: Option<&Url>) -> SafeHtml {
+    html_flattening(raw, base).0
+}
+
+/// `html`, and whether elements nested past `depth::MAX_DEPTH` were flattened first.
+pub fn html_flattening(raw: &str, base: Option<&Url>) -> (SafeHtml, bool) {
+    let (raw, flattened) = depth::flatten(raw);
     BASE.with(|slot| *slot.borrow_mut() = base.cloned());
-    let cleaned = with_base().clean(raw).to_string();
+    let cleaned = with_base().clean(&raw).to_string();
     BASE.with(|slot| *slot.borrow_mut() = None);
     // Mojibake repair runs on the output: entities are decoded only by the HTML parser, and
     // it maps non-ASCII characters to others, so it cannot introduce markup.
@@ -72,11 +81,12 @@ pub fn html(raw: &str, base: Option<&Url>) -> SafeHtml {
     let html = pixels::finish_images(repaired_text(&cleaned));
     // An HTML parser drops a leading U+FEFF; removing it here keeps sanitizing idempotent
     // when a removed pixel left one at the start.
-    match html.strip_prefix('\u{feff}') {
+    let safe = match html.strip_prefix('\u{feff}') {
         Some(_) => SafeHtml(html.trim_start_matches('\u{feff}').to_string()),
         None if matches!(html, std::borrow::Cow::Borrowed(_)) => SafeHtml(cleaned),
         None => SafeHtml(html.into_owned()),
-    }
+    };
+    (safe, flattened)
 }
 
 /// Sanitized text with characters XML forbids removed and mojibake repaired; borrowed when
@@ -185,7 +195,7 @@ fn text_only() -> &'static Builder<'static> {
 /// The text of an HTML fragment: markup removed (with the content of script and style),
 /// entities decoded. Whitespace is left as it is; callers collapse it.
 pub fn plain_text(raw_html: &str) -> String {
-    let serialized = text_only().clean(raw_html).to_string();
+    let serialized = text_only().clean(&depth::flatten(raw_html).0).to_string();
     strip_xml_forbidden(&decode::repair_mangled(&unescape_serialized_text(&serialized))).into_owned()
 }
 

@@ -246,3 +246,36 @@ async fn a_503_with_an_http_date_retry_after_waits_until_then() {
     let wait = planet.state("alice").next_due.unwrap() - now;
     assert!(wait > TimeDelta::minutes(110) && wait <= TimeDelta::minutes(121), "{wait}");
 }
+
+#[tokio::test]
+async fn a_stop_ends_a_pass_that_waits_on_a_slow_feed_at_once() {
+    // A feed that drips a byte a second, with timeouts of five minutes: without a stop the
+    // pass would wait for it (at shutdown, SIGTERM would wait too).
+    let server = FixtureServer::start().await;
+    server.route("/slow", Route::Drip { interval: Duration::from_secs(1) });
+    server.route("/fast", Route::feed(rss("fast", 2)));
+    let directory = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[site]\ntitle = \"t\"\nurl = \"http://127.0.0.1/\"\n[store]\npath = \"{}\"\n[fetch]\nallow_private = true\ntimeout = \"5m\"\nread_timeout = \"5m\"\n\n{}",
+        directory.path().join("store").display(),
+        members(&[("fast", server.url("/fast")), ("slow", server.url("/slow"))])
+    );
+    let config = planet::config::parse(&text, std::path::Path::new("t.toml")).unwrap();
+    let store = planet::store::Store::open(&config.store.path, 1 << 20).unwrap();
+    let client = planet::fetch::Client::new(&config.fetch).unwrap();
+    let (stop, stop_receiver) = tokio::sync::watch::channel(false);
+    let options = planet::refresh::PassOptions { stop: Some(stop_receiver), ..Default::default() };
+    let pass = tokio::spawn(async move {
+        let report = planet::refresh::run_pass(&config, &store, &client, Utc::now(), &options).await.unwrap();
+        (report, store)
+    });
+    server.requested("/slow").await;
+    stop.send_replace(true);
+    let (report, store) = tokio::time::timeout(Duration::from_secs(10), pass)
+        .await
+        .expect("the stopped pass returned at once, not after the slow feed")
+        .unwrap();
+    assert!(report.feeds.iter().all(|feed| feed.member.as_str() != "slow"), "the slow feed was dropped");
+    let fast_saved = store.post_count();
+    assert!(fast_saved == 0 || fast_saved == 2, "a feed is saved whole or not at all: {fast_saved}");
+}

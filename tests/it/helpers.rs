@@ -68,6 +68,8 @@ struct Shared {
 #[derive(Clone)]
 pub struct FixtureServer {
     pub address: SocketAddr,
+    /// Woken at every request, for tests that wait until one has arrived.
+    arrived: Arc<tokio::sync::Notify>,
     shared: Arc<Mutex<Shared>>,
 }
 
@@ -81,7 +83,7 @@ impl FixtureServer {
         let listener = TcpListener::bind((ip, 0)).await.unwrap();
         let address = listener.local_addr().unwrap();
         let shared = Arc::new(Mutex::new(Shared::default()));
-        let server = FixtureServer { address, shared };
+        let server = FixtureServer { address, shared, arrived: Arc::default() };
         let accepting = server.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -98,6 +100,19 @@ impl FixtureServer {
 
     pub fn route(&self, path: &str, route: Route) {
         self.shared.lock().unwrap().routes.insert(path.to_string(), route);
+    }
+
+    /// Resolves once `path` has been requested (at once if it was).
+    pub async fn requested(&self, path: &str) {
+        loop {
+            let arrival = self.arrived.notified();
+            tokio::pin!(arrival);
+            arrival.as_mut().enable();
+            if self.request_count(path) > 0 {
+                return;
+            }
+            arrival.await;
+        }
     }
 
     pub fn request_count(&self, path: &str) -> usize {
@@ -128,6 +143,7 @@ impl FixtureServer {
             shared.other_headers.entry(path.clone()).or_default().push(others);
             shared.routes.get(&path).cloned()
         };
+        self.arrived.notify_waiters();
         let status = match route {
             None => write_simple(&mut stream, 404, &[], b"not found").await,
             Some(Route::Feed { body, content_type, etag }) => match etag {

@@ -66,3 +66,31 @@ async fn a_hostile_feed_is_cut_to_size_in_the_store_the_feeds_and_the_digest() {
     let mail = planet::render::digest::email_html(&app.service.config().site, &digest, None);
     assert!(mail.len() < 64 * 1024, "the mail stays small: {} bytes", mail.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_nested_fifty_thousand_deep_is_flattened_before_it_is_parsed() {
+    let depth = 50_000;
+    let body = format!("<p>start</p>{}deep text{}", "<div>".repeat(depth), "</div>".repeat(depth));
+    let feed = format!(
+        "<rss version=\"2.0\"><channel><title>deep</title><item><title>Deep</title><link>https://deep.example.cn/1</link>\
+         <description><![CDATA[{body}]]></description></item></channel></rss>"
+    );
+    let app = spawn_app(vec![member("deep", "Deep", feed)], None).await;
+    let report = app.pass().await;
+    let codes: Vec<&str> = report.feeds[0].warnings.iter().map(|w| w.code.as_str()).collect();
+    assert!(codes.contains(&"deep_nesting"), "{codes:?}");
+    let post = &app.service.store.recent_posts(1).unwrap()[0];
+    let html = post.content_html.as_str();
+    assert!(html.contains("start") && html.contains("deep text"), "the text stays");
+    let mut open = 0usize;
+    let mut deepest = 0usize;
+    for (at, _) in html.match_indices('<') {
+        if html[at..].starts_with("<div") {
+            open += 1;
+            deepest = deepest.max(open);
+        } else if html[at..].starts_with("</div") {
+            open = open.saturating_sub(1);
+        }
+    }
+    assert!(deepest <= planet::sanitize::MAX_NESTING_DEPTH, "{deepest} deep");
+}
