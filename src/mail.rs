@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox as LettreMailbox, MultiPart};
+use lettre::message::{Mailbox as LettreMailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::stub::AsyncStubTransport;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -201,7 +201,8 @@ impl Mailer {
         }
         let message = match &outgoing.html {
             Some(html) => builder.multipart(MultiPart::alternative_plain_html(outgoing.text.clone(), html.clone()))?,
-            None => builder.body(outgoing.text.clone())?,
+            // A MIME part, like the digest's: Content-Type with its charset, MIME-Version.
+            None => builder.singlepart(SinglePart::plain(outgoing.text.clone()))?,
         };
         Ok(message)
     }

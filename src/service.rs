@@ -27,10 +27,25 @@ pub struct Secrets {
     pub digest_secret: Option<String>,
 }
 
+/// Characters an admin token needs at least: it is the only thing between the Internet and
+/// `POST /admin/refresh`.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
 impl Secrets {
-    pub fn from_environment() -> Secrets {
-        let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        Secrets { admin_token: read("PLANET_ADMIN_TOKEN"), digest_secret: read("PLANET_DIGEST_SECRET") }
+    /// Reads the secrets, trimmed (a stray space or newline from an env file would make a
+    /// token that can never match); a weak admin token is refused.
+    pub fn from_environment() -> anyhow::Result<Secrets> {
+        let read = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let secrets = Secrets { admin_token: read("PLANET_ADMIN_TOKEN"), digest_secret: read("PLANET_DIGEST_SECRET") };
+        if let Some(token) = &secrets.admin_token {
+            anyhow::ensure!(
+                token.chars().count() >= MIN_ADMIN_TOKEN_CHARS,
+                "PLANET_ADMIN_TOKEN has {} characters; it needs at least {MIN_ADMIN_TOKEN_CHARS} \
+                 (for example `openssl rand -hex 32`), or leave it unset to turn /admin/refresh off",
+                token.chars().count()
+            );
+        }
+        Ok(secrets)
     }
 }
 

@@ -127,7 +127,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Serve { listen } => {
             let config = config::load(&args.config)?;
             let store = Store::open(&config.store.path, config.store.cache_bytes)?;
-            let secrets = crate::service::Secrets::from_environment();
+            let secrets = crate::service::Secrets::from_environment()?;
             if secrets.admin_token.is_none() {
                 tracing::info!("PLANET_ADMIN_TOKEN is not set: POST /admin/refresh is disabled");
             }

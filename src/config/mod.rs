@@ -93,25 +93,19 @@ impl Mailbox {
     }
 }
 
-/// A deliberately plain check (one @, a dotted domain, no spaces or angle brackets, sane
-/// lengths): enough to refuse typos and header injection, without pretending to RFC 5322.
+/// A mailbox planet will mail: RFC 5322 syntax (the `email_address` crate), no display name
+/// or `[ip]` literal, a domain of at least two labels whose last is not a number (so not
+/// `x@127.0.0.1`), and nothing a URL would add (`a@b.cn/x?y#z`).
 pub fn is_email_address(address: &str) -> bool {
-    let Some((local, domain)) = address.rsplit_once('@') else { return false };
-    let forbidden = |c: char| {
-        c.is_whitespace()
-            || c.is_control()
-            || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | ':' | '\\' | '"' | '[' | ']')
-    };
-    !local.is_empty()
-        && local.len() <= 64
-        && domain.len() <= 253
-        && address.len() <= 254
-        && !address.chars().any(forbidden)
-        && !local.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with(['.', '-'])
-        && !domain.ends_with(['.', '-'])
-        && domain.split('.').all(|label| !label.is_empty())
+    let options =
+        email_address::Options::default().with_minimum_sub_domains(2).without_domain_literal().without_display_text();
+    let Ok(parsed) = email_address::EmailAddress::parse_with_options(address, options) else { return false };
+    let domain = parsed.domain();
+    let top = domain.rsplit('.').next().unwrap_or("");
+    address.len() <= 254
+        && !top.is_empty()
+        && !top.chars().all(|c| c.is_ascii_digit())
+        && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-')
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,4 +261,29 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
 /// Validates configuration text; `path` is used in messages and kept in `Config::source`.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     validate::config(text, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_email_address;
+
+    #[test]
+    fn only_mailboxes_with_a_real_domain_are_addresses() {
+        for good in ["reader@mail.example.cn", "zhang.san+planet@qq.com", "a_b-c@sub.domain.org"] {
+            assert!(is_email_address(good), "{good}");
+        }
+        for bad in [
+            "a@b.cn/x?y#z",
+            "x@127.0.0.1",
+            "x@[127.0.0.1]",
+            "x@localhost",
+            "Name <x@y.cn>",
+            "x@y.cn\r\nBcc: victim@z.cn",
+            "not an address",
+            "@y.cn",
+            "x@.cn",
+        ] {
+            assert!(!is_email_address(bad), "{bad}");
+        }
+    }
 }

@@ -49,6 +49,17 @@ pub fn sign(secret: &[u8], purpose: Purpose, address: &str, expires: Option<Date
 
 /// The address a valid, unexpired token of this purpose was made for.
 pub fn verify(secret: &[u8], purpose: Purpose, token: &str, now: DateTime<Utc>) -> Result<String, &'static str> {
+    verify_with_expiry(secret, purpose, token, now).map(|(address, _)| address)
+}
+
+/// `verify`, with the expiry the token was signed with (seconds; 0 for none): it names the
+/// request a confirmation link was mailed for.
+pub fn verify_with_expiry(
+    secret: &[u8],
+    purpose: Purpose,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(String, i64), &'static str> {
     let mut parts = token.trim().splitn(4, '.');
     let (Some(label), Some(address), Some(expiry), Some(tag)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -65,7 +76,8 @@ pub fn verify(secret: &[u8], purpose: Purpose, token: &str, now: DateTime<Utc>) 
     if expiry != 0 && now.timestamp() > expiry {
         return Err("the link has expired; please subscribe again");
     }
-    String::from_utf8(unhex(address).ok_or("the link is damaged")?).map_err(|_| "the link is damaged")
+    let address = String::from_utf8(unhex(address).ok_or("the link is damaged")?).map_err(|_| "the link is damaged")?;
+    Ok((address, expiry))
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ impl RateLimiter {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/subscribe", post(subscribe))
-        .route("/subscribe/confirm", get(confirm))
+        .route("/subscribe/confirm", get(confirm_page).post(confirm))
         .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
 }
 
@@ -122,17 +122,54 @@ fn verified(state: &AppState, purpose: Purpose, token: Option<&String>) -> Resul
         .map_err(|why| Box::new(page(state, StatusCode::BAD_REQUEST, t.invalid_link_heading, why)))
 }
 
-async fn confirm(
+/// The link in the confirmation mail: a page with one button. Mail scanners follow links;
+/// only a person presses the button.
+async fn confirm_page(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, Error> {
-    let address = match verified(&state, Purpose::Confirm, query.get("token")) {
-        Ok(address) => address,
-        Err(response) => return Ok(*response),
-    };
-    record_status(&state, &address, SubscriberStatus::Confirmed)?;
+    if let Err(response) = verified(&state, Purpose::Confirm, query.get("token")) {
+        return Ok(*response);
+    }
+    let token = query.get("token").cloned().unwrap_or_default();
+    Ok(form_page(&state, "subscribe/confirm", &token, |t| (t.confirm_heading, t.confirm_question, t.confirm_button)))
+}
+
+/// The button: confirms the request the link was mailed for, once. A link from an older
+/// request, or used before an unsubscription, confirms nothing.
+async fn confirm(State(state): State<AppState>, Form(form): Form<HashMap<String, String>>) -> Result<Response, Error> {
     let t = texts::for_site(&state.service.config().site);
-    Ok(page(&state, StatusCode::OK, t.subscribed_heading, t.subscribed))
+    let Some(secret) = state.service.digest_secret() else {
+        return Ok(page(&state, StatusCode::FORBIDDEN, t.links_closed_heading, t.links_closed));
+    };
+    let token = form.get("token").map(String::as_str).unwrap_or("");
+    let (address, expiry) = match tokens::verify_with_expiry(secret, Purpose::Confirm, token, Utc::now()) {
+        Ok(verified) => verified,
+        Err(why) => return Ok(page(&state, StatusCode::BAD_REQUEST, t.invalid_link_heading, why)),
+    };
+    let subscriber = state.service.store.subscriber(&address)?;
+    match subscriber.map(|s| (s.status, (s.requested_at + tokens::CONFIRM_VALID_FOR).timestamp())) {
+        Some((SubscriberStatus::Confirmed, _)) => Ok(page(&state, StatusCode::OK, t.subscribed_heading, t.subscribed)),
+        Some((SubscriberStatus::Pending, issued_for)) if issued_for == expiry => {
+            record_status(&state, &address, SubscriberStatus::Confirmed)?;
+            Ok(page(&state, StatusCode::OK, t.subscribed_heading, t.subscribed))
+        }
+        _ => Ok(page(&state, StatusCode::BAD_REQUEST, t.invalid_link_heading, t.link_used)),
+    }
+}
+
+/// A page with one button that posts `token` to `action` (a path under the site).
+fn form_page(
+    state: &AppState,
+    action: &str,
+    token: &str,
+    words: impl Fn(&texts::Texts) -> (&'static str, &'static str, &'static str),
+) -> Response {
+    let config = state.service.config();
+    let (heading, question, button) = words(texts::for_site(&config.site));
+    let action = format!("{}{action}", render::site::base_path(&config.site));
+    let body = render::digest::message(&config.site, heading, question, Some((&action, token, button)));
+    (StatusCode::OK, [(axum::http::header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
 }
 
 async fn unsubscribe_page(
@@ -143,21 +180,27 @@ async fn unsubscribe_page(
         return Ok(*response);
     }
     let token = query.get("token").cloned().unwrap_or_default();
-    let config = state.service.config();
-    let action = format!("{}unsubscribe", render::site::base_path(&config.site));
-    let t = texts::for_site(&config.site);
-    let form = Some((action.as_str(), token.as_str(), t.unsubscribe_button));
-    let body = render::digest::message(&config.site, t.unsubscribe_heading, t.unsubscribe_question, form);
-    Ok((StatusCode::OK, [(axum::http::header::CACHE_CONTROL, "no-store")], Html(body)).into_response())
+    Ok(form_page(&state, "unsubscribe", &token, |t| {
+        (t.unsubscribe_heading, t.unsubscribe_question, t.unsubscribe_button)
+    }))
 }
 
 /// The button's form (token in the body) and RFC 8058 one-click (token in the URL, body
-/// `List-Unsubscribe=One-Click`) both land here.
+/// `List-Unsubscribe=One-Click`) both land here. RFC 8058 lets the mail client send that body
+/// urlencoded or as `multipart/form-data`; the token is in the URL then, so a body that is
+/// not urlencoded is accepted and not read.
 async fn unsubscribe(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
-    Form(form): Form<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Result<Response, Error> {
+    let urlencoded = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let form: HashMap<String, String> =
+        if urlencoded { url::form_urlencoded::parse(&body).into_owned().collect() } else { HashMap::new() };
     let token = form.get("token").or_else(|| query.get("token"));
     let address = match verified(&state, Purpose::Unsubscribe, token) {
         Ok(address) => address,

@@ -254,3 +254,20 @@ fn the_same_feed_gives_the_same_post_bytes_and_ids_in_every_process() {
         assert_eq!(post_of(planet(&["check", "--json", feed.to_str().unwrap()], directory.path())), first);
     }
 }
+
+#[test]
+fn serve_refuses_to_start_with_a_weak_admin_token() {
+    let directory = tempfile::tempdir().unwrap();
+    write_config(directory.path(), "");
+    for weak in ["x", "  short-token-with-spaces-around  ", &"a".repeat(31)] {
+        let output = Command::new(env!("CARGO_BIN_EXE_planet"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(directory.path())
+            .env("PLANET_ADMIN_TOKEN", weak)
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "started with {weak:?}");
+        assert!(text(&output.stderr).contains("PLANET_ADMIN_TOKEN has"), "{}", text(&output.stderr));
+    }
+}

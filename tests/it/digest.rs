@@ -235,15 +235,27 @@ async fn subscribe_confirm_receive_and_unsubscribe_in_one_click() {
     assert_eq!(status, 202, "{page}");
     app.service.send_queued_confirmations().await;
     let confirmation = &sink.messages_to(reader)[0];
+    assert_eq!(confirmation["headers"]["MIME-Version"], "1.0", "{confirmation}");
+    let content_type = confirmation["headers"]["Content-Type"].as_str().unwrap_or_default().to_ascii_lowercase();
+    assert!(content_type.starts_with("text/plain") && content_type.contains("utf-8"), "{content_type}");
     let body = confirmation["parts"][0]["body"].as_str().unwrap();
     let link = body.split_whitespace().find(|w| w.contains("/subscribe/confirm?token=")).expect("a confirmation link");
     assert_eq!(app.service.store.subscriber(reader).unwrap().unwrap().status, SubscriberStatus::Pending);
     let path = link.trim_start_matches("http://127.0.0.1");
     let (status, page) = app.text(path).await;
+    assert!(status == 200 && page.contains("<form method=\"post\""), "a page with one button: {page}");
+    assert_eq!(
+        app.service.store.subscriber(reader).unwrap().unwrap().status,
+        SubscriberStatus::Pending,
+        "following the link (as a mail scanner does) confirms nothing"
+    );
+    let token = path.split("token=").nth(1).unwrap().to_string();
+    let token = url::form_urlencoded::parse(format!("token={token}").as_bytes()).next().unwrap().1.into_owned();
+    let (status, page) = app.post_form("/subscribe/confirm", &[("token", &token)]).await;
     assert_eq!(status, 200, "{page}");
     let confirmed = app.service.store.subscriber(reader).unwrap().unwrap();
     assert_eq!(confirmed.status, SubscriberStatus::Confirmed);
-    assert_eq!(app.text(path).await.0, 200, "a second click on the link is harmless");
+    assert_eq!(app.post_form("/subscribe/confirm", &[("token", &token)]).await.0, 200, "a second press is harmless");
     assert_eq!(app.service.store.subscriber(reader).unwrap().unwrap(), confirmed, "and keeps the first confirmation");
 
     send(&app, last_week(), SendOptions::default()).await.unwrap();
@@ -253,17 +265,23 @@ async fn subscribe_confirm_receive_and_unsubscribe_in_one_click() {
     let unsubscribe = digests[0]["headers"]["List-Unsubscribe"].as_str().unwrap().trim_matches(['<', '>']).to_string();
     let (status, page) = app.text(unsubscribe.trim_start_matches("http://127.0.0.1")).await;
     assert!(status == 200 && page.contains("<form method=\"post\""), "a page with one button: {page}");
+    // RFC 8058 lets the mail client send multipart/form-data; both encodings work.
     let one_click = app
         .client
         .post(format!("{}{}", app.address, unsubscribe.trim_start_matches("http://127.0.0.1")))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("List-Unsubscribe=One-Click")
+        .header("content-type", "multipart/form-data; boundary=planet")
+        .body(
+            "--planet\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--planet--\r\n",
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(one_click.status(), 200);
     assert_eq!(app.service.store.subscriber(reader).unwrap().unwrap().status, SubscriberStatus::Unsubscribed);
     assert!(send::recipients(&app.service.config(), &app.service.store).unwrap().is_empty());
+    let (status, page) = app.post_form("/subscribe/confirm", &[("token", &token)]).await;
+    assert_eq!(status, 400, "an old confirmation link does not subscribe again: {page}");
+    assert_eq!(app.service.store.subscriber(reader).unwrap().unwrap().status, SubscriberStatus::Unsubscribed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
