@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Everything issue 5 asks planet to prove, in one run: the benchmarks (ingest per core
+# Everything planet proves about itself, in one run: the benchmarks (ingest per core
 # against Python's feedparser and Go's gofeed + bluemonday, a 1,000-feed fetch pass, serving
 # against nginx, scale to 100,000 posts) and the survival checks (SIGKILL crash test, soak,
-# API fuzzing). Hostile feeds at scale run in the test suite (tests/it/corpus/payloads.rs and
-# hostile_at_scale.rs). Installs wrk, nginx, Go with gofeed and bluemonday, and schemathesis
-# if missing (root). `--short` is the CI version: every harness runs, briefly, so none rots.
+# API fuzzing, hostile members and clients). Hostile feeds at scale run in the test suite
+# (tests/it/corpus/payloads.rs and hostile_at_scale.rs). Installs wrk, nginx, Go with gofeed
+# and bluemonday, and schemathesis if missing (root). `--short` is the CI version: every
+# harness runs, briefly, so none rots.
 # Usage: scripts/prove.sh [--short]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,7 @@ if [ "$short" = "--short" ]; then
     scripts/crash_test.sh 3
     scripts/soak.sh 40 100
     scripts/fuzz_api.sh 20
+    scripts/hostile.sh --short
 else
     cargo bench --bench ingest -- --seconds 10
     cargo bench --bench fetch_pass -- --feeds 1000
@@ -39,5 +41,6 @@ else
     scripts/crash_test.sh 20
     scripts/soak.sh 600 200
     scripts/fuzz_api.sh 200
+    scripts/hostile.sh
 fi
 echo "prove: all benchmarks ran and every survival check passed"

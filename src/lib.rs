@@ -20,6 +20,7 @@
 //! - `mail`: SMTP delivery (lettre), the only module that imports it.
 //! - `render`: Atom, RSS, JSON Feed, OPML, HTML pages and the digest's forms; pure.
 //! - `metrics`: counters for /metrics.
+//! - `memory`: what planet asks of glibc's allocator (few arenas, a trim after each pass).
 //! - `service`: the state the server, the loops and the commands share, and its single steps.
 //! - `http`: the axum server: feeds, JSON API, site, digest, subscriptions, operations.
 //! - `serve`: `planet serve`: runs the HTTP server and the scheduler, digest and reload loops.
@@ -36,6 +37,7 @@ pub mod hashing;
 pub mod http;
 pub mod identity;
 pub mod mail;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod parse;

@@ -234,7 +234,9 @@ impl Service {
         let options = &options;
         let config = self.config();
         let client = self.client.read().map(|c| c.clone()).unwrap_or_else(|p| p.into_inner().clone());
-        let report = refresh::run_pass(&config, &self.store, &client, now, options).await?;
+        let report = refresh::run_pass(&config, &self.store, &client, now, options).await;
+        crate::memory::release_freed_memory();
+        let report = report?;
         self.store.set_last_pass(now)?;
         self.metrics.record_pass(&report);
         let totals = report.totals();

@@ -3,7 +3,9 @@
 //! connection's start and from the end of the previous response, so it is also the idle
 //! keep-alive timeout; connections past `MAX_CONNECTIONS` are shed at once with a 503
 //! instead of queueing; at shutdown, accepting stops and open connections finish their
-//! requests.
+//! requests. Until a connection's first request head is complete it is read here, into a
+//! buffer that grows with what arrived: a client that trickles its headers costs well
+//! under a kilobyte, where hyper's connection state costs 16 KB.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,7 +18,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
 
@@ -78,10 +84,18 @@ pub async fn serve_with_limits(
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request.map(axum::body::Body::new)
             }));
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-        let connection = graceful.watch(connection);
+        let builder = Arc::clone(&builder);
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let mut stream = stream;
+            let head = match tokio::time::timeout(header_read_timeout, first_head(&mut stream)).await {
+                Ok(Ok(Some(head))) => head,
+                // Closed, failed, or too slow: nothing to answer.
+                _ => return,
+            };
+            let io = TokioIo::new(Prefixed { prefix: head, offset: 0, inner: stream });
+            let connection = builder.serve_connection_with_upgrades(io, service).into_owned();
+            if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(%peer, "connection ended: {error}");
             }
             drop(slot);
@@ -90,4 +104,82 @@ pub async fn serve_with_limits(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Bytes read here at most before the connection goes to hyper anyway.
+const FIRST_HEAD_LIMIT: usize = 16 * 1024;
+
+/// Reads until the first request's head is complete (or an HTTP/2 preface, or
+/// `FIRST_HEAD_LIMIT` bytes) and returns what was read; `None` if the client closed.
+async fn first_head(stream: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
+    let mut head = Vec::new();
+    // Only what arrived since the last look is searched (with the three bytes before it), so
+    // a client that sends a byte at a time costs linear work, not quadratic.
+    let mut searched = 0usize;
+    loop {
+        let fresh = &head[searched.saturating_sub(3)..];
+        let complete = fresh.windows(4).any(|w| w == b"\r\n\r\n") || fresh.windows(2).any(|w| w == b"\n\n");
+        searched = head.len();
+        if complete || head.starts_with(b"PRI ") || head.len() >= FIRST_HEAD_LIMIT {
+            return Ok(Some(head));
+        }
+        stream.readable().await?;
+        let mut chunk = [0u8; 1024];
+        match stream.try_read(&mut chunk) {
+            Ok(0) => return Ok(None),
+            Ok(read) => head.extend_from_slice(&chunk[..read]),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// A stream whose first bytes were read already: they are read again first.
+struct Prefixed {
+    prefix: Vec<u8>,
+    offset: usize,
+    inner: TcpStream,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        if self.offset < self.prefix.len() {
+            let take = (self.prefix.len() - self.offset).min(buf.remaining());
+            let start = self.offset;
+            buf.put_slice(&self.prefix[start..start + take]);
+            self.offset += take;
+            if self.offset == self.prefix.len() {
+                self.prefix = Vec::new();
+                self.offset = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buffers: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, buffers)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
