@@ -1,8 +1,9 @@
-//! Subscribing to the digest by email with double opt-in: `POST /subscribe` mails a signed
-//! confirmation link, `GET /subscribe/confirm` confirms, and `/unsubscribe` (a page with one
-//! button, or the RFC 8058 one-click POST from a mail client) unsubscribes. The answer to a
+//! Subscribing to the digest by email with double opt-in: `POST /subscribe` queues a signed
+//! confirmation link; the link (`GET /subscribe/confirm`) opens a page whose button POSTs it
+//! back, which confirms the newest request once; `/unsubscribe` (a page with one button, or
+//! the RFC 8058 one-click POST from a mail client) unsubscribes. The answer to a
 //! subscription never says whether the address was already subscribed, and requests are
-//! rate-limited per address and per client, so planet cannot be used to flood an inbox.
+//! rate-limited per mailbox and per client, so planet cannot be used to flood an inbox.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
