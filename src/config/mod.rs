@@ -34,6 +34,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether `post` is filed under `tag` (lowercase): one of its own categories, or one
+    /// of its member's `tags` in feeds.toml (a member tagged `dotnet` files every post there).
+    pub fn files_under_tag(&self, post: &crate::model::Post, tag: &str) -> bool {
+        let matches = |candidate: &String| candidate.to_lowercase() == tag;
+        post.tags.iter().any(matches)
+            || self.members.iter().find(|m| m.id == post.member).is_some_and(|m| m.tags.iter().any(matches))
+    }
+
     /// Whether posts stored under `member` may be shown. A member removed from feeds.toml
     /// disappears from every output (feeds, API, site, digest) while their posts stay in
     /// the store: every output asks this one question.

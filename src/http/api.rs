@@ -145,12 +145,13 @@ async fn posts(
     if needle.as_ref().is_some_and(|n| n.chars().count() > 200) {
         return Err(Error::bad("q", "is longer than 200 characters"));
     }
+    let config = state.service.config();
     let judge = |post: &Post| {
         if since.is_some_and(|since| post.published < since) {
             return Verdict::Stop;
         }
         let keep = until.is_none_or(|until| post.published <= until)
-            && tag.as_ref().is_none_or(|tag| post.tags.iter().any(|t| t.to_lowercase() == *tag))
+            && tag.as_ref().is_none_or(|tag| config.files_under_tag(post, tag))
             && needle
                 .as_ref()
                 .is_none_or(|n| post.title.to_lowercase().contains(n) || post.excerpt.to_lowercase().contains(n));

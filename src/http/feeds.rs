@@ -72,9 +72,7 @@ fn render_feed(state: &AppState, format: Format, selection: Selection) -> Result
         Selection::Member(id) => visible_posts(state, Some(id), None, site.feed_size, |_| true)?,
         Selection::Tag(tag) => {
             let wanted = tag.to_lowercase();
-            visible_posts(state, None, None, site.feed_size, |post| {
-                post.tags.iter().any(|t| t.to_lowercase() == wanted)
-            })?
+            visible_posts(state, None, None, site.feed_size, |post| config.files_under_tag(post, &wanted))?
         }
     };
     let mut self_url = site.url.join(format.path()).map_err(|e| anyhow::anyhow!("bad site url: {e}"))?;

@@ -32,10 +32,12 @@ pub struct TestMember {
     pub id: &'static str,
     pub name: String,
     pub document: String,
+    /// The member's `tags` in feeds.toml.
+    pub tags: Vec<&'static str>,
 }
 
 pub fn member(id: &'static str, name: &str, document: String) -> TestMember {
-    TestMember { id, name: name.to_string(), document }
+    TestMember { id, name: name.to_string(), document, tags: Vec::new() }
 }
 
 pub fn config_text(store: &str, fixtures: &FixtureServer, members: &[TestMember]) -> String {
@@ -46,11 +48,12 @@ pub fn config_text(store: &str, fixtures: &FixtureServer, members: &[TestMember]
     );
     for member in members {
         text.push_str(&format!(
-            "[[members]]\nid = \"{}\"\nname = \"{}\"\nsite = \"https://{}.example.cn/\"\nfeed = \"{}\"\n\n",
+            "[[members]]\nid = \"{}\"\nname = \"{}\"\nsite = \"https://{}.example.cn/\"\nfeed = \"{}\"\ntags = {:?}\n\n",
             member.id,
             member.name.replace('\\', "\\\\").replace('"', "\\\""),
             member.id,
-            fixtures.url(&format!("/{}.xml", member.id))
+            fixtures.url(&format!("/{}.xml", member.id)),
+            member.tags,
         ));
     }
     text

@@ -123,3 +123,22 @@ async fn the_api_allows_get_from_any_origin() {
     let response = app.get_with("/api/v1/posts", &[("origin", "https://dotnet.example.org")]).await;
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
 }
+
+#[tokio::test]
+async fn a_members_tags_from_feeds_toml_file_all_their_posts_under_those_tags() {
+    let mut dotnet = member("alice", "Alice", rss("alice", 3));
+    dotnet.tags = vec!["dotnet", "Blazor"];
+    let app = spawn_app(vec![dotnet, member("bob", "Bob", rss("bob", 2))], None).await;
+    app.pass().await;
+    for query in ["?tag=dotnet", "?tag=blazor", "?tag=DotNet"] {
+        let (status, page) = app.posts(query).await;
+        assert_eq!(status, 200, "{page}");
+        let members: Vec<&str> =
+            page["posts"].as_array().unwrap().iter().map(|p| p["member"]["id"].as_str().unwrap()).collect();
+        assert_eq!(members, vec!["alice"; 3], "{query}: the tagged member's posts, and only theirs");
+    }
+    let (status, atom) = app.feed_atom("?tag=dotnet").await;
+    assert_eq!(status, 200);
+    assert_eq!(atom.matches("<entry>").count(), 3, "{atom}");
+    assert!(!atom.contains("bob post"));
+}
