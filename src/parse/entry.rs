@@ -205,19 +205,14 @@ fn content(entry: &Entry, content_base: Option<&Url>, summary_base: Option<&Url>
         },
     };
     let kept = limits::head(raw, limits::MAX_BODY_BYTES);
-    let raw = strip_xml_forbidden(kept);
+    let cut = kept.len() < raw.len();
+    let kept = strip_xml_forbidden(kept);
     let (html, flattened) = if kind == "text/plain" {
-        (sanitize::text_as_html(&raw), false)
+        (sanitize::text_as_html(&kept), false)
     } else {
-        sanitize::html_flattening(&raw, base)
+        sanitize::html_flattening(&kept, base)
     };
-    (html, kept.len() < raw_len(entry), flattened)
-}
-
-/// The length of the source the body was taken from (content, else summary).
-fn raw_len(entry: &Entry) -> usize {
-    let body = entry.content.as_ref().and_then(|c| c.body.as_ref()).filter(|b| !b.trim().is_empty());
-    body.map(String::len).or_else(|| entry.summary.as_ref().map(|s| s.content.len())).unwrap_or(0)
+    (html, cut, flattened)
 }
 
 fn tags(entry: &Entry) -> Vec<String> {
