@@ -14,6 +14,8 @@
 //! - `check`: the member-facing diagnosis behind `planet check`.
 //! - `fetch`: HTTP GET of one feed with validators, caps, timeouts and redirects (reqwest).
 //! - `store`: posts, indexes, feed states, subscribers and deliveries in sled; export, import.
+//! - `search`: the full-text index beside the store (tantivy), CJK bigrams, query parsing,
+//!   snippets; kept up to date from the store's outbox.
 //! - `refresh`: one fetch pass over every member, with bounded concurrency and backoff.
 //! - `digest`: ISO weeks and the pure composition of a week's digest; `digest::load` reads
 //!   the store, `digest::send` mails it exactly once per recipient.
@@ -44,6 +46,7 @@ pub mod parse;
 pub mod refresh;
 pub mod render;
 pub mod sanitize;
+pub mod search;
 pub mod serve;
 pub mod service;
 pub mod store;

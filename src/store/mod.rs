@@ -45,6 +45,9 @@ pub struct Store {
     subscribers: sled::Tree,
     deliveries: sled::Tree,
     digests_sent: sled::Tree,
+    /// Post ids written since the search index last took them in, to a write sequence
+    /// number: the index's outbox, filled in the same transaction as the post (see `search`).
+    search_pending: sled::Tree,
     /// Bumped by every write, so caches of rendered output know when to rebuild.
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The `posts` counter as last committed.
@@ -121,6 +124,7 @@ impl Store {
             subscribers: tree("subscribers")?,
             deliveries: tree("deliveries")?,
             digests_sent: tree("digests_sent")?,
+            search_pending: tree("search_pending")?,
             db,
             generation: Default::default(),
             post_count: Default::default(),
@@ -221,6 +225,37 @@ impl Store {
         self.post_bytes(id)?.map(|bytes| decode(&bytes)).transpose()
     }
 
+    /// Up to `limit` posts written since the search index took them in: (id, write sequence).
+    pub fn pending_search_updates(&self, limit: usize) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+        self.search_pending
+            .iter()
+            .take(limit)
+            .map(|item| {
+                let (id, sequence) = item?;
+                Ok((String::from_utf8_lossy(&id).into_owned(), sequence.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Marks these updates as taken in by the index (after its commit). A post written again
+    /// meanwhile has a new sequence number and stays pending.
+    pub fn clear_search_updates(&self, taken: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+        for (id, sequence) in taken {
+            let _ = self.search_pending.compare_and_swap(id.as_bytes(), Some(sequence.as_slice()), None::<&[u8]>)?;
+        }
+        Ok(())
+    }
+
+    /// Every post, oldest first (rebuilding derived data).
+    pub fn all_posts(&self) -> impl Iterator<Item = anyhow::Result<Post>> + '_ {
+        self.timeline.iter().values().map(|value| decode(&value?))
+    }
+
+    /// Bytes the store's files take on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
     pub fn post_count(&self) -> usize {
         self.post_count.load(std::sync::atomic::Ordering::Acquire) as usize
     }
@@ -260,13 +295,20 @@ impl Store {
         let encoded: Vec<(&Post, Vec<u8>)> =
             posts.iter().map(|p| Ok((p, encode(p)?))).collect::<anyhow::Result<_>>()?;
         let state_bytes = encode(state)?;
-        let trees =
-            (&self.timeline, &self.post_index, &self.member_posts, &self.member_aliases, &self.feeds, &self.counters);
+        let trees = (
+            &self.timeline,
+            &self.post_index,
+            &self.member_posts,
+            &self.member_aliases,
+            &self.feeds,
+            &self.counters,
+            &self.search_pending,
+        );
         // Every transaction that adds posts writes the counter, so they are serialized anyway.
         let _writing = self.post_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let result: Result<Option<u64>, TransactionError<String>> =
-            trees.transaction(|(timeline, post_index, member_posts, member_aliases, feeds, counters)| {
-                let indexes = [timeline, post_index, member_posts, member_aliases, counters];
+            trees.transaction(|(timeline, post_index, member_posts, member_aliases, feeds, counters, pending)| {
+                let indexes = [timeline, post_index, member_posts, member_aliases, counters, pending];
                 let count = if encoded.is_empty() { None } else { Some(write_posts(member, &encoded, indexes)?) };
                 feeds.insert(keys::feed(member, &state.feed_url), state_bytes.as_slice())?;
                 Ok(count)
@@ -291,7 +333,7 @@ fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
 fn write_posts(
     member: &MemberId,
     encoded: &[(&Post, Vec<u8>)],
-    [timeline, post_index, member_posts, member_aliases, counters]: [&TransactionTree; 5],
+    [timeline, post_index, member_posts, member_aliases, counters, pending]: [&TransactionTree; 6],
 ) -> Result<u64, ConflictableTransactionError<String>> {
     let mut post_list: MemberPosts = decode_or_default(member_posts.get(member.as_str())?).map_err(abort)?;
     let mut aliases: MemberAliases = decode_or_default(member_aliases.get(member.as_str())?).map_err(abort)?;
@@ -311,6 +353,7 @@ fn write_posts(
             Some(_) => {}
         }
         timeline.insert(keys::with_id(&time, &post.id), bytes.as_slice())?;
+        pending.insert(post.id.as_bytes(), &pending.generate_id()?.to_be_bytes())?;
         post_list.insert(post.published, &post.id);
         for alias in post_aliases(post) {
             aliases.insert(alias, &post.id);

@@ -1,0 +1,371 @@
+//! The full-text index beside the store (tantivy; the only module that imports it). It is
+//! derived data: sled stays the store of record. Every post write puts the post's id in the
+//! store's `search_pending` outbox in the same transaction; `catch_up` takes the outbox into
+//! the index and commits before it clears it, so a crash anywhere leaves ids to take in
+//! again (re-indexing a post is idempotent: delete by id, add). An index that is missing, of
+//! an older schema, or was being rebuilt when the process died is rebuilt from the store.
+//! Which members are shown is decided per query (`Request::visible`), not by deleting their
+//! documents: a member removed from feeds.toml and added back needs no re-index.
+
+pub mod query;
+pub mod snippet;
+pub mod tokenizer;
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING,
+};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+
+use crate::model::{MemberId, Post};
+pub use query::ParsedQuery;
+
+/// The layout of the index's documents and its analyzers. A change means a rebuild, which
+/// happens by itself on the next start.
+pub const INDEX_SCHEMA_VERSION: u32 = 1;
+const VERSION_FILE: &str = "planet-index-version";
+/// The writer's memory: tantivy's minimum per thread is 15 MB; one thread.
+const WRITER_BYTES: usize = 16_000_000;
+/// Outbox entries taken per commit.
+const CATCH_UP_BATCH: usize = 2_000;
+/// Results at most, in any order, for any query: a page past it is empty.
+pub const MAX_RESULTS: usize = 1_000;
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    member: Field,
+    tag: Field,
+    title: Field,
+    body: Field,
+    author: Field,
+    member_name: Field,
+    tags: Field,
+    published: Field,
+}
+
+/// Text fields searched by words, with their weight: a word in a title says more than one in
+/// the body.
+fn weighted_fields(fields: &Fields) -> [(Field, f32); 5] {
+    [(fields.title, 3.0), (fields.tags, 2.0), (fields.author, 1.5), (fields.member_name, 1.5), (fields.body, 1.0)]
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(tokenizer::ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let exact = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default().set_tokenizer(tokenizer::EXACT).set_index_option(IndexRecordOption::Basic),
+    );
+    let fields = Fields {
+        id: builder.add_text_field("id", STRING | STORED),
+        member: builder.add_text_field("member", STRING),
+        tag: builder.add_text_field("tag", exact),
+        title: builder.add_text_field("title", text.clone()),
+        body: builder.add_text_field("body", text.clone()),
+        author: builder.add_text_field("author", text.clone()),
+        member_name: builder.add_text_field("member_name", text.clone()),
+        tags: builder.add_text_field("tags", text),
+        published: builder.add_i64_field("published", INDEXED | FAST),
+    };
+    (builder.build(), fields)
+}
+
+/// The index directory that goes with a store: beside it, never inside sled's files.
+pub fn path_for_store(store_path: &Path) -> PathBuf {
+    let mut name = store_path.as_os_str().to_owned();
+    name.push(".search");
+    PathBuf::from(name)
+}
+
+pub struct SearchIndex {
+    path: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    /// One writer at a time (tantivy's lock would refuse a second).
+    writing: Mutex<()>,
+    /// The index holds every stored post (a rebuild finished); until then searches get 503.
+    ready: AtomicBool,
+}
+
+/// A search's result: a post id and its publication time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub id: String,
+    pub published_millis: i64,
+}
+
+/// The order of results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ranking {
+    /// Relevance with a recency boost; `offset` results skipped.
+    Relevance { offset: usize },
+    /// Newest first, strictly older than (millis, id) when given.
+    Newest { before: Option<(i64, String)> },
+}
+
+/// What to find. Every filter is a term or range query on the index, so none reads posts it
+/// will not return.
+pub struct Request<'a> {
+    pub query: &'a ParsedQuery,
+    /// Members whose posts may be shown (the configured ones).
+    pub visible: &'a [MemberId],
+    /// Only this member's posts.
+    pub member: Option<&'a MemberId>,
+    /// Posts under each of these tags: (tag, members whose feeds.toml entry has the tag). A
+    /// caller that knows the members moves `tag:` filters of the text here.
+    pub tags: Vec<(String, Vec<MemberId>)>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub ranking: Ranking,
+    pub limit: usize,
+    pub now: DateTime<Utc>,
+}
+
+impl SearchIndex {
+    /// Opens the index at `path`; one that is missing or not of `INDEX_SCHEMA_VERSION` is
+    /// emptied and reports `is_ready() == false` until `rebuild`.
+    pub fn open(path: &Path) -> anyhow::Result<SearchIndex> {
+        let (schema, fields) = schema();
+        let current = std::fs::read_to_string(path.join(VERSION_FILE))
+            .ok()
+            .is_some_and(|text| text.trim() == INDEX_SCHEMA_VERSION.to_string());
+        let opened =
+            if current { Index::open_in_dir(path).ok().filter(|index| index.schema() == schema) } else { None };
+        let ready = opened.is_some();
+        let index = match opened {
+            Some(index) => index,
+            None => {
+                if path.exists() {
+                    std::fs::remove_dir_all(path).with_context(|| format!("failed to clear {}", path.display()))?;
+                }
+                std::fs::create_dir_all(path).with_context(|| format!("failed to create {}", path.display()))?;
+                Index::create_in_dir(path, schema).with_context(|| format!("failed to create {}", path.display()))?
+            }
+        };
+        index.tokenizers().register(tokenizer::ANALYZER, tokenizer::analyzer());
+        index.tokenizers().register(tokenizer::EXACT, tokenizer::exact_analyzer());
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(SearchIndex {
+            path: path.to_path_buf(),
+            index,
+            reader,
+            fields,
+            writing: Mutex::new(()),
+            ready: AtomicBool::new(ready),
+        })
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Bytes the index's files take on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        std::fs::read_dir(&self.path)
+            .map(|entries| entries.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+            .unwrap_or(0)
+    }
+
+    fn writer(&self) -> anyhow::Result<IndexWriter> {
+        self.index.writer_with_num_threads(1, WRITER_BYTES).context("failed to open the search index for writing")
+    }
+
+    /// Re-indexes every post in the store. The version file goes first and comes back last, so
+    /// a rebuild cut short is started again on the next open.
+    pub fn rebuild(&self, store: &crate::store::Store, names: &dyn Fn(&MemberId) -> String) -> anyhow::Result<usize> {
+        let _writing = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let started = std::time::Instant::now();
+        let _ = std::fs::remove_file(self.path.join(VERSION_FILE));
+        let mut writer = self.writer()?;
+        writer.delete_all_documents()?;
+        let mut count = 0;
+        for post in store.all_posts() {
+            writer.add_document(self.document(&post?, names))?;
+            count += 1;
+        }
+        writer.commit()?;
+        writer.wait_merging_threads()?;
+        std::fs::write(self.path.join(VERSION_FILE), INDEX_SCHEMA_VERSION.to_string())
+            .context("failed to write the search index version")?;
+        self.reader.reload()?;
+        self.ready.store(true, Ordering::Release);
+        tracing::info!(posts = count, seconds = started.elapsed().as_secs_f32(), "search index rebuilt");
+        Ok(count)
+    }
+
+    /// Takes the store's outbox of written posts into the index; returns how many.
+    pub fn catch_up(&self, store: &crate::store::Store, names: &dyn Fn(&MemberId) -> String) -> anyhow::Result<usize> {
+        let _writing = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut total = 0;
+        loop {
+            let batch = store.pending_search_updates(CATCH_UP_BATCH)?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut writer = self.writer()?;
+            for (id, _) in &batch {
+                writer.delete_term(Term::from_field_text(self.fields.id, id));
+                if let Some(post) = store.post(id)? {
+                    writer.add_document(self.document(&post, names))?;
+                }
+            }
+            writer.commit()?;
+            writer.wait_merging_threads()?;
+            store.clear_search_updates(&batch)?;
+            total += batch.len();
+        }
+        if total > 0 {
+            self.reader.reload()?;
+        }
+        Ok(total)
+    }
+
+    fn document(&self, post: &Post, names: &dyn Fn(&MemberId) -> String) -> TantivyDocument {
+        let f = &self.fields;
+        let mut document = TantivyDocument::default();
+        document.add_text(f.id, &post.id);
+        document.add_text(f.member, post.member.as_str());
+        for tag in &post.tags {
+            document.add_text(f.tag, tag.trim());
+            document.add_text(f.tags, tag);
+        }
+        document.add_text(f.title, &post.title);
+        document.add_text(f.body, crate::sanitize::text_of(&post.content_html));
+        if let Some(author) = &post.author {
+            document.add_text(f.author, author);
+        }
+        document.add_text(f.member_name, names(&post.member));
+        document.add_i64(f.published, post.published.timestamp_millis());
+        document
+    }
+
+    /// The posts that match, in the requested order; at most `limit` (and never past
+    /// `MAX_RESULTS` in all).
+    pub fn search(&self, request: &Request<'_>) -> anyhow::Result<Vec<Hit>> {
+        let searcher = self.reader.searcher();
+        let query = self.build_query(request);
+        let published = |address: DocAddress| -> anyhow::Result<i64> {
+            let column = searcher.segment_reader(address.segment_ord).fast_fields().i64("published")?;
+            Ok(column.first(address.doc_id).unwrap_or_default())
+        };
+        let id_of = |address: DocAddress| -> anyhow::Result<String> {
+            let document: TantivyDocument = searcher.doc(address)?;
+            Ok(document.get_first(self.fields.id).and_then(|v| v.as_str()).unwrap_or_default().to_string())
+        };
+        match &request.ranking {
+            Ranking::Relevance { offset } => {
+                if *offset >= MAX_RESULTS {
+                    return Ok(Vec::new());
+                }
+                let limit = request.limit.min(MAX_RESULTS - offset).max(1);
+                let now = request.now.timestamp_millis();
+                let collector = TopDocs::with_limit(limit).and_offset(*offset).tweak_score(
+                    move |segment: &tantivy::SegmentReader| {
+                        let column = segment.fast_fields().i64("published").ok();
+                        move |doc: tantivy::DocId, score: tantivy::Score| {
+                            let published = column.as_ref().and_then(|c| c.first(doc)).unwrap_or(now);
+                            score * recency_boost(now, published)
+                        }
+                    },
+                );
+                let found = searcher.search(&query, &collector)?;
+                found.into_iter().map(|(_, a)| Ok(Hit { id: id_of(a)?, published_millis: published(a)? })).collect()
+            }
+            Ranking::Newest { before } => {
+                // Posts that share the cursor's millisecond are told apart by id afterwards;
+                // a handful more than the page covers them.
+                let take = (request.limit + 32).min(MAX_RESULTS);
+                let collector = TopDocs::with_limit(take).order_by_fast_field::<i64>("published", Order::Desc);
+                let found = searcher.search(&query, &collector)?;
+                let mut hits = found
+                    .into_iter()
+                    .map(|(time, a)| Ok(Hit { id: id_of(a)?, published_millis: time.unwrap_or_default() }))
+                    .collect::<anyhow::Result<Vec<Hit>>>()?;
+                hits.sort_by(|a, b| (b.published_millis, &b.id).cmp(&(a.published_millis, &a.id)));
+                if let Some((millis, id)) = before {
+                    hits.retain(|hit| (hit.published_millis, &hit.id) < (*millis, id));
+                }
+                hits.truncate(request.limit);
+                Ok(hits)
+            }
+        }
+    }
+
+    fn build_query(&self, request: &Request<'_>) -> BooleanQuery {
+        let f = &self.fields;
+        let member_terms = |members: &[MemberId]| -> Box<dyn Query> {
+            Box::new(TermSetQuery::new(members.iter().map(|m| Term::from_field_text(f.member, m.as_str()))))
+        };
+        let mut must: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, member_terms(request.visible))];
+        for clause in &request.query.clauses {
+            must.push((Occur::Must, Box::new(self.clause_query(clause))));
+        }
+        if !request.query.members.is_empty() {
+            let named: Vec<MemberId> = request.query.members.iter().filter_map(|m| MemberId::parse(m).ok()).collect();
+            must.push((Occur::Must, member_terms(&named)));
+        }
+        if let Some(member) = request.member {
+            must.push((Occur::Must, member_terms(std::slice::from_ref(member))));
+        }
+        // `tag:` in the text counts the post's own tags; `Request::tags` also the members'.
+        let text_tags = request.query.tags.iter().map(|tag| (tag.clone(), Vec::new()));
+        for (tag, tagged_members) in request.tags.iter().cloned().chain(text_tags) {
+            let on_post: Box<dyn Query> =
+                Box::new(TermQuery::new(Term::from_field_text(f.tag, &tag), IndexRecordOption::Basic));
+            let either =
+                BooleanQuery::new(vec![(Occur::Should, on_post), (Occur::Should, member_terms(&tagged_members))]);
+            must.push((Occur::Must, Box::new(either)));
+        }
+        let upper = match (&request.ranking, request.until) {
+            (Ranking::Newest { before: Some((millis, _)) }, until) => {
+                Some(until.map_or(*millis, |u| u.timestamp_millis().min(*millis)))
+            }
+            (_, until) => until.map(|u| u.timestamp_millis()),
+        };
+        if request.since.is_some() || upper.is_some() {
+            let bound = |millis: Option<i64>| {
+                millis.map_or(Bound::Unbounded, |m| Bound::Included(Term::from_field_i64(f.published, m)))
+            };
+            let range = RangeQuery::new(bound(request.since.map(|s| s.timestamp_millis())), bound(upper));
+            must.push((Occur::Must, Box::new(range)));
+        }
+        BooleanQuery::new(must)
+    }
+
+    /// A word or phrase, in any of the weighted fields.
+    fn clause_query(&self, terms: &[String]) -> BooleanQuery {
+        let fields = weighted_fields(&self.fields);
+        let per_field = fields.iter().map(|(field, weight)| {
+            let query: Box<dyn Query> = if let [term] = terms {
+                Box::new(TermQuery::new(Term::from_field_text(*field, term), IndexRecordOption::WithFreqs))
+            } else {
+                Box::new(PhraseQuery::new(terms.iter().map(|t| Term::from_field_text(*field, t)).collect()))
+            };
+            (Occur::Should, Box::new(BoostQuery::new(query, *weight)) as Box<dyn Query>)
+        });
+        BooleanQuery::new(per_field.collect())
+    }
+}
+
+/// Newer posts rank higher among equally relevant ones: twice the score today, 1.5 times at
+/// three months, fading toward 1.
+pub fn recency_boost(now_millis: i64, published_millis: i64) -> f32 {
+    let age_days = ((now_millis - published_millis).max(0) as f64 / 86_400_000.0) as f32;
+    1.0 + 1.0 / (1.0 + age_days / 90.0)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,115 @@
+//! The plain-text passage shown under a search hit: a window of the post's text around the
+//! first place a query term occurs, with the matching spans marked. Matching goes through
+//! the same analyzer as indexing, so `middlewares` in a post is marked for `middleware`.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use super::tokenizer;
+
+/// Characters of text around a hit.
+const WINDOW_CHARS: usize = 160;
+/// Characters kept before the first match, for context.
+const LEAD_CHARS: usize = 40;
+/// Bytes of a post's text searched for a match; a longer post's snippet comes from its start.
+const SCAN_BYTES: usize = 32 * 1024;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Snippet {
+    /// Plain text; `…` marks text left out at either end.
+    pub text: String,
+    /// Matching spans as [start, end) in Unicode characters of `text`.
+    pub highlights: Vec<[usize; 2]>,
+}
+
+impl Snippet {
+    /// `text` cut into (part, highlighted) runs, for a template to escape and mark.
+    pub fn parts(&self) -> Vec<(String, bool)> {
+        let chars: Vec<char> = self.text.chars().collect();
+        let mut parts = Vec::new();
+        let mut at = 0;
+        for [start, end] in &self.highlights {
+            if *start > at {
+                parts.push((chars[at..*start].iter().collect(), false));
+            }
+            parts.push((chars[*start..*end].iter().collect(), true));
+            at = *end;
+        }
+        if at < chars.len() {
+            parts.push((chars[at..].iter().collect(), false));
+        }
+        parts
+    }
+}
+
+/// The snippet of `text` for `terms`.
+pub fn make<'t>(text: &str, terms: impl IntoIterator<Item = &'t str>) -> Snippet {
+    let wanted: HashSet<&str> = terms.into_iter().collect();
+    let scanned = &text[..floor_char_boundary(text, SCAN_BYTES)];
+    let matches: Vec<(usize, usize)> = tokenizer::terms(scanned)
+        .into_iter()
+        .filter(|t| wanted.contains(t.text.as_str()))
+        .map(|t| (t.offset_from, t.offset_to))
+        .collect();
+    let first = matches.first().map_or(0, |(from, _)| *from);
+    let lead = text[..first].chars().count().saturating_sub(LEAD_CHARS);
+    let start = text.char_indices().nth(lead).map_or(0, |(at, _)| at);
+    let end = text[start..].char_indices().nth(WINDOW_CHARS).map_or(text.len(), |(at, _)| start + at);
+    let prefix = if start > 0 { "…" } else { "" };
+    let suffix = if end < text.len() { "…" } else { "" };
+    let chars_before = |byte: usize| prefix.chars().count() + text[start..byte].chars().count();
+    let mut highlights: Vec<[usize; 2]> = Vec::new();
+    for (from, to) in matches.into_iter().filter(|(from, to)| *from >= start && *to <= end) {
+        let span = [chars_before(from), chars_before(to)];
+        match highlights.last_mut() {
+            // Overlapping bigrams (依赖, 赖注) mark one span.
+            Some(last) if span[0] <= last[1] => last[1] = last[1].max(span[1]),
+            _ => highlights.push(span),
+        }
+    }
+    Snippet { text: format!("{prefix}{}{suffix}", &text[start..end]), highlights }
+}
+
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    if at >= text.len() {
+        return text.len();
+    }
+    (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marked(snippet: &Snippet) -> String {
+        snippet.parts().into_iter().map(|(text, hit)| if hit { format!("[{text}]") } else { text }).collect()
+    }
+
+    #[test]
+    fn chinese_matches_are_marked_as_one_span() {
+        let snippet = make("本文介绍依赖注入的用法。", ["依赖", "赖注", "注入"]);
+        assert_eq!(marked(&snippet), "本文介绍[依赖注入]的用法。");
+    }
+
+    #[test]
+    fn stemmed_words_mark_their_source_text() {
+        let snippet = make("Writing ASP.NET Core middlewares", ["middlewar"]);
+        assert_eq!(marked(&snippet), "Writing ASP.NET Core [middlewares]");
+    }
+
+    #[test]
+    fn a_late_match_is_shown_with_some_text_before_it() {
+        let text = format!("{} Blazor rocks", "开头的文字。".repeat(100));
+        let snippet = make(&text, ["blazor"]);
+        assert!(snippet.text.starts_with('…'), "{}", snippet.text);
+        assert!(marked(&snippet).contains("[Blazor]"));
+        assert!(snippet.text.chars().count() <= WINDOW_CHARS + 2);
+    }
+
+    #[test]
+    fn text_without_a_match_gives_its_start() {
+        let snippet = make("没有匹配的内容", ["blazor"]);
+        assert_eq!(snippet, Snippet { text: "没有匹配的内容".into(), highlights: vec![] });
+    }
+}

@@ -1,0 +1,165 @@
+//! The index against a real store: posts found by words, phrases and filters; the outbox
+//! taken in; a rebuild after the index is lost.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::*;
+use crate::model::{DateSource, Post};
+use crate::store::Store;
+
+fn post(member: &str, id: &str, title: &str, body: &str, tags: &[&str], day: u32) -> Post {
+    let published = Utc.with_ymd_and_hms(2026, 10, day, 8, 0, 0).unwrap();
+    Post {
+        id: id.into(),
+        member: MemberId::parse(member).unwrap(),
+        feed_url: format!("http://example.com/{member}.xml"),
+        guid: Some(id.into()),
+        url: Some(format!("http://example.com/{id}")),
+        title: title.into(),
+        author: None,
+        published,
+        updated: None,
+        first_seen: published,
+        date_source: DateSource::Feed,
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        excerpt: String::new(),
+        content_html: crate::sanitize::html(body, None),
+        content_hash: id.into(),
+    }
+}
+
+struct Fixture {
+    _directory: tempfile::TempDir,
+    store: Store,
+    index: SearchIndex,
+    members: Vec<MemberId>,
+}
+
+fn names(member: &MemberId) -> String {
+    format!("Name of {member}")
+}
+
+fn fixture(posts: &[Post]) -> Fixture {
+    let directory = tempfile::tempdir().unwrap();
+    let store = Store::open(&directory.path().join("store"), 8 << 20).unwrap();
+    for post in posts {
+        let state = crate::model::FeedState { feed_url: post.feed_url.clone(), ..Default::default() };
+        store.save_refresh(&post.member, std::slice::from_ref(post), &state).unwrap();
+    }
+    let index = SearchIndex::open(&path_for_store(&directory.path().join("store"))).unwrap();
+    assert!(!index.is_ready(), "a new index is empty until rebuilt");
+    index.rebuild(&store, &names).unwrap();
+    let members = ["ann", "bob"].map(|m| MemberId::parse(m).unwrap()).to_vec();
+    Fixture { _directory: directory, store, index, members }
+}
+
+impl Fixture {
+    fn find(&self, text: &str) -> Vec<String> {
+        self.find_with(text, |_| {})
+    }
+
+    fn find_with(&self, text: &str, adjust: impl FnOnce(&mut Request<'_>)) -> Vec<String> {
+        let parsed = query::parse(text);
+        let mut request = Request {
+            query: &parsed,
+            visible: &self.members,
+            member: None,
+            tags: Vec::new(),
+            since: None,
+            until: None,
+            ranking: Ranking::Relevance { offset: 0 },
+            limit: 10,
+            now: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+        };
+        adjust(&mut request);
+        self.index.search(&request).unwrap().into_iter().map(|hit| hit.id).collect()
+    }
+}
+
+fn sample() -> Vec<Post> {
+    vec![
+        post("ann", "a1", "ASP.NET Core 中间件", "<p>写一个中间件来记录请求。</p>", &["dotnet"], 1),
+        post("ann", "a2", "随笔", "<p>今天聊聊依赖注入和控制反转。</p>", &[], 2),
+        post("bob", "b1", "Blazor tips", "<p>Components and middlewares in Blazor.</p>", &["Blazor"], 3),
+        post("bob", "b2", "EF Core", "<p>Entity Framework Core migrations.</p>", &[], 4),
+    ]
+}
+
+#[test]
+fn chinese_words_inside_a_body_are_found() {
+    let fixture = fixture(&sample());
+    assert_eq!(fixture.find("依赖注入"), ["a2"]);
+    assert_eq!(fixture.find("注入依赖"), Vec::<String>::new(), "a phrase keeps its order");
+}
+
+#[test]
+fn latin_words_match_stemmed_and_dotted_names_match_as_phrases() {
+    let fixture = fixture(&sample());
+    assert_eq!(fixture.find("middleware"), ["b1"]);
+    assert_eq!(fixture.find("asp.net"), ["a1"]);
+    assert_eq!(fixture.find("ASP.NET Core 中间件"), ["a1"]);
+}
+
+#[test]
+fn member_and_tag_filters_narrow_the_search() {
+    let fixture = fixture(&sample());
+    assert_eq!(fixture.find("core member:bob"), ["b2"]);
+    assert_eq!(fixture.find("tag:blazor"), ["b1"]);
+    let dotnet = vec![("dotnet".to_string(), vec![MemberId::parse("bob").unwrap()])];
+    let mut found = fixture.find_with("", |r| r.tags = dotnet);
+    found.sort();
+    assert_eq!(found, ["a1", "b1", "b2"], "a post tagged dotnet, and every post of a member tagged dotnet");
+}
+
+#[test]
+fn hidden_members_are_not_found() {
+    let mut fixture = fixture(&sample());
+    assert_eq!(fixture.find("core").len(), 2);
+    fixture.members = vec![MemberId::parse("ann").unwrap()];
+    assert_eq!(fixture.find("core"), ["a1"]);
+}
+
+#[test]
+fn newest_first_pages_by_position_and_date_range() {
+    let fixture = fixture(&sample());
+    let newest = |before: Option<(i64, String)>| Ranking::Newest { before };
+    assert_eq!(fixture.find_with("", |r| r.ranking = newest(None)), ["b2", "b1", "a2", "a1"]);
+    let b1 = fixture.store.post("b1").unwrap().unwrap();
+    let after_b1 = Some((b1.published.timestamp_millis(), "b1".to_string()));
+    assert_eq!(fixture.find_with("", |r| r.ranking = newest(after_b1)), ["a2", "a1"]);
+    let until: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 10, 2, 23, 0, 0).unwrap();
+    assert_eq!(
+        fixture.find_with("", |r| {
+            r.ranking = newest(None);
+            r.until = Some(until)
+        }),
+        ["a2", "a1"]
+    );
+}
+
+#[test]
+fn written_posts_are_taken_in_from_the_outbox_once() {
+    let fixture = fixture(&sample());
+    assert_eq!(fixture.index.catch_up(&fixture.store, &names).unwrap(), 4, "the first saves were still pending");
+    let mut edited = fixture.store.post("a2").unwrap().unwrap();
+    edited.content_html = crate::sanitize::html("<p>改写成讲中间件。</p>", None);
+    let state = crate::model::FeedState { feed_url: edited.feed_url.clone(), ..Default::default() };
+    fixture.store.save_refresh(&edited.member, &[edited.clone()], &state).unwrap();
+    assert_eq!(fixture.find("依赖注入"), ["a2"], "not yet taken in");
+    assert_eq!(fixture.index.catch_up(&fixture.store, &names).unwrap(), 1);
+    assert!(fixture.find("依赖注入").is_empty());
+    assert_eq!(fixture.find("中间件").len(), 2);
+    assert_eq!(fixture.index.catch_up(&fixture.store, &names).unwrap(), 0);
+}
+
+#[test]
+fn an_index_of_another_schema_is_emptied_and_rebuilt() {
+    let fixture = fixture(&sample());
+    let path = path_for_store(&fixture._directory.path().join("store"));
+    drop(fixture.index);
+    std::fs::write(path.join(VERSION_FILE), "0").unwrap();
+    let index = SearchIndex::open(&path).unwrap();
+    assert!(!index.is_ready());
+    assert_eq!(index.rebuild(&fixture.store, &names).unwrap(), 4);
+    assert!(SearchIndex::open(&path).is_err() || index.is_ready());
+}
