@@ -116,7 +116,7 @@ fn split(text: &str) -> Vec<Token> {
             run.push((at, next));
             chars.next();
         }
-        let end_of = |i: usize| run[i].0 + run[i].1.len_utf8();
+        let end_of = |(at, c): (usize, char)| at + c.len_utf8();
         let mut push = |from: usize, to: usize| {
             tokens.push(Token {
                 offset_from: from,
@@ -129,11 +129,11 @@ fn split(text: &str) -> Vec<Token> {
         };
         match kind {
             Class::Cjk if run.len() > 1 => {
-                for pair in 0..run.len() - 1 {
-                    push(run[pair].0, end_of(pair + 1));
+                for pair in run.windows(2) {
+                    push(pair[0].0, end_of(pair[1]));
                 }
             }
-            _ => push(start, end_of(run.len() - 1)),
+            _ => push(start, end_of(run[run.len() - 1])),
         }
     }
     tokens
