@@ -15,6 +15,9 @@ pub struct Gauges {
     pub posts_stored: usize,
     pub render_cache_entries: usize,
     pub render_cache_bytes: usize,
+    pub store_bytes: u64,
+    pub search_index_bytes: u64,
+    pub search_ready: bool,
 }
 
 #[derive(Default)]
@@ -33,6 +36,7 @@ struct Inner {
     requests: BTreeMap<String, BTreeMap<u16, u64>>,
     renders: BTreeMap<String, u64>,
     compressions: BTreeMap<&'static str, u64>,
+    refused_reads: u64,
 }
 
 fn result_label(outcome: &Outcome) -> &'static str {
@@ -76,6 +80,13 @@ impl Metrics {
         }
     }
 
+    /// A request that would read the store was refused: every read permit was taken.
+    pub fn record_refused_read(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.refused_reads += 1;
+        }
+    }
+
     /// A compressed variant of a rendered body was built: once per render and encoding.
     pub fn record_compression(&self, encoding: &'static str) {
         if let Ok(mut inner) = self.inner.lock() {
@@ -96,7 +107,14 @@ impl Metrics {
 
     /// The Prometheus text exposition, with the gauges read at the moment of the request.
     pub fn render(&self, gauges: &Gauges) -> String {
-        let Gauges { posts_stored, render_cache_entries, render_cache_bytes } = gauges;
+        let Gauges {
+            posts_stored,
+            render_cache_entries,
+            render_cache_bytes,
+            store_bytes,
+            search_index_bytes,
+            search_ready,
+        } = gauges;
         let Ok(inner) = self.inner.lock() else { return String::new() };
         let mut out = String::new();
         let _ =
@@ -138,6 +156,17 @@ impl Metrics {
         let _ = writeln!(out, "planet_render_cache_entries {render_cache_entries}");
         let _ = writeln!(out, "# HELP planet_render_cache_bytes What the cached bodies cost, with room for their compressed variants.\n# TYPE planet_render_cache_bytes gauge");
         let _ = writeln!(out, "planet_render_cache_bytes {render_cache_bytes}");
+        let _ = writeln!(
+            out,
+            "# HELP planet_store_bytes Bytes the store's files take on disk.\n# TYPE planet_store_bytes gauge"
+        );
+        let _ = writeln!(out, "planet_store_bytes {store_bytes}");
+        let _ = writeln!(out, "# HELP planet_search_index_bytes Bytes the search index's files take on disk.\n# TYPE planet_search_index_bytes gauge");
+        let _ = writeln!(out, "planet_search_index_bytes {search_index_bytes}");
+        let _ = writeln!(out, "# HELP planet_search_ready 1 when the search index holds every post, 0 while it is built.\n# TYPE planet_search_ready gauge");
+        let _ = writeln!(out, "planet_search_ready {}", u8::from(*search_ready));
+        let _ = writeln!(out, "# HELP planet_refused_reads_total Requests answered 503 because every read permit was taken.\n# TYPE planet_refused_reads_total counter");
+        let _ = writeln!(out, "planet_refused_reads_total {}", inner.refused_reads);
         out
     }
 }

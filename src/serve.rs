@@ -28,6 +28,12 @@ pub async fn run(
     let reloader = tokio::spawn(reload_loop(Arc::clone(&service), stop.clone()));
     let digester = tokio::spawn(digest_loop(Arc::clone(&service), stop.clone(), started));
     let confirmer = tokio::spawn(confirmation_loop(Arc::clone(&service), stop.clone()));
+    // A missing or outdated search index is rebuilt while the server already answers (`q`
+    // gets 503 until it is ready); then the outbox left by a crash or an import is taken in.
+    let indexer = tokio::spawn({
+        let service = Arc::clone(&service);
+        async move { service.update_search_index_in_background().await }
+    });
     let address = listener.local_addr()?;
     tracing::info!(%address, "serving");
     let stopping_service = Arc::clone(&service);
@@ -42,6 +48,7 @@ pub async fn run(
     let _ = reloader.await;
     let _ = digester.await;
     let _ = confirmer.await;
+    let _ = indexer.await;
     service.wait_for_pass().await;
     service.store.flush()?;
     tracing::info!("stopped");
@@ -65,7 +72,7 @@ async fn schedule_loop(service: Arc<Service>, mut stop: watch::Receiver<bool>, s
     }
 }
 
-async fn run_scheduled_pass(service: &Service) {
+async fn run_scheduled_pass(service: &Arc<Service>) {
     match service.try_run_pass(Utc::now(), &PassOptions::default()).await {
         Ok(Some(_)) => {}
         Ok(None) => tracing::info!("a pass is still running; this scheduled one is skipped"),

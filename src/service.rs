@@ -57,6 +57,11 @@ pub struct Service {
     client: RwLock<fetch::Client>,
     pass_lock: Arc<tokio::sync::Mutex<()>>,
     pub store: Store,
+    /// The full-text index, derived from the store (see `search`).
+    pub search: crate::search::SearchIndex,
+    /// Permits for work that reads the store or the index off the async workers; see
+    /// `ReadPermits`.
+    pub reads: ReadPermits,
     pub metrics: Metrics,
     /// From `PLANET_ADMIN_TOKEN`; `None` disables the admin endpoint.
     pub admin_token: Option<String>,
@@ -66,6 +71,30 @@ pub struct Service {
     confirmations: ConfirmationQueue,
     /// Set at shutdown: a pass in progress ends within moments instead of at its feeds' pace.
     stop_passes: tokio::sync::watch::Sender<bool>,
+}
+
+/// Reads of the store or the index that may run at once: each holds a blocking thread. Past
+/// it, an uncached request is refused (503) instead of queueing behind the others.
+pub const READ_PERMITS: usize = 4;
+
+/// A fixed number of permits for blocking reads. Handlers `try_take` one and are told no at
+/// once when none is free; tests take them all to see what a saturated server does.
+pub struct ReadPermits(Arc<tokio::sync::Semaphore>);
+
+impl ReadPermits {
+    fn new(permits: usize) -> ReadPermits {
+        ReadPermits(Arc::new(tokio::sync::Semaphore::new(permits)))
+    }
+
+    /// A permit if one is free now.
+    pub fn try_take(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.0).try_acquire_owned().ok()
+    }
+
+    /// Every free permit (a test holding them sees the server saturated).
+    pub fn take_all(&self) -> Vec<tokio::sync::OwnedSemaphorePermit> {
+        std::iter::from_fn(|| self.try_take()).collect()
+    }
 }
 
 /// Subscriptions waiting for their confirmation mail. The form answers at once and the same
@@ -86,7 +115,10 @@ impl Service {
         let client = fetch::Client::new(&config.fetch)?;
         let mailer = Mailer::from_config(&config.digest)?.map(Arc::new);
         let modified = modified_time(&config.source);
+        let search = crate::search::SearchIndex::open(&crate::search::path_for_store(&config.store.path))?;
         Ok(Arc::new(Service {
+            search,
+            reads: ReadPermits::new(READ_PERMITS),
             config: RwLock::new(Arc::new(config)),
             config_version: AtomicU64::new(0),
             config_modified: Mutex::new(modified),
@@ -210,7 +242,11 @@ impl Service {
     }
 
     /// Runs one pass now unless one is running (passes never overlap); `None` if one was.
-    pub async fn try_run_pass(&self, now: DateTime<Utc>, options: &PassOptions) -> anyhow::Result<Option<PassReport>> {
+    pub async fn try_run_pass(
+        self: &Arc<Self>,
+        now: DateTime<Utc>,
+        options: &PassOptions,
+    ) -> anyhow::Result<Option<PassReport>> {
         let Ok(_running) = self.pass_lock.try_lock() else { return Ok(None) };
         self.pass_while_locked(now, options).await.map(Some)
     }
@@ -228,7 +264,46 @@ impl Service {
         true
     }
 
-    async fn pass_while_locked(&self, now: DateTime<Utc>, options: &PassOptions) -> anyhow::Result<PassReport> {
+    /// Brings the search index up to date with the store: rebuilt in full when it is new or
+    /// of an older schema, then the outbox of written posts taken in. Blocking; the loops run
+    /// it on a blocking thread, tests call it as the single step it is.
+    pub fn update_search_index(&self) -> anyhow::Result<usize> {
+        let config = self.config();
+        let names = |member: &config::MemberId| {
+            config.members.iter().find(|m| &m.id == member).map_or_else(|| member.to_string(), |m| m.name.clone())
+        };
+        let stopping = || *self.stop_passes.borrow();
+        let rebuilt = match self.search.is_ready() {
+            true => 0,
+            false => match self.search.rebuild(&self.store, &names, &stopping)? {
+                Some(count) => count,
+                None => return Ok(0),
+            },
+        };
+        let taken = self.search.catch_up(&self.store, &names)?;
+        if rebuilt + taken > 0 {
+            // Searches are cached by the version; the index changed without a store write.
+            self.config_version.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(rebuilt + taken)
+    }
+
+    /// `update_search_index` on a blocking thread; failures are logged (the index is derived
+    /// data: the next pass tries again).
+    pub async fn update_search_index_in_background(self: &Arc<Self>) {
+        let service = Arc::clone(self);
+        match tokio::task::spawn_blocking(move || service.update_search_index()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::error!("search index update failed: {error:#}"),
+            Err(error) => tracing::error!("search index update panicked: {error}"),
+        }
+    }
+
+    async fn pass_while_locked(
+        self: &Arc<Self>,
+        now: DateTime<Utc>,
+        options: &PassOptions,
+    ) -> anyhow::Result<PassReport> {
         let mut options = options.clone();
         options.stop = options.stop.or_else(|| Some(self.stop_passes.subscribe()));
         let options = &options;
@@ -237,6 +312,8 @@ impl Service {
         let report = refresh::run_pass(&config, &self.store, &client, now, options).await;
         crate::memory::release_freed_memory();
         let report = report?;
+        // The same pass brings the search index up to date with what it wrote.
+        self.update_search_index_in_background().await;
         self.store.set_last_pass(now)?;
         self.metrics.record_pass(&report);
         let totals = report.totals();

@@ -10,6 +10,13 @@ use crate::config::Site;
 #[derive(Debug, Serialize)]
 pub struct Texts {
     pub home: &'static str,
+    pub search: &'static str,
+    pub search_placeholder: &'static str,
+    pub search_results: &'static str,
+    pub search_none: &'static str,
+    pub search_hint: &'static str,
+    pub search_feed: &'static str,
+    pub more_results: &'static str,
     pub about: &'static str,
     pub subscribe: &'static str,
     pub members: &'static str,
@@ -85,6 +92,13 @@ pub struct Texts {
 
 pub const CHINESE: Texts = Texts {
     home: "首页",
+    search: "搜索",
+    search_placeholder: "搜索文章，如 依赖注入、Blazor",
+    search_results: "“{query}”的搜索结果",
+    search_none: "没有找到相关的文章。",
+    search_hint: "多个词之间是“并且”；用引号搜索短语，用 member:成员ID 或 tag:标签 缩小范围。",
+    search_feed: "订阅这个搜索的新文章：",
+    more_results: "更多结果",
     about: "关于",
     subscribe: "订阅",
     members: "成员",
@@ -155,6 +169,13 @@ pub const CHINESE: Texts = Texts {
 
 pub const ENGLISH: Texts = Texts {
     home: "Home",
+    search: "Search",
+    search_placeholder: "Search posts, e.g. Blazor",
+    search_results: "Results for “{query}”",
+    search_none: "No posts found.",
+    search_hint: "Every word must match; quote a phrase; narrow with member:ID or tag:name.",
+    search_feed: "Subscribe to new posts for this search:",
+    more_results: "More results",
     about: "About",
     subscribe: "Subscribe",
     members: "Members",

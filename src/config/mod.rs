@@ -42,6 +42,12 @@ impl Config {
             || self.members.iter().find(|m| m.id == post.member).is_some_and(|m| m.tags.iter().any(matches))
     }
 
+    /// The members whose feeds.toml entry has `tag` (lowercase): all their posts are filed
+    /// under it.
+    pub fn members_tagged(&self, tag: &str) -> Vec<MemberId> {
+        self.members.iter().filter(|m| m.tags.iter().any(|t| t.to_lowercase() == tag)).map(|m| m.id.clone()).collect()
+    }
+
     /// Whether posts stored under `member` may be shown. A member removed from feeds.toml
     /// disappears from every output (feeds, API, site, digest) while their posts stay in
     /// the store: every output asks this one question.

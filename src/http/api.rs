@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::extract::{Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::Method;
 use axum::response::Response;
 use axum::routing::get;
@@ -14,9 +16,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tower_http::cors::{Any, CorsLayer};
 
-use super::{configured_member, json_response, visible_posts, AppState, Error, Verdict};
+use super::search::{self, Find};
+use super::{configured_member, json_response, off_thread, visible_posts, AppState, Error, Verdict};
 use crate::config::Member;
 use crate::model::{FeedState, Post};
+use crate::search::Ranking;
 use crate::store::Position;
 
 const CACHE_CONTROL: &str = "public, max-age=60";
@@ -46,6 +50,9 @@ pub struct PostDto {
     tags: Vec<String>,
     excerpt: String,
     content_html: String,
+    /// For a search with words: the passage that matched, with the matching spans.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snippet: Option<crate::search::snippet::Snippet>,
 }
 
 #[derive(Serialize)]
@@ -66,6 +73,7 @@ fn post_dto(post: Post, members: &[Member]) -> PostDto {
         tags: post.tags,
         excerpt: post.excerpt,
         content_html: post.content_html.as_str().to_string(),
+        snippet: None,
     }
 }
 
@@ -101,14 +109,57 @@ struct PostsPage {
     next_cursor: Option<String>,
 }
 
-const POSTS_PARAMETERS: &[&str] = &["limit", "cursor", "member", "tag", "since", "until", "q"];
+const POSTS_PARAMETERS: &[&str] = &["limit", "cursor", "member", "tag", "since", "until", "q", "sort"];
 
-async fn posts(
-    State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
-    uri: axum::http::Uri,
-    headers: axum::http::HeaderMap,
-) -> Result<Response, Error> {
+/// Where a page starts: after a post in newest-first order, or after `n` results by
+/// relevance. Both travel as the same opaque hex cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    After(Position),
+    Offset(usize),
+}
+
+/// A search ranked by relevance pages by offset, encoded as hex of `@<offset>`.
+fn encode_offset_cursor(offset: usize) -> String {
+    format!("@{offset}").bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_any_cursor(cursor: &str) -> Option<Cursor> {
+    if let Some(position) = decode_cursor(cursor) {
+        return Some(Cursor::After(position));
+    }
+    let bytes: Option<Vec<u8>> =
+        (0..cursor.len().min(32)).step_by(2).map(|i| u8::from_str_radix(cursor.get(i..i + 2)?, 16).ok()).collect();
+    let text = String::from_utf8(bytes?).ok()?;
+    text.strip_prefix('@')?.parse().ok().map(Cursor::Offset)
+}
+
+/// The position just after every post published at or before `until`.
+fn position_after(until: DateTime<Utc>) -> Position {
+    Position { published: until + chrono::TimeDelta::milliseconds(1), id: String::new() }
+}
+
+/// The earlier (further down the newest-first order) of two optional positions.
+fn further(a: Option<Position>, b: Option<Position>) -> Option<Position> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if (a.published, &a.id) <= (b.published, &b.id) { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The checked parameters of `/api/v1/posts`.
+struct PostsQuery {
+    limit: usize,
+    cursor: Option<Cursor>,
+    member: Option<crate::config::MemberId>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    tag: Option<String>,
+    text: Option<crate::search::ParsedQuery>,
+    by_relevance: bool,
+}
+
+fn posts_query(state: &AppState, query: &HashMap<String, String>) -> Result<PostsQuery, Error> {
     if let Some(unknown) = query.keys().find(|k| !POSTS_PARAMETERS.contains(&k.as_str())) {
         return Err(Error::bad(
             "query",
@@ -125,14 +176,15 @@ async fn posts(
     };
     let cursor = query
         .get("cursor")
-        .map(|c| decode_cursor(c).ok_or_else(|| Error::bad("cursor", "not a cursor returned by this API")))
+        .map(|c| decode_any_cursor(c).ok_or_else(|| Error::bad("cursor", "not a cursor returned by this API")))
         .transpose()?;
-    let member = query.get("member").map(|m| configured_member(&state, m, false).map(|m| m.id)).transpose().map_err(
-        |error| match error {
-            Error::NotFound(message) => Error::bad("member", message),
-            other => other,
-        },
-    )?;
+    let member =
+        query.get("member").map(|m| configured_member(state, m, false).map(|m| m.id)).transpose().map_err(|error| {
+            match error {
+                Error::NotFound(message) => Error::bad("member", message),
+                other => other,
+            }
+        })?;
     let since = query.get("since").map(|t| parse_time("since", t)).transpose()?;
     let until = query.get("until").map(|t| parse_time("until", t)).transpose()?;
     if let (Some(since), Some(until)) = (since, until) {
@@ -141,36 +193,103 @@ async fn posts(
         }
     }
     let tag = query.get("tag").map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty());
-    let needle = query.get("q").map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
-    if needle.as_ref().is_some_and(|n| n.chars().count() > 200) {
-        return Err(Error::bad("q", "is longer than 200 characters"));
-    }
-    let config = state.service.config();
-    let judge = |post: &Post| {
-        if since.is_some_and(|since| post.published < since) {
-            return Verdict::Stop;
-        }
-        let keep = until.is_none_or(|until| post.published <= until)
-            && tag.as_ref().is_none_or(|tag| config.files_under_tag(post, tag))
-            && needle
-                .as_ref()
-                .is_none_or(|n| post.title.to_lowercase().contains(n) || post.excerpt.to_lowercase().contains(n));
-        Verdict::from(keep)
+    let text = query.get("q").map(|q| q.trim()).filter(|q| !q.is_empty()).map(super::search::parse_q).transpose()?;
+    let by_relevance = match query.get("sort").map(String::as_str) {
+        None => text.is_some(),
+        Some("date") => false,
+        Some("relevance") if text.is_some() => true,
+        Some("relevance") => return Err(Error::bad("sort", "relevance needs a q to be relevant to")),
+        Some(other) => return Err(Error::bad("sort", format!("'{other}' is not relevance or date"))),
     };
-    // A page depends only on the store, the config and the query: rendered once per change.
-    let rendered = state.cached(&format!("api:{uri}"), || {
-        let mut found = visible_posts(&state, member.as_ref(), cursor.as_ref(), limit + 1, judge)?;
-        let next_cursor = if found.len() > limit {
-            found.truncate(limit);
-            found.last().map(encode_cursor)
+    match (&cursor, by_relevance) {
+        (Some(Cursor::Offset(_)), false) | (Some(Cursor::After(_)), true) => {
+            return Err(Error::bad("cursor", "belongs to another sort order; start again without it"));
+        }
+        _ => {}
+    }
+    Ok(PostsQuery { limit, cursor, member, since, until, tag, text, by_relevance })
+}
+
+/// A page of posts: from the index when there is a `q` or a `tag`, else a key-range seek on
+/// the timeline (or the member's list) that starts at the cursor or `until` and stops at
+/// `since`; either way no more posts are read than the page returns, plus a few.
+fn posts_page(state: &AppState, query: PostsQuery) -> Result<PostsPage, Error> {
+    let limit = query.limit;
+    let (mut found, snippets): (Vec<Post>, Vec<Option<crate::search::snippet::Snippet>>) =
+        if query.text.is_some() || query.tag.is_some() {
+            let ranking = match (&query.cursor, query.by_relevance) {
+                (Some(Cursor::Offset(offset)), _) => Ranking::Relevance { offset: *offset },
+                (_, true) => Ranking::Relevance { offset: 0 },
+                (Some(Cursor::After(p)), false) => {
+                    Ranking::Newest { before: Some((p.published.timestamp_millis(), p.id.clone())) }
+                }
+                (None, false) => Ranking::Newest { before: None },
+            };
+            let find = Find {
+                text: query.text.unwrap_or_default(),
+                member: query.member,
+                tag: query.tag,
+                since: query.since,
+                until: query.until,
+                ranking,
+                limit: limit + 1,
+            };
+            search::find(&state.service, find, Utc::now())?.into_iter().map(|f| (f.post, f.snippet)).unzip()
         } else {
-            None
+            let cursor = match &query.cursor {
+                Some(Cursor::After(position)) => Some(position.clone()),
+                _ => None,
+            };
+            let start = further(cursor, query.until.map(position_after));
+            let since = query.since;
+            let judge = move |post: &Post| match since {
+                Some(since) if post.published < since => Verdict::Stop,
+                _ => Verdict::Keep,
+            };
+            let posts = visible_posts(state, query.member.as_ref(), start.as_ref(), limit + 1, judge)?;
+            let snippets = vec![None; posts.len()];
+            (posts, snippets)
         };
-        let members = state.service.config().members.clone();
-        let page = PostsPage { posts: found.into_iter().map(|p| post_dto(p, &members)).collect(), next_cursor };
-        let body = crate::render::escape_json_for_html(&serde_json::to_string(&page).map_err(anyhow::Error::from)?);
-        Ok(super::Rendered::new(body, "application/json", None))
-    })?;
+    let next_cursor = if found.len() > limit {
+        found.truncate(limit);
+        match (query.by_relevance, query.cursor) {
+            (true, Some(Cursor::Offset(offset))) => Some(encode_offset_cursor(offset + limit)),
+            (true, _) => Some(encode_offset_cursor(limit)),
+            (false, _) => found.last().map(encode_cursor),
+        }
+    } else {
+        None
+    };
+    let members = state.service.config().members.clone();
+    let posts = found
+        .into_iter()
+        .zip(snippets)
+        .map(|(post, snippet)| PostDto { snippet, ..post_dto(post, &members) })
+        .collect();
+    Ok(PostsPage { posts, next_cursor })
+}
+
+async fn posts(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, Error> {
+    let query = posts_query(&state, &query)?;
+    if query.text.is_some() {
+        search::count_search(&state, peer, &headers)?;
+    }
+    // A page depends only on the store, the index, the config and the query: rendered once
+    // per change, off the async workers.
+    let render_state = state.clone();
+    let rendered = state
+        .cached(&format!("api:{uri}"), move || {
+            let page = posts_page(&render_state, query)?;
+            let body = crate::render::escape_json_for_html(&serde_json::to_string(&page).map_err(anyhow::Error::from)?);
+            Ok(super::Rendered::new(body, "application/json", None))
+        })
+        .await?;
     Ok(super::conditional(&state, &rendered, &headers, CACHE_CONTROL))
 }
 
@@ -179,7 +298,9 @@ async fn post(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
     if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(missing());
     }
-    let post = state.service.store.post(&id)?.ok_or_else(missing)?;
+    let service = state.service.clone();
+    let read_id = id.clone();
+    let post = off_thread(&state, move || Ok(service.store.post(&read_id)?)).await?.ok_or_else(missing)?;
     let config = state.service.config();
     if !config.shows_member(post.member.as_str()) {
         return Err(missing());
@@ -263,14 +384,20 @@ struct MembersPage {
 }
 
 async fn members(State(state): State<AppState>) -> Result<Response, Error> {
-    let config = state.service.config();
-    let members = config.members.iter().map(|m| member_dto(&state, m)).collect::<Result<Vec<_>, _>>()?;
+    let read_state = state.clone();
+    let members = off_thread(&state, move || {
+        let config = read_state.service.config();
+        config.members.iter().map(|m| member_dto(&read_state, m)).collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
     json_response(&MembersPage { members }, CACHE_CONTROL)
 }
 
 async fn member(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Error> {
     let member = configured_member(&state, &id, false)?;
-    json_response(&member_dto(&state, &member)?, CACHE_CONTROL)
+    let read_state = state.clone();
+    let dto = off_thread(&state, move || member_dto(&read_state, &member)).await?;
+    json_response(&dto, CACHE_CONTROL)
 }
 
 #[derive(Serialize)]
@@ -283,23 +410,41 @@ struct MonthCount {
 #[derive(Serialize)]
 struct Stats {
     time_zone: String,
+    posts: usize,
+    /// Bytes on disk of the store and of the search index beside it.
+    store_bytes: u64,
+    search_index_bytes: u64,
     posts_per_member_per_month: Vec<MonthCount>,
 }
 
-async fn stats(State(state): State<AppState>) -> Result<Response, Error> {
-    let config = state.service.config();
-    let zone = config.site.timezone;
-    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for entry in state.service.store.post_times() {
-        let (member, time) = entry?;
-        if config.shows_member(&member) {
-            let month = time.with_timezone(&zone).format("%Y-%m").to_string();
-            *counts.entry((member, month)).or_default() += 1;
-        }
-    }
-    let posts_per_member_per_month =
-        counts.into_iter().map(|((member, month), posts)| MonthCount { member, month, posts }).collect();
-    json_response(&Stats { time_zone: zone.to_string(), posts_per_member_per_month }, CACHE_CONTROL)
+async fn stats(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, Error> {
+    let service = state.service.clone();
+    // Counting reads every member's index: once per change, off the async workers.
+    let rendered = state
+        .cached("stats", move || {
+            let config = service.config();
+            let zone = config.site.timezone;
+            let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+            for entry in service.store.post_times() {
+                let (member, time) = entry?;
+                if config.shows_member(&member) {
+                    let month = time.with_timezone(&zone).format("%Y-%m").to_string();
+                    *counts.entry((member, month)).or_default() += 1;
+                }
+            }
+            let posts_per_member_per_month =
+                counts.into_iter().map(|((member, month), posts)| MonthCount { member, month, posts }).collect();
+            let stats = Stats {
+                time_zone: zone.to_string(),
+                posts: service.store.post_count(),
+                store_bytes: service.store.size_on_disk(),
+                search_index_bytes: service.search.size_on_disk(),
+                posts_per_member_per_month,
+            };
+            Ok(super::Rendered::new(super::json_body(&stats)?, "application/json", None))
+        })
+        .await?;
+    Ok(super::conditional(&state, &rendered, &headers, CACHE_CONTROL))
 }
 
 async fn openapi() -> Response {

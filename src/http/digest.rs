@@ -37,55 +37,61 @@ fn finished_week(state: &AppState, text: &str, page: bool) -> Result<Week, Error
 
 /// The week's page, from the render cache: recomposed only when the store or the config
 /// changed, or when the week after it has ended (the page then links to it).
-fn render_page(state: &AppState, week: Week, headers: &HeaderMap) -> Result<Response, Error> {
+async fn render_page(state: &AppState, week: Week, headers: &HeaderMap) -> Result<Response, Error> {
     let config = state.service.config();
     let next = week.next();
     let next = (next.end(config.site.timezone) <= Utc::now()).then(|| next.to_string());
     let subscriptions = state.service.subscriptions_enabled();
     let key = format!("digest-page:{week}:{}:{subscriptions}", next.as_deref().unwrap_or("-"));
-    let rendered = state.cached(&key, || {
-        let digest = load::compose_week(&config, &state.service.store, week)?;
-        let previous = week.previous().to_string();
-        let body = render::digest::page(&config.site, &digest, &previous, next.as_deref(), subscriptions);
-        Ok(Rendered::new(body, "text/html; charset=utf-8", None))
-    })?;
+    let store = state.service.store.clone();
+    let rendered = state
+        .cached(&key, move || {
+            let digest = load::compose_week(&config, &store, week)?;
+            let previous = week.previous().to_string();
+            let body = render::digest::page(&config.site, &digest, &previous, next.as_deref(), subscriptions);
+            Ok(Rendered::new(body, "text/html; charset=utf-8", None))
+        })
+        .await?;
     Ok(conditional(state, &rendered, headers, "public, max-age=300"))
 }
 
 async fn latest(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
     let week = Week::last_complete(Utc::now(), state.service.config().site.timezone);
-    render_page(&state, week, &headers)
+    render_page(&state, week, &headers).await
 }
 
 async fn page(State(state): State<AppState>, Path(week): Path<String>, headers: HeaderMap) -> Result<Response, Error> {
     let week = finished_week(&state, &week, true)?;
-    render_page(&state, week, &headers)
+    render_page(&state, week, &headers).await
 }
 
 async fn json(State(state): State<AppState>, Path(week): Path<String>, headers: HeaderMap) -> Result<Response, Error> {
     let week = finished_week(&state, &week, false)?;
-    let rendered = state.cached(&format!("digest-json:{week}"), || {
-        let digest = load::compose_week(&state.service.config(), &state.service.store, week)?;
-        Ok(Rendered::new(json_body(&digest)?, "application/json", None))
-    })?;
+    let service = state.service.clone();
+    let rendered = state
+        .cached(&format!("digest-json:{week}"), move || {
+            let digest = load::compose_week(&service.config(), &service.store, week)?;
+            Ok(Rendered::new(json_body(&digest)?, "application/json", None))
+        })
+        .await?;
     Ok(conditional(&state, &rendered, &headers, "public, max-age=300"))
 }
 
 async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
     let now = Utc::now();
-    let rendered = state.cached(
-        &format!("digest.atom:{}", Week::last_complete(now, state.service.config().site.timezone)),
-        || {
-            let config = state.service.config();
+    let service = state.service.clone();
+    let rendered = state
+        .cached(&format!("digest.atom:{}", Week::last_complete(now, state.service.config().site.timezone)), move || {
+            let config = service.config();
             let mut week = Week::last_complete(now, config.site.timezone);
             let mut digests = Vec::with_capacity(FEED_WEEKS);
             for _ in 0..FEED_WEEKS {
-                digests.push(load::compose_week(&config, &state.service.store, week)?);
+                digests.push(load::compose_week(&config, &service.store, week)?);
                 week = week.previous();
             }
             let body = render::digest::atom(&config.site, &digests, now);
             Ok(Rendered::new(body, "application/atom+xml; charset=utf-8", digests.first().map(|d| d.ends)))
-        },
-    )?;
+        })
+        .await?;
     Ok(conditional(&state, &rendered, &headers, "public, max-age=300"))
 }

@@ -25,6 +25,14 @@ pub enum Error {
     AdminDisabled,
     #[error("{0}")]
     Conflict(String),
+    /// Every read permit is taken, or the search index is being built: try again shortly.
+    /// Refused at once rather than queued, so that a flood of costly requests cannot make
+    /// the cheap ones wait.
+    #[error("{0}")]
+    Busy(String),
+    /// A client sent more of a costly request (search) than its share.
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -41,6 +49,8 @@ impl Error {
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::AdminDisabled => (StatusCode::FORBIDDEN, "admin_disabled"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            Error::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -68,6 +78,10 @@ impl IntoResponse for Error {
             body["error"]["parameter"] = json!(parameter);
         }
         let mut response = (status, Json(body)).into_response();
+        if let Error::Busy(_) | Error::TooManyRequests(_) = self {
+            let seconds = if matches!(self, Error::Busy(_)) { "1" } else { "60" };
+            response.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static(seconds));
+        }
         if let Error::Unauthorized = self {
             response.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
         }

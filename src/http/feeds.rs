@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
@@ -12,8 +14,10 @@ use axum::Router;
 use chrono::Utc;
 use url::Url;
 
-use super::{conditional, configured_member, etag_of, visible_posts, AppState, Error, Rendered};
+use super::{conditional, configured_member, etag_of, search, visible_posts, AppState, Error, Rendered};
+use crate::model::Post;
 use crate::render::{self, FeedInput, Selection};
+use crate::search::Ranking;
 
 const CACHE_CONTROL: &str = "public, max-age=300";
 
@@ -50,18 +54,33 @@ impl Format {
     }
 }
 
-/// `?member=ID` or `?tag=T` (not both); anything else is a 400 naming the parameter.
+/// `?member=ID`, `?tag=T` or `?q=SEARCH` (one of them); anything else is a 400 naming the
+/// parameter.
 fn selection(state: &AppState, query: &HashMap<String, String>) -> Result<Selection, Error> {
-    if let Some(unknown) = query.keys().find(|k| *k != "member" && *k != "tag") {
-        return Err(Error::bad("query", format!("unknown parameter '{unknown}'; feeds take member or tag")));
+    if let Some(unknown) = query.keys().find(|k| !["member", "tag", "q"].contains(&k.as_str())) {
+        return Err(Error::bad("query", format!("unknown parameter '{unknown}'; feeds take member, tag or q")));
     }
-    match (query.get("member"), query.get("tag")) {
-        (Some(_), Some(_)) => Err(Error::bad("member", "give member or tag, not both")),
-        (Some(member), None) => Ok(Selection::Member(configured_member(state, member, false)?.id)),
-        (None, Some(tag)) if tag.trim().is_empty() => Err(Error::bad("tag", "must not be empty")),
-        (None, Some(tag)) => Ok(Selection::Tag(tag.trim().to_string())),
-        (None, None) => Ok(Selection::All),
+    if query.len() > 1 {
+        return Err(Error::bad("query", "give one of member, tag or q"));
     }
+    match (query.get("member"), query.get("tag"), query.get("q")) {
+        (Some(member), _, _) => Ok(Selection::Member(configured_member(state, member, false)?.id)),
+        (_, Some(tag), _) if tag.trim().is_empty() => Err(Error::bad("tag", "must not be empty")),
+        (_, Some(tag), _) => Ok(Selection::Tag(tag.trim().to_string())),
+        (_, _, Some(q)) => {
+            search::parse_q(q.trim())?;
+            Ok(Selection::Search(q.trim().to_string()))
+        }
+        _ => Ok(Selection::All),
+    }
+}
+
+/// The newest posts of a tag or a search, from the index.
+fn found_posts(state: &AppState, text: &str, tag: Option<String>, limit: usize) -> Result<Vec<Post>, Error> {
+    let text = if text.is_empty() { Default::default() } else { search::parse_q(text)? };
+    let ranking = Ranking::Newest { before: None };
+    let find = search::Find { text, member: None, tag, since: None, until: None, ranking, limit };
+    Ok(search::find(&state.service, find, Utc::now())?.into_iter().map(|f| f.post).collect())
 }
 
 fn render_feed(state: &AppState, format: Format, selection: Selection) -> Result<Rendered, Error> {
@@ -70,15 +89,14 @@ fn render_feed(state: &AppState, format: Format, selection: Selection) -> Result
     let posts = match &selection {
         Selection::All => visible_posts(state, None, None, site.feed_size, |_| true)?,
         Selection::Member(id) => visible_posts(state, Some(id), None, site.feed_size, |_| true)?,
-        Selection::Tag(tag) => {
-            let wanted = tag.to_lowercase();
-            visible_posts(state, None, None, site.feed_size, |post| config.files_under_tag(post, &wanted))?
-        }
+        Selection::Tag(tag) => found_posts(state, "", Some(tag.to_lowercase()), site.feed_size)?,
+        Selection::Search(query) => found_posts(state, query, None, site.feed_size)?,
     };
     let mut self_url = site.url.join(format.path()).map_err(|e| anyhow::anyhow!("bad site url: {e}"))?;
     match &selection {
         Selection::Member(id) => self_url.query_pairs_mut().append_pair("member", id.as_str()).finish(),
         Selection::Tag(tag) => self_url.query_pairs_mut().append_pair("tag", tag).finish(),
+        Selection::Search(query) => self_url.query_pairs_mut().append_pair("q", query).finish(),
         Selection::All => &mut self_url,
     };
     let members = config.members.iter().map(|m| (m.id.clone(), m.clone())).collect();
@@ -102,45 +120,56 @@ async fn serve_feed(
     state: AppState,
     format: Format,
     query: HashMap<String, String>,
+    peer: SocketAddr,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let selection = selection(&state, &query)?;
     let key = format!("{}:{selection:?}", format.path());
-    let rendered = state.cached(&key, || render_feed(&state, format, selection))?;
+    if let Selection::Search(_) = selection {
+        search::count_search(&state, peer, &headers)?;
+    }
+    let render_state = state.clone();
+    let rendered = state.cached(&key, move || render_feed(&render_state, format, selection)).await?;
     Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
 }
 
 async fn atom(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    serve_feed(state, Format::Atom, query, headers).await
+    serve_feed(state, Format::Atom, query, peer, headers).await
 }
 
 async fn rss(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    serve_feed(state, Format::Rss, query, headers).await
+    serve_feed(state, Format::Rss, query, peer, headers).await
 }
 
 async fn json(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    serve_feed(state, Format::Json, query, headers).await
+    serve_feed(state, Format::Json, query, peer, headers).await
 }
 
 async fn opml(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
-    let rendered = state.cached("opml", || {
-        let config = state.service.config();
-        let body = render::opml(&config.site, &config.members, Utc::now());
-        // The dateCreated line changes every render; the ETag covers the member list only.
-        let members: Vec<String> = config.members.iter().map(|m| format!("{}{:?}", m.id, m.feeds)).collect();
-        Ok(Rendered::with_etag(body, etag_of(members.join("\n").as_bytes()), "text/x-opml; charset=utf-8", None))
-    })?;
+    let service = state.service.clone();
+    let rendered = state
+        .cached("opml", move || {
+            let config = service.config();
+            let body = render::opml(&config.site, &config.members, Utc::now());
+            // The dateCreated line changes every render; the ETag covers the member list only.
+            let members: Vec<String> = config.members.iter().map(|m| format!("{}{:?}", m.id, m.feeds)).collect();
+            Ok(Rendered::with_etag(body, etag_of(members.join("\n").as_bytes()), "text/x-opml; charset=utf-8", None))
+        })
+        .await?;
     Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
 }

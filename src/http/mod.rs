@@ -12,6 +12,7 @@ pub mod listen;
 mod ops;
 mod pages;
 mod rate_limit;
+mod search;
 mod subscribe;
 
 use std::future::Future;
@@ -43,6 +44,7 @@ pub struct AppState {
     pub service: Arc<Service>,
     cache: Arc<cache::RenderCache>,
     subscribe_limiter: Arc<subscribe::RateLimiter>,
+    search_limiter: Arc<rate_limit::WindowLimiter>,
 }
 
 /// Cached bodies at most.
@@ -119,20 +121,46 @@ impl AppState {
             service,
             cache: Arc::new(cache::RenderCache::new(MAX_CACHED, MAX_CACHED_BYTES)),
             subscribe_limiter: Arc::default(),
+            search_limiter: Arc::new(search::search_limiter()),
         }
     }
 
-    /// The cached body for `key`, rendered again only when the store or the config changed.
-    fn cached(&self, key: &str, render: impl FnOnce() -> Result<Rendered, Error>) -> Result<Arc<Rendered>, Error> {
+    /// The cached body for `key`, rendered again (off the async workers, see `off_thread`)
+    /// only when the store or the config changed. A hit never waits for a permit.
+    async fn cached(
+        &self,
+        key: &str,
+        render: impl FnOnce() -> Result<Rendered, Error> + Send + 'static,
+    ) -> Result<Arc<Rendered>, Error> {
         let version = self.service.version();
         if let Some(rendered) = self.cache.get(key, version) {
             return Ok(rendered);
         }
-        let rendered = Arc::new(render()?);
+        let rendered = Arc::new(off_thread(self, render).await?);
         self.service.metrics.record_render(key.split(':').next().unwrap_or(key));
         self.cache.insert(key, version, Arc::clone(&rendered));
         Ok(rendered)
     }
+}
+
+/// Runs `work`, which reads the store or the index, on a blocking thread while holding one
+/// of the service's read permits. With none free the answer is 503 at once: a request that
+/// would queue behind slow ones is refused, and the async workers that serve cached bodies
+/// never run store reads themselves.
+pub async fn off_thread<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    let Some(permit) = state.service.reads.try_take() else {
+        state.service.metrics.record_refused_read();
+        return Err(Error::Busy("planet is busy with other reads; retry in a moment".into()));
+    };
+    let joined = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await;
+    joined.map_err(|error| Error::Internal(anyhow::anyhow!("a read failed: {error}")))?
 }
 
 pub fn router(service: Arc<Service>) -> Router {
@@ -144,6 +172,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .merge(ops::router())
         .merge(digest::router())
         .merge(subscribe::router())
+        .merge(search::router())
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(CompressionLayer::new().gzip(true).br(true).compress_when(
             // A cached body was negotiated already (`conditional`): when it went out as it is,

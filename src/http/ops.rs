@@ -35,7 +35,17 @@ async fn healthz(State(state): State<AppState>) -> Response {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let (render_cache_entries, render_cache_bytes) = state.cache.usage();
-    let gauges = Gauges { posts_stored: state.service.store.post_count(), render_cache_entries, render_cache_bytes };
+    let service = &state.service;
+    // A few file sizes and counters, read without a permit: /metrics must answer when the
+    // read permits are all taken, which is when it is wanted most.
+    let gauges = Gauges {
+        posts_stored: service.store.post_count(),
+        render_cache_entries,
+        render_cache_bytes,
+        store_bytes: service.store.size_on_disk(),
+        search_index_bytes: service.search.size_on_disk(),
+        search_ready: service.search.is_ready(),
+    };
     let body = state.service.metrics.render(&gauges);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body)
         .into_response()

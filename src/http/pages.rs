@@ -60,17 +60,25 @@ async fn index(
 ) -> Result<Response, Error> {
     let after = before(&query)?;
     // The page depends only on the store and the config: rendered once per change.
-    let rendered = state.cached(&format!("page:{uri}"), || {
-        let config = state.service.config();
-        let mut posts = visible_posts(&state, None, after.as_ref(), PAGE_SIZE + 1, |_| true)?;
-        let older = (posts.len() > PAGE_SIZE).then(|| {
-            posts.truncate(PAGE_SIZE);
-            format!("{}?before={}", site::base_path(&config.site), posts.last().map(encode_cursor).unwrap_or_default())
-        });
-        let members = config.members.iter().map(|m| health(&state, m)).collect::<Result<Vec<_>, _>>()?;
-        let body = site::index(&config.site, &members, &posts, older, state.service.subscriptions_enabled());
-        Ok(Rendered::new(body, "text/html; charset=utf-8", None))
-    })?;
+    let render_state = state.clone();
+    let rendered = state
+        .cached(&format!("page:{uri}"), move || {
+            let state = render_state;
+            let config = state.service.config();
+            let mut posts = visible_posts(&state, None, after.as_ref(), PAGE_SIZE + 1, |_| true)?;
+            let older = (posts.len() > PAGE_SIZE).then(|| {
+                posts.truncate(PAGE_SIZE);
+                format!(
+                    "{}?before={}",
+                    site::base_path(&config.site),
+                    posts.last().map(encode_cursor).unwrap_or_default()
+                )
+            });
+            let members = config.members.iter().map(|m| health(&state, m)).collect::<Result<Vec<_>, _>>()?;
+            let body = site::index(&config.site, &members, &posts, older, state.service.subscriptions_enabled());
+            Ok(Rendered::new(body, "text/html; charset=utf-8", None))
+        })
+        .await?;
     Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
 }
 
@@ -82,19 +90,27 @@ async fn member(
 ) -> Result<Response, Error> {
     let member = configured_member(&state, &id, true)?;
     let after = before(&query)?;
-    let config = state.service.config();
-    let mut posts = visible_posts(&state, Some(&member.id), after.as_ref(), PAGE_SIZE + 1, |_| true)?;
-    let older = (posts.len() > PAGE_SIZE).then(|| {
-        posts.truncate(PAGE_SIZE);
-        format!(
-            "{}members/{}?before={}",
-            site::base_path(&config.site),
-            member.id,
-            posts.last().map(encode_cursor).unwrap_or_default()
-        )
-    });
-    let health = health(&state, &member)?;
-    Ok(html(&state, site::member_page(&config.site, &health, &posts, older), &headers))
+    let render_state = state.clone();
+    let rendered = state
+        .cached(&format!("member:{id}:{}", query.get("before").map_or("", String::as_str)), move || {
+            let state = render_state;
+            let config = state.service.config();
+            let mut posts = visible_posts(&state, Some(&member.id), after.as_ref(), PAGE_SIZE + 1, |_| true)?;
+            let older = (posts.len() > PAGE_SIZE).then(|| {
+                posts.truncate(PAGE_SIZE);
+                format!(
+                    "{}members/{}?before={}",
+                    site::base_path(&config.site),
+                    member.id,
+                    posts.last().map(encode_cursor).unwrap_or_default()
+                )
+            });
+            let health = health(&state, &member)?;
+            let body = site::member_page(&config.site, &health, &posts, older);
+            Ok(Rendered::new(body, "text/html; charset=utf-8", None))
+        })
+        .await?;
+    Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
 }
 
 async fn about(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {

@@ -42,6 +42,8 @@ pub enum Selection {
     All,
     Member(MemberId),
     Tag(String),
+    /// A search a reader subscribed to (`?q=`), newest first.
+    Search(String),
 }
 
 impl FeedInput<'_> {
@@ -53,6 +55,7 @@ impl FeedInput<'_> {
                 format!("{name} · {}", self.site.title)
             }
             Selection::Tag(tag) => format!("#{tag} · {}", self.site.title),
+            Selection::Search(query) => format!("“{query}” · {}", self.site.title),
         }
     }
 
@@ -61,6 +64,11 @@ impl FeedInput<'_> {
         match &self.selection {
             Selection::Member(id) => {
                 self.site.url.join(&format!("members/{id}")).unwrap_or_else(|_| self.site.url.clone())
+            }
+            Selection::Search(query) => {
+                let mut url = self.site.url.join("search").unwrap_or_else(|_| self.site.url.clone());
+                url.query_pairs_mut().append_pair("q", query);
+                url
             }
             _ => self.site.url.clone(),
         }
@@ -89,6 +97,9 @@ impl FeedInput<'_> {
             Selection::All => "feed".to_string(),
             Selection::Member(id) => format!("feed:member:{id}"),
             Selection::Tag(tag) => format!("feed:tag:{tag}"),
+            Selection::Search(query) => {
+                format!("feed:search:{}", url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>())
+            }
         };
         tag_uri(&self.site.url, &suffix)
     }

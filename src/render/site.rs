@@ -237,6 +237,64 @@ pub fn member_page(site: &Site, health: &MemberHealth, posts: &[Post], older: Op
     )
 }
 
+#[derive(Serialize)]
+struct SearchHitView {
+    title: String,
+    url: String,
+    member_id: String,
+    member_name: String,
+    published_iso: String,
+    date: String,
+    /// (text, highlighted) runs: the template marks the highlighted ones.
+    snippet: Vec<(String, bool)>,
+}
+
+/// `/search`: a box with the query, the hits with their snippets, a link to the next page
+/// and links to subscribe to the search as a feed.
+pub fn search_page(
+    site: &Site,
+    members: &[Member],
+    query: &str,
+    hits: &[(Post, crate::search::snippet::Snippet)],
+    page: usize,
+    more: bool,
+) -> String {
+    let t = texts(site);
+    let base = base_path(site);
+    let encoded: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
+    let views: Vec<SearchHitView> = hits
+        .iter()
+        .map(|(post, snippet)| {
+            let member = members.iter().find(|m| m.id == post.member);
+            let snippet = if snippet.text.is_empty() { vec![(post.excerpt.clone(), false)] } else { snippet.parts() };
+            SearchHitView {
+                title: post.title.clone(),
+                url: post.url.clone().unwrap_or_else(|| format!("{base}members/{}", post.member)),
+                member_id: post.member.to_string(),
+                member_name: member.map_or_else(|| post.member.to_string(), |m| m.name.clone()),
+                published_iso: post.published.to_rfc3339(),
+                date: post.published.with_timezone(&site.timezone).format("%Y-%m-%d").to_string(),
+                snippet,
+            }
+        })
+        .collect();
+    let feeds = if query.is_empty() { feed_links(site, "") } else { feed_links(site, &format!("?q={encoded}")) };
+    render(
+        "search.html",
+        context! {
+            site => site_values(site),
+            t => t,
+            base_path => base.clone(),
+            feeds => feeds,
+            query => query,
+            heading => if query.is_empty() { t.search.to_string() } else { fill(t.search_results, &[("query", &query)]) },
+            hits => views,
+            searched => !query.is_empty(),
+            more => more.then(|| format!("{base}search?q={encoded}&page={}", page + 1)),
+        },
+    )
+}
+
 pub fn about(site: &Site, member_count: usize) -> String {
     let paragraphs: Vec<String> =
         site.about.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect();

@@ -17,6 +17,7 @@ pub(crate) fn environment() -> &'static Environment<'static> {
             ("posts.html", include_str!("templates/posts.html")),
             ("index.html", include_str!("templates/index.html")),
             ("member.html", include_str!("templates/member.html")),
+            ("search.html", include_str!("templates/search.html")),
             ("about.html", include_str!("templates/about.html")),
             ("digest.html", include_str!("templates/digest.html")),
             ("subscribe_form.html", include_str!("templates/subscribe_form.html")),

@@ -184,8 +184,14 @@ impl SearchIndex {
     }
 
     /// Re-indexes every post in the store. The version file goes first and comes back last, so
-    /// a rebuild cut short is started again on the next open.
-    pub fn rebuild(&self, store: &crate::store::Store, names: &dyn Fn(&MemberId) -> String) -> anyhow::Result<usize> {
+    /// a rebuild cut short (by `stop`, or by the process dying) is started again on the next
+    /// open. Returns how many posts it indexed, or `None` when stopped.
+    pub fn rebuild(
+        &self,
+        store: &crate::store::Store,
+        names: &dyn Fn(&MemberId) -> String,
+        stop: &dyn Fn() -> bool,
+    ) -> anyhow::Result<Option<usize>> {
         let _writing = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let started = std::time::Instant::now();
         let _ = std::fs::remove_file(self.path.join(VERSION_FILE));
@@ -193,6 +199,10 @@ impl SearchIndex {
         writer.delete_all_documents()?;
         let mut count = 0;
         for post in store.all_posts() {
+            if count % 256 == 0 && stop() {
+                tracing::info!(posts = count, "search index rebuild stopped; it starts again on the next start");
+                return Ok(None);
+            }
             writer.add_document(self.document(&post?, names))?;
             count += 1;
         }
@@ -203,7 +213,7 @@ impl SearchIndex {
         self.reader.reload()?;
         self.ready.store(true, Ordering::Release);
         tracing::info!(posts = count, seconds = started.elapsed().as_secs_f32(), "search index rebuilt");
-        Ok(count)
+        Ok(Some(count))
     }
 
     /// Takes the store's outbox of written posts into the index; returns how many.

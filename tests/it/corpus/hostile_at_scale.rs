@@ -105,9 +105,17 @@ fn fragment_problems(where_: &str, fragment: &str) -> Vec<String> {
 /// A page's `<body>` (its head holds the site's own `<meta>` and `<link>` elements).
 fn page_problems(where_: &str, page: &str) -> Vec<String> {
     let document = Html::parse_document(page);
-    let body = document.select(&Selector::parse("body").unwrap()).next().map(|b| b.inner_html()).unwrap_or_default();
     let mut problems = control_characters(where_, page);
-    problems.extend(fragment_problems(where_, &body));
+    // The site's own search form is in every header; any other form is a problem.
+    for form in document.select(&Selector::parse("form").unwrap()) {
+        let action = form.value().attr("action").unwrap_or_default();
+        if !action.ends_with("/search") {
+            problems.push(format!("{where_}: a <form> posting to {action:?}"));
+        }
+    }
+    for part in document.select(&Selector::parse("main, aside, header > a, title").unwrap()) {
+        problems.extend(fragment_problems(where_, &part.inner_html()));
+    }
     problems
 }
 
