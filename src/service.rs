@@ -236,9 +236,10 @@ impl Service {
         self.config.read().map(|c| Arc::clone(&c)).unwrap_or_else(|poisoned| Arc::clone(&poisoned.into_inner()))
     }
 
-    /// Changes whenever what the outputs show may change: a store write or a config reload.
+    /// Changes whenever what the outputs show may change: a store write, a config reload, or
+    /// a commit to the search index (which follows the store a moment later).
     pub fn version(&self) -> (u64, u64) {
-        (self.store.generation(), self.config_version.load(Ordering::Acquire))
+        (self.store.generation(), self.config_version.load(Ordering::Acquire) + self.search.generation())
     }
 
     /// Runs one pass now unless one is running (passes never overlap); `None` if one was.
@@ -281,10 +282,6 @@ impl Service {
             },
         };
         let taken = self.search.catch_up(&self.store, &names)?;
-        if rebuilt + taken > 0 {
-            // Searches are cached by the version; the index changed without a store write.
-            self.config_version.fetch_add(1, Ordering::AcqRel);
-        }
         Ok(rebuilt + taken)
     }
 

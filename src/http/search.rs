@@ -109,7 +109,7 @@ pub fn find(service: &Service, mut find: Find, now: DateTime<Utc>) -> Result<Vec
         }
         let snippet = (!find.text.clauses.is_empty()).then(|| {
             let text = crate::text::collapse_whitespace(&crate::sanitize::text_of(&post.content_html));
-            snippet::make(&text, find.text.terms())
+            snippet::make(&text, &find.text.clauses)
         });
         found.push(Found { post, snippet });
     }

@@ -13,7 +13,7 @@ pub mod tokenizer;
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use anyhow::Context as _;
@@ -98,6 +98,9 @@ pub struct SearchIndex {
     writing: Mutex<()>,
     /// The index holds every stored post (a rebuild finished); until then searches get 503.
     ready: AtomicBool,
+    /// Bumped by every commit, before the writer's lock is released: part of the version
+    /// that cached searches are kept under.
+    generation: AtomicU64,
 }
 
 /// A search's result: a post id and its publication time.
@@ -165,7 +168,13 @@ impl SearchIndex {
             fields,
             writing: Mutex::new(()),
             ready: AtomicBool::new(ready),
+            generation: AtomicU64::new(0),
         })
+    }
+
+    /// Changes whenever what a search finds may have changed.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub fn is_ready(&self) -> bool {
@@ -212,6 +221,7 @@ impl SearchIndex {
             .context("failed to write the search index version")?;
         self.reader.reload()?;
         self.ready.store(true, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
         tracing::info!(posts = count, seconds = started.elapsed().as_secs_f32(), "search index rebuilt");
         Ok(Some(count))
     }
@@ -239,6 +249,7 @@ impl SearchIndex {
         }
         if total > 0 {
             self.reader.reload()?;
+            self.generation.fetch_add(1, Ordering::AcqRel);
         }
         Ok(total)
     }

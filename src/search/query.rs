@@ -22,11 +22,6 @@ impl ParsedQuery {
     pub fn is_empty(&self) -> bool {
         self.clauses.is_empty() && self.members.is_empty() && self.tags.is_empty()
     }
-
-    /// Every term of every clause: what a snippet highlights.
-    pub fn terms(&self) -> impl Iterator<Item = &str> {
-        self.clauses.iter().flatten().map(String::as_str)
-    }
 }
 
 /// Parses `text`. Unbalanced quotes end at the end of the text.

@@ -43,15 +43,26 @@ impl Snippet {
     }
 }
 
-/// The snippet of `text` for `terms`.
-pub fn make<'t>(text: &str, terms: impl IntoIterator<Item = &'t str>) -> Snippet {
-    let wanted: HashSet<&str> = terms.into_iter().collect();
+/// The snippet of `text` for a query's clauses (each a word, or a phrase of several terms:
+/// a phrase is marked only where all of it occurs, in order).
+pub fn make(text: &str, clauses: &[Vec<String>]) -> Snippet {
     let scanned = &text[..floor_char_boundary(text, SCAN_BYTES)];
-    let matches: Vec<(usize, usize)> = tokenizer::terms(scanned)
-        .into_iter()
-        .filter(|t| wanted.contains(t.text.as_str()))
-        .map(|t| (t.offset_from, t.offset_to))
-        .collect();
+    let tokens = tokenizer::terms(scanned);
+    let firsts: HashSet<&str> = clauses.iter().filter_map(|c| c.first()).map(String::as_str).collect();
+    let mut matches: Vec<(usize, usize)> = Vec::new();
+    for (at, token) in tokens.iter().enumerate() {
+        if !firsts.contains(token.text.as_str()) {
+            continue;
+        }
+        let phrase_here = |clause: &&Vec<String>| {
+            clause.iter().enumerate().all(|(i, term)| {
+                tokens.get(at + i).is_some_and(|t| &t.text == term && t.position == token.position + i)
+            })
+        };
+        if let Some(clause) = clauses.iter().find(phrase_here) {
+            matches.push((token.offset_from, tokens[at + clause.len() - 1].offset_to));
+        }
+    }
     let first = matches.first().map_or(0, |(from, _)| *from);
     let lead = text[..first].chars().count().saturating_sub(LEAD_CHARS);
     let start = text.char_indices().nth(lead).map_or(0, |(at, _)| at);
@@ -82,26 +93,36 @@ fn floor_char_boundary(text: &str, at: usize) -> usize {
 mod tests {
     use super::*;
 
+    fn clauses(terms: &[&[&str]]) -> Vec<Vec<String>> {
+        terms.iter().map(|clause| clause.iter().map(|t| t.to_string()).collect()).collect()
+    }
+
     fn marked(snippet: &Snippet) -> String {
         snippet.parts().into_iter().map(|(text, hit)| if hit { format!("[{text}]") } else { text }).collect()
     }
 
     #[test]
     fn chinese_matches_are_marked_as_one_span() {
-        let snippet = make("本文介绍依赖注入的用法。", ["依赖", "赖注", "注入"]);
+        let snippet = make("本文介绍依赖注入的用法。", &clauses(&[&["依赖", "赖注", "注入"]]));
         assert_eq!(marked(&snippet), "本文介绍[依赖注入]的用法。");
     }
 
     #[test]
+    fn part_of_a_phrase_alone_is_not_marked() {
+        let snippet = make("缓存穿透与缓存雪崩", &clauses(&[&["缓存", "存雪", "雪崩"]]));
+        assert_eq!(marked(&snippet), "缓存穿透与[缓存雪崩]");
+    }
+
+    #[test]
     fn stemmed_words_mark_their_source_text() {
-        let snippet = make("Writing ASP.NET Core middlewares", ["middlewar"]);
+        let snippet = make("Writing ASP.NET Core middlewares", &clauses(&[&["middlewar"]]));
         assert_eq!(marked(&snippet), "Writing ASP.NET Core [middlewares]");
     }
 
     #[test]
     fn a_late_match_is_shown_with_some_text_before_it() {
         let text = format!("{} Blazor rocks", "开头的文字。".repeat(100));
-        let snippet = make(&text, ["blazor"]);
+        let snippet = make(&text, &clauses(&[&["blazor"]]));
         assert!(snippet.text.starts_with('…'), "{}", snippet.text);
         assert!(marked(&snippet).contains("[Blazor]"));
         assert!(snippet.text.chars().count() <= WINDOW_CHARS + 2);
@@ -109,7 +130,7 @@ mod tests {
 
     #[test]
     fn text_without_a_match_gives_its_start() {
-        let snippet = make("没有匹配的内容", ["blazor"]);
+        let snippet = make("没有匹配的内容", &clauses(&[&["blazor"]]));
         assert_eq!(snippet, Snippet { text: "没有匹配的内容".into(), highlights: vec![] });
     }
 }

@@ -9,6 +9,7 @@ mod helpers;
 mod identity;
 mod limits;
 mod properties;
+mod search;
 mod server;
 mod ssrf;
 mod tidy;

@@ -100,6 +100,9 @@ async fn spawn(members: Vec<TestMember>, admin_token: Option<&str>, extra_config
         digest_secret: Some("test-digest-secret".into()),
     };
     let service = Service::new(config, store, secrets).unwrap();
+    // The new, empty index made ready here, so that `run`'s start-up rebuild has nothing to
+    // do and cannot land in the middle of a test.
+    service.update_search_index().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -180,6 +183,18 @@ impl TestApp {
 
     pub async fn post(&self, id: &str) -> (u16, serde_json::Value) {
         self.json(&format!("/api/v1/posts/{id}")).await
+    }
+
+    /// `/api/v1/posts?q=...` with the query encoded, plus `extra` parameters (`&sort=date`).
+    pub async fn search(&self, q: &str, extra: &str) -> (u16, serde_json::Value) {
+        let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+        self.posts(&format!("?q={encoded}{extra}")).await
+    }
+
+    /// The `/search` page for `q`.
+    pub async fn search_page(&self, q: &str) -> (u16, String) {
+        let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+        self.text(&format!("/search?q={encoded}")).await
     }
 
     pub async fn members(&self) -> (u16, serde_json::Value) {
