@@ -122,3 +122,28 @@ fn the_start_of_a_long_summary_gives_the_same_excerpt_as_the_whole_summary() {
         assert!(!whole.is_empty());
     }
 }
+
+/// What `html` makes of a spread of inputs, hashed. A change to the policy changes it: then
+/// bump `POLICY_VERSION` (stored posts are re-sanitized once) and record the new pair here.
+#[test]
+fn the_policy_fingerprint_matches_its_version() {
+    const RECORDED: (u32, &str) = (1, "bf260ee0a0a9499e");
+    let inputs = [
+        r#"<p onclick="x()">hi<script>alert(1)</script></p>"#,
+        r#"<a href="javascript:alert(1)">a</a><a href="/rel" title="t">r</a><a href="mailto:x@y.cn">m</a>"#,
+        r#"<img src="a.png" width="1" height="1"><img src="b.png" alt="b" srcset="b2.png 2x"><img src="data:image/png;base64,iVBORw0KGgo=">"#,
+        r#"<table><tr><td colspan="2" style="color:red">c</td></tr></table><pre><code class="language-cs">var x;</code></pre>"#,
+        r#"<iframe src="https://www.youtube.com/embed/x"></iframe><video src="v.mp4" controls></video><svg><circle/></svg>"#,
+        r#"<div><div><div><blockquote cite="q">q</blockquote></div></div></div><details><summary>s</summary>d</details>"#,
+        "<p>Ã©tÃ© &#1; &nbsp; \u{feff}x</p><h1 id=\"a\">h</h1><sup>1</sup><ruby>汉<rt>hàn</rt></ruby>",
+        &"<b>".repeat(300),
+    ];
+    let outputs: Vec<String> = inputs.iter().map(|input| html(input, Some(&base())).as_str().to_string()).collect();
+    let fingerprint = &crate::hashing::digest(&outputs.iter().map(String::as_str).collect::<Vec<_>>())[..16];
+    assert_eq!(
+        (POLICY_VERSION, fingerprint),
+        RECORDED,
+        "the sanitizer's output changed: bump sanitize::POLICY_VERSION and record ({}, {fingerprint:?})",
+        POLICY_VERSION + 1
+    );
+}

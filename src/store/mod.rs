@@ -9,6 +9,7 @@ mod digest;
 mod keys;
 mod member_index;
 mod migrate;
+mod post_codec;
 mod transfer;
 
 use std::path::Path;
@@ -23,6 +24,7 @@ use crate::model::{FeedState, Post};
 pub use digest::{Delivery, DeliveryStatus, Subscriber, SubscriberStatus, WeekSent};
 pub use member_index::MemberAliases;
 use member_index::MemberPosts;
+use post_codec::{decode_post, encode_post};
 pub use transfer::{export, import, ImportCounts};
 
 /// The layout this code reads and writes. An older store is migrated on open (see
@@ -131,6 +133,7 @@ impl Store {
             post_writes: Default::default(),
         };
         migrate::to_current(&store)?;
+        post_codec::resanitize_outdated(&store)?;
         let count = match store.counters.get(POSTS_COUNTER)? {
             Some(bytes) => counter_value(&bytes)?,
             None => {
@@ -157,7 +160,7 @@ impl Store {
             Some(position) => self.timeline.range(..keys::by_time(position.published, &position.id)),
             None => self.timeline.range::<&[u8], _>(..),
         };
-        range.rev().map(|item| decode(&item?.1))
+        range.rev().map(|item| decode_post(&item?.1))
     }
 
     /// One member's posts newest first, starting after `after` (exclusive).
@@ -174,7 +177,7 @@ impl Store {
             self.timeline
                 .get(keys::by_millis(millis, &id))
                 .map_err(anyhow::Error::from)?
-                .map(|b| decode(&b))
+                .map(|b| decode_post(&b))
                 .transpose()
         };
         error.map(Err).into_iter().chain(entries.into_iter().filter_map(move |entry| read(entry).transpose()))
@@ -218,7 +221,7 @@ impl Store {
     }
 
     pub fn post(&self, id: &str) -> anyhow::Result<Option<Post>> {
-        self.post_bytes(id)?.map(|bytes| decode(&bytes)).transpose()
+        self.post_bytes(id)?.map(|bytes| decode_post(&bytes)).transpose()
     }
 
     pub fn post_summary(&self, id: &str) -> anyhow::Result<Option<PostSummary>> {
@@ -248,7 +251,7 @@ impl Store {
 
     /// Every post, oldest first (rebuilding derived data).
     pub fn all_posts(&self) -> impl Iterator<Item = anyhow::Result<Post>> + '_ {
-        self.timeline.iter().values().map(|value| decode(&value?))
+        self.timeline.iter().values().map(|value| decode_post(&value?))
     }
 
     /// Bytes the store's files take on disk.
@@ -293,7 +296,7 @@ impl Store {
     /// state, in one transaction: after a crash either all of a refresh is there or none.
     pub fn save_refresh(&self, member: &MemberId, posts: &[Post], state: &FeedState) -> anyhow::Result<()> {
         let encoded: Vec<(&Post, Vec<u8>)> =
-            posts.iter().map(|p| Ok((p, encode(p)?))).collect::<anyhow::Result<_>>()?;
+            posts.iter().map(|p| Ok((p, encode_post(p)?))).collect::<anyhow::Result<_>>()?;
         let state_bytes = encode(state)?;
         let trees = (
             &self.timeline,

@@ -287,3 +287,43 @@ fn the_post_count_is_right_after_refreshes_saved_from_many_threads_at_once() {
     drop(store);
     assert_eq!(Store::open(&dir.path().join("store"), 8 * 1024 * 1024).unwrap().post_count(), expected);
 }
+
+/// Puts `html` into post `id`'s stored bytes as they are, under policy `policy`: what a store
+/// written by another planet (or tampered with) holds.
+fn plant_html(store: &Store, id: &str, html: &str, policy: u32) {
+    let time = store.post_index.get(id).unwrap().unwrap();
+    let key = keys::with_id(&time, id);
+    let mut value: serde_json::Value = serde_json::from_slice(&store.timeline.get(&key).unwrap().unwrap()).unwrap();
+    value["p"] = policy.into();
+    value["data"]["content_html"] = html.into();
+    store.timeline.insert(key, serde_json::to_vec(&value).unwrap()).unwrap();
+}
+
+#[test]
+fn a_post_stored_under_this_sanitizer_policy_is_read_as_it_is_and_any_other_is_sanitized_again() {
+    let (_dir, store) = open();
+    store.save_refresh(&member("a"), &[post("a", "a1", 1), post("a", "a2", 2)], &state("a")).unwrap();
+    // Markup the sanitizer would never write: read as it is only because the version vouches.
+    plant_html(&store, "a1", "<p>kept<x-trusted></x-trusted></p>", sanitize::POLICY_VERSION);
+    plant_html(&store, "a2", "<p>cleaned<script>alert(1)</script></p>", 0);
+    assert_eq!(store.post("a1").unwrap().unwrap().content_html.as_str(), "<p>kept<x-trusted></x-trusted></p>");
+    assert_eq!(store.post("a2").unwrap().unwrap().content_html.as_str(), "<p>cleaned</p>");
+}
+
+#[test]
+fn posts_of_an_older_sanitizer_policy_are_rewritten_once_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    {
+        let store = Store::open(&path, 8 << 20).unwrap();
+        store.save_refresh(&member("a"), &[post("a", "a1", 1)], &state("a")).unwrap();
+        plant_html(&store, "a1", "<p>old<script>alert(1)</script></p>", sanitize::POLICY_VERSION - 1);
+        store.db.insert("sanitizer_policy", &(sanitize::POLICY_VERSION - 1).to_be_bytes()).unwrap();
+        store.flush().unwrap();
+    }
+    let store = Store::open(&path, 8 << 20).unwrap();
+    let stored = store.timeline.iter().values().next().unwrap().unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+    assert_eq!(value["p"], sanitize::POLICY_VERSION);
+    assert_eq!(value["data"]["content_html"], "<p>old</p>", "rewritten sanitized, so later reads can trust it");
+}
