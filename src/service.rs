@@ -274,7 +274,7 @@ impl Service {
             config.members.iter().find(|m| &m.id == member).map_or_else(|| member.to_string(), |m| m.name.clone())
         };
         let stopping = || *self.stop_passes.borrow();
-        let rebuilt = match self.search.is_ready() {
+        let rebuilt = match self.search.is_ready() && !self.search.rebuild_beats_catch_up(&self.store) {
             true => 0,
             false => match self.search.rebuild(&self.store, &names, &stopping)? {
                 Some(count) => count,

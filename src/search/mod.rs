@@ -204,6 +204,8 @@ impl SearchIndex {
         let _writing = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let started = std::time::Instant::now();
         let _ = std::fs::remove_file(self.path.join(VERSION_FILE));
+        // Everything in the outbox now is covered by reading every post below.
+        let watermark = store.search_watermark()?;
         let mut writer = self.writer()?;
         writer.delete_all_documents()?;
         let mut count = 0;
@@ -219,11 +221,19 @@ impl SearchIndex {
         writer.wait_merging_threads()?;
         std::fs::write(self.path.join(VERSION_FILE), INDEX_SCHEMA_VERSION.to_string())
             .context("failed to write the search index version")?;
+        store.clear_search_updates_before(watermark)?;
         self.reader.reload()?;
         self.ready.store(true, Ordering::Release);
         self.generation.fetch_add(1, Ordering::AcqRel);
         tracing::info!(posts = count, seconds = started.elapsed().as_secs_f32(), "search index rebuilt");
         Ok(Some(count))
+    }
+
+    /// Whether the outbox is so long (an import) that reading every post in order beats
+    /// looking each one up.
+    pub fn rebuild_beats_catch_up(&self, store: &crate::store::Store) -> bool {
+        let threshold = (store.post_count() / 4).max(10_000);
+        store.pending_search_count(threshold + 1) > threshold
     }
 
     /// Takes the store's outbox of written posts into the index; returns how many.

@@ -140,7 +140,7 @@ fn newest_first_pages_by_position_and_date_range() {
 #[test]
 fn written_posts_are_taken_in_from_the_outbox_once() {
     let fixture = fixture(&sample());
-    assert_eq!(fixture.index.catch_up(&fixture.store, &names).unwrap(), 4, "the first saves were still pending");
+    assert_eq!(fixture.index.catch_up(&fixture.store, &names).unwrap(), 0, "the rebuild took in the first saves");
     let mut edited = fixture.store.post("a2").unwrap().unwrap();
     edited.content_html = crate::sanitize::html("<p>改写成讲中间件。</p>", None);
     let state = crate::model::FeedState { feed_url: edited.feed_url.clone(), ..Default::default() };
@@ -164,4 +164,29 @@ fn an_index_of_another_schema_is_emptied_and_rebuilt() {
     assert!(!index.is_ready());
     assert_eq!(index.rebuild(&fixture.store, &names, &|| false).unwrap(), Some(4));
     assert!(index.is_ready());
+}
+
+#[test]
+fn a_store_of_the_previous_schema_is_migrated_and_searchable() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("store");
+    crate::store::write_version_1_store(&path, &sample());
+    let store = Store::open(&path, 8 << 20).unwrap();
+    let index = SearchIndex::open(&path_for_store(&path)).unwrap();
+    assert_eq!(index.rebuild(&store, &names, &|| false).unwrap(), Some(4));
+    let members = ["ann", "bob"].map(|m| MemberId::parse(m).unwrap()).to_vec();
+    let fixture = Fixture { _directory: directory, store, index, members };
+    assert_eq!(fixture.find("依赖注入"), ["a2"]);
+}
+
+#[test]
+fn a_long_outbox_is_taken_in_by_a_rebuild_that_clears_what_it_covered() {
+    let fixture = fixture(&sample());
+    let many: Vec<Post> =
+        (0..10_050).map(|i| post("ann", &format!("n{i}"), "批量", "<p>导入</p>", &[], 1 + (i % 28) as u32)).collect();
+    fixture.store.save_posts(&MemberId::parse("ann").unwrap(), &many).unwrap();
+    assert!(fixture.index.rebuild_beats_catch_up(&fixture.store));
+    assert_eq!(fixture.index.rebuild(&fixture.store, &names, &|| false).unwrap(), Some(10_054));
+    assert!(!fixture.index.rebuild_beats_catch_up(&fixture.store));
+    assert_eq!(fixture.index.catch_up(&fixture.store, &names).unwrap(), 0);
 }

@@ -249,6 +249,29 @@ impl Store {
         Ok(())
     }
 
+    /// How many posts wait for the search index, counting at most `limit`.
+    pub fn pending_search_count(&self, limit: usize) -> usize {
+        self.search_pending.iter().take(limit).count()
+    }
+
+    /// A sequence number above every outbox entry written so far.
+    pub fn search_watermark(&self) -> anyhow::Result<u64> {
+        Ok(self.db.generate_id()?)
+    }
+
+    /// Clears the outbox entries written before `watermark` (a rebuild that started after
+    /// them has indexed them all); later ones stay.
+    pub fn clear_search_updates_before(&self, watermark: u64) -> anyhow::Result<()> {
+        for item in self.search_pending.iter() {
+            let (id, sequence) = item?;
+            let written = sequence.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
+            if written < watermark {
+                let _ = self.search_pending.compare_and_swap(&id, Some(sequence), None::<&[u8]>)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Every post, oldest first (rebuilding derived data).
     pub fn all_posts(&self) -> impl Iterator<Item = anyhow::Result<Post>> + '_ {
         self.timeline.iter().values().map(|value| decode_post(&value?))
@@ -295,9 +318,22 @@ impl Store {
     /// Writes a member feed's new and changed posts, their indexes and aliases, and its fetch
     /// state, in one transaction: after a crash either all of a refresh is there or none.
     pub fn save_refresh(&self, member: &MemberId, posts: &[Post], state: &FeedState) -> anyhow::Result<()> {
+        self.save(member, posts, Some(state))
+    }
+
+    /// Writes one member's posts with their indexes and aliases in one transaction, without a
+    /// feed state (`import`, many posts at a time: the member's index values are rewritten
+    /// once per call, not once per post).
+    pub fn save_posts(&self, member: &MemberId, posts: &[Post]) -> anyhow::Result<()> {
+        self.save(member, posts, None)
+    }
+
+    fn save(&self, member: &MemberId, posts: &[Post], state: Option<&FeedState>) -> anyhow::Result<()> {
         let encoded: Vec<(&Post, Vec<u8>)> =
             posts.iter().map(|p| Ok((p, encode_post(p)?))).collect::<anyhow::Result<_>>()?;
-        let state_bytes = encode(state)?;
+        let state_bytes = state
+            .map(|state| Ok::<_, anyhow::Error>((keys::feed(member, &state.feed_url), encode(state)?)))
+            .transpose()?;
         let trees = (
             &self.timeline,
             &self.post_index,
@@ -313,10 +349,12 @@ impl Store {
             trees.transaction(|(timeline, post_index, member_posts, member_aliases, feeds, counters, pending)| {
                 let indexes = [timeline, post_index, member_posts, member_aliases, counters, pending];
                 let count = if encoded.is_empty() { None } else { Some(write_posts(member, &encoded, indexes)?) };
-                feeds.insert(keys::feed(member, &state.feed_url), state_bytes.as_slice())?;
+                if let Some((key, bytes)) = &state_bytes {
+                    feeds.insert(key.as_slice(), bytes.as_slice())?;
+                }
                 Ok(count)
             });
-        let count = result.map_err(|error| anyhow::anyhow!("failed to save the refresh of {member}: {error}"))?;
+        let count = result.map_err(|error| anyhow::anyhow!("failed to save the posts of {member}: {error}"))?;
         if let Some(count) = count {
             self.post_count.store(count, std::sync::atomic::Ordering::Release);
         }
@@ -426,3 +464,5 @@ fn open_error(path: &Path, error: sled::Error) -> anyhow::Error {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) use tests::write_version_1_store;

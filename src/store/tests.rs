@@ -130,7 +130,7 @@ fn a_second_open_of_a_store_in_use_is_a_clear_error() {
 
 /// Writes `posts` in the version-1 layout (one index key per post and per alias), as the
 /// planet before the member indexes did.
-fn write_version_1_store(path: &std::path::Path, posts: &[Post]) {
+pub(crate) fn write_version_1_store(path: &std::path::Path, posts: &[Post]) {
     let db = sled::open(path).unwrap();
     db.insert("schema_version", &1u32.to_be_bytes()).unwrap();
     let (by_time, by_member, aliases) = (
