@@ -31,10 +31,44 @@ const RARE_WORD: &str = "量子纠缠";
 const RARE_TAG: &str = "rare-tag";
 
 const WORDS: &[&str] = &[
-    "依赖注入", "异步编程", "性能优化", "单元测试", "微服务", "容器", "数据库", "缓存", "日志", "配置",
-    "部署", "安全", "身份认证", "消息队列", "领域驱动", "重构", "设计模式", "泛型", "反射", "序列化",
-    "Blazor", "EF Core", "ASP.NET", "gRPC", "SignalR", "Kubernetes", "Docker", "Redis", "LINQ", "Span",
-    "middleware", "dependency", "injection", "performance", "allocation", "pipeline", "endpoint", "routing",
+    "依赖注入",
+    "异步编程",
+    "性能优化",
+    "单元测试",
+    "微服务",
+    "容器",
+    "数据库",
+    "缓存",
+    "日志",
+    "配置",
+    "部署",
+    "安全",
+    "身份认证",
+    "消息队列",
+    "领域驱动",
+    "重构",
+    "设计模式",
+    "泛型",
+    "反射",
+    "序列化",
+    "Blazor",
+    "EF Core",
+    "ASP.NET",
+    "gRPC",
+    "SignalR",
+    "Kubernetes",
+    "Docker",
+    "Redis",
+    "LINQ",
+    "Span",
+    "middleware",
+    "dependency",
+    "injection",
+    "performance",
+    "allocation",
+    "pipeline",
+    "endpoint",
+    "routing",
 ];
 
 /// A small deterministic generator, so every run builds the same stores.
@@ -195,13 +229,23 @@ fn uncached_routes(posts: usize) -> Vec<(&'static str, Box<dyn Fn(usize) -> Stri
     vec![
         ("q: no post has it", Box::new(|round| format!("/api/v1/posts?q=zzqx{round}"))),
         ("q: a common word", Box::new(|round| format!("/api/v1/posts?q={COMMON_WORD}&limit={}", 1 + round % 100))),
-        ("q: a rare word in one body", Box::new(|round| format!("/api/v1/posts?q={RARE_WORD}&limit={}", 1 + round % 100))),
+        (
+            "q: a rare word in one body",
+            Box::new(|round| format!("/api/v1/posts?q={RARE_WORD}&limit={}", 1 + round % 100)),
+        ),
         ("tag: a rare tag", Box::new(|round| format!("/api/v1/posts?tag={RARE_TAG}&limit={}", 1 + round % 100))),
-        ("until: the oldest posts", Box::new(move |round| format!("/api/v1/posts?until={old}&limit={}", 1 + round % 100))),
+        (
+            "until: the oldest posts",
+            Box::new(move |round| format!("/api/v1/posts?until={old}&limit={}", 1 + round % 100)),
+        ),
         (
             "member + until",
             Box::new(move |round| {
-                format!("/api/v1/posts?member=m{}&until={old_for_member}&limit={}", round % MEMBERS, 1 + round / MEMBERS)
+                format!(
+                    "/api/v1/posts?member=m{}&until={old_for_member}&limit={}",
+                    round % MEMBERS,
+                    1 + round / MEMBERS
+                )
             }),
         ),
     ]
@@ -237,7 +281,10 @@ async fn main() {
     println!("scale: {MEMBERS} members, ~2.5 KB of HTML per post; sled cache 8 MB; one process per store; sequential requests on loopback");
     let client = reqwest::Client::new();
     let mut servers = Vec::new();
-    println!("{:<8} {:>10} {:>10} {:>10} {:>8} {:>12}", "posts", "export MB", "import s", "store MB", "x export", "index build s");
+    println!(
+        "{:<8} {:>10} {:>10} {:>10} {:>8} {:>12}",
+        "posts", "export MB", "import s", "store MB", "x export", "index build s"
+    );
     for posts in &sizes {
         let directory = tempfile::tempdir().unwrap();
         let export_bytes = write_export(&directory.path().join("export.jsonl"), *posts);
@@ -323,7 +370,8 @@ async fn feed_while_searching(client: &reqwest::Client, address: &str, requests:
             while !stop.load(Ordering::Relaxed) {
                 let n = CLIENTS.fetch_add(1, Ordering::Relaxed);
                 let url = format!("{address}/api/v1/posts?q={}+s{searcher}r{round}", WORDS[round % WORDS.len()]);
-                let _ = client.get(url).header("x-real-ip", format!("10.200.{}.{}", (n >> 8) & 255, n & 255)).send().await;
+                let _ =
+                    client.get(url).header("x-real-ip", format!("10.200.{}.{}", (n >> 8) & 255, n & 255)).send().await;
                 round += 1;
             }
         }));

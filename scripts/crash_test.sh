@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Survival under SIGKILL. Starts `planet serve` against feeds served from loopback (fetching
-# every two seconds while the feeds keep growing), kills it with SIGKILL at a random moment,
-# restarts it, and checks each time that the store opens, that every post seen before the
-# kill is still there, and that no post is stored twice. Then kills `planet digest send`
+# every two seconds while the feeds keep growing), kills it with SIGKILL at a random moment
+# (often while it indexes a pass's posts for search), restarts it, and checks each time that
+# the store opens, that every post seen before the kill is still there, that no post is
+# stored twice, and that the search index agrees with the store once the posts it missed are
+# taken in (`planet reindex --check`, which does what a start does). Then kills `planet digest send`
 # in the middle of mailing 200 recipients, resumes it, and checks that every recipient got
 # exactly one message. Loopback only; bounded: ROUNDS rounds (default 20).
 #
@@ -61,7 +63,9 @@ for round in $(seq 1 "$rounds"); do
     sleep "$(python3 -c 'import random; print(round(random.uniform(0.3, 3.0), 2))')"
     kill -9 "$pid"; wait "$pid" 2>/dev/null || true
     count=$(check_store) || { tail -20 "$work/serve.log"; exit 1; }
-    echo "round $round: killed planet serve; store opens, $count posts, none lost, none twice"
+    "$planet" --config "$work/feeds.toml" reindex --check > "$work/index-check.txt" 2>&1 \
+        || { cat "$work/index-check.txt"; exit 1; }
+    echo "round $round: killed planet serve; store opens, $count posts, none lost, none twice; $(head -1 "$work/index-check.txt")"
 done
 
 # The digest: 200 recipients, killed mid-send, resumed; each recipient exactly once.

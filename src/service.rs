@@ -115,7 +115,8 @@ impl Service {
         let client = fetch::Client::new(&config.fetch)?;
         let mailer = Mailer::from_config(&config.digest)?.map(Arc::new);
         let modified = modified_time(&config.source);
-        let search = crate::search::SearchIndex::open(&crate::search::path_for_store(&config.store.path))?;
+        let search =
+            crate::search::SearchIndex::open(&crate::search::path_for_store(&config.store.path), &store.identity()?)?;
         Ok(Arc::new(Service {
             search,
             reads: ReadPermits::new(READ_PERMITS),
@@ -283,6 +284,25 @@ impl Service {
         };
         let taken = self.search.catch_up(&self.store, &names)?;
         Ok(rebuilt + taken)
+    }
+
+    /// Rebuilds the search index from the store now, whatever its state (`planet reindex`).
+    pub fn rebuild_search_index(&self) -> anyhow::Result<usize> {
+        let config = self.config();
+        let names = |member: &config::MemberId| {
+            config.members.iter().find(|m| &m.id == member).map_or_else(|| member.to_string(), |m| m.name.clone())
+        };
+        Ok(self.search.rebuild(&self.store, &names, &|| false)?.unwrap_or_default())
+    }
+
+    /// The post ids the store has and the index lacks, and those the index has and the store
+    /// lacks (`planet reindex --check`).
+    pub fn search_index_differences(&self) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+        let indexed = self.search.ids()?;
+        let stored: std::collections::BTreeSet<String> = self.store.post_ids().collect::<anyhow::Result<_>>()?;
+        let missing = stored.difference(&indexed).cloned().collect();
+        let extra = indexed.difference(&stored).cloned().collect();
+        Ok((missing, extra))
     }
 
     /// `update_search_index` on a blocking thread; failures are logged (the index is derived

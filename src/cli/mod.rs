@@ -84,6 +84,14 @@ pub enum Command {
         /// What to read (default: standard input).
         input: Option<PathBuf>,
     },
+    /// Rebuild the full-text search index from the store (`serve` also does this by itself
+    /// when the index is missing or of an older schema).
+    Reindex {
+        /// Rebuild nothing: take in the posts the index is missing (as a start does), then
+        /// check that the index holds exactly the store's posts; exit 1 if it does not.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,10 +211,43 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 None => store::import(&store, std::io::stdin().lock())?,
             };
             eprintln!(
-                "imported {} posts, {} feed states and {} subscribers",
+                "imported {} posts, {} feed states and {} subscribers; `planet serve` indexes them for search when it starts",
                 counts.posts, counts.feed_states, counts.subscribers
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Reindex { check } => reindex(&args.config, check),
+    }
+}
+
+fn reindex(config_path: &std::path::Path, check: bool) -> anyhow::Result<ExitCode> {
+    let config = config::load(config_path)?;
+    let store = Store::open(&config.store.path, config.store.cache_bytes)?;
+    let service = crate::service::Service::new(config, store, crate::service::Secrets::default())?;
+    if !check {
+        let started = std::time::Instant::now();
+        let count = service.rebuild_search_index()?;
+        println!("indexed {count} posts in {:.1} s", started.elapsed().as_secs_f64());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let taken = service.update_search_index()?;
+    let (missing, extra) = service.search_index_differences()?;
+    println!(
+        "took in {taken} posts; the index lacks {} stored posts and has {} not stored",
+        missing.len(),
+        extra.len()
+    );
+    for id in missing.iter().take(20) {
+        println!("missing {id}");
+    }
+    for id in extra.iter().take(20) {
+        println!("extra {id}");
+    }
+    match missing.is_empty() && extra.is_empty() {
+        true => {
+            println!("the search index agrees with the store: {} posts", service.store.post_count());
+            Ok(ExitCode::SUCCESS)
+        }
+        false => Ok(ExitCode::FAILURE),
     }
 }

@@ -90,6 +90,8 @@ pub fn path_for_store(store_path: &Path) -> PathBuf {
 }
 
 pub struct SearchIndex {
+    /// What the version file says of an index that is whole: its schema and its store.
+    stamp: String,
     path: PathBuf,
     index: Index,
     reader: IndexReader,
@@ -138,13 +140,13 @@ pub struct Request<'a> {
 }
 
 impl SearchIndex {
-    /// Opens the index at `path`; one that is missing or not of `INDEX_SCHEMA_VERSION` is
-    /// emptied and reports `is_ready() == false` until `rebuild`.
-    pub fn open(path: &Path) -> anyhow::Result<SearchIndex> {
+    /// Opens the index at `path` for the store named `store_identity`; one that is missing,
+    /// not of `INDEX_SCHEMA_VERSION`, or built from another store is emptied and reports
+    /// `is_ready() == false` until `rebuild`.
+    pub fn open(path: &Path, store_identity: &str) -> anyhow::Result<SearchIndex> {
         let (schema, fields) = schema();
-        let current = std::fs::read_to_string(path.join(VERSION_FILE))
-            .ok()
-            .is_some_and(|text| text.trim() == INDEX_SCHEMA_VERSION.to_string());
+        let stamp = format!("{INDEX_SCHEMA_VERSION} {store_identity}");
+        let current = std::fs::read_to_string(path.join(VERSION_FILE)).ok().is_some_and(|text| text.trim() == stamp);
         let opened =
             if current { Index::open_in_dir(path).ok().filter(|index| index.schema() == schema) } else { None };
         let ready = opened.is_some();
@@ -162,6 +164,7 @@ impl SearchIndex {
         index.tokenizers().register(tokenizer::EXACT, tokenizer::exact_analyzer());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         Ok(SearchIndex {
+            stamp,
             path: path.to_path_buf(),
             index,
             reader,
@@ -219,7 +222,7 @@ impl SearchIndex {
         }
         writer.commit()?;
         writer.wait_merging_threads()?;
-        std::fs::write(self.path.join(VERSION_FILE), INDEX_SCHEMA_VERSION.to_string())
+        std::fs::write(self.path.join(VERSION_FILE), &self.stamp)
             .context("failed to write the search index version")?;
         store.clear_search_updates_before(watermark)?;
         self.reader.reload()?;
@@ -281,6 +284,19 @@ impl SearchIndex {
         document.add_text(f.member_name, names(&post.member));
         document.add_i64(f.published, post.published.timestamp_millis());
         document
+    }
+
+    /// Every post id in the index (checking it against the store).
+    pub fn ids(&self) -> anyhow::Result<std::collections::BTreeSet<String>> {
+        let searcher = self.reader.searcher();
+        let mut ids = std::collections::BTreeSet::new();
+        for address in searcher.search(&tantivy::query::AllQuery, &tantivy::collector::DocSetCollector)? {
+            let document: TantivyDocument = searcher.doc(address)?;
+            if let Some(id) = document.get_first(self.fields.id).and_then(|v| v.as_str()) {
+                ids.insert(id.to_string());
+            }
+        }
+        Ok(ids)
     }
 
     /// The posts that match, in the requested order; at most `limit` (and never past

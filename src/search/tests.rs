@@ -46,7 +46,8 @@ fn fixture(posts: &[Post]) -> Fixture {
         let state = crate::model::FeedState { feed_url: post.feed_url.clone(), ..Default::default() };
         store.save_refresh(&post.member, std::slice::from_ref(post), &state).unwrap();
     }
-    let index = SearchIndex::open(&path_for_store(&directory.path().join("store"))).unwrap();
+    let index =
+        SearchIndex::open(&path_for_store(&directory.path().join("store")), &store.identity().unwrap()).unwrap();
     assert!(!index.is_ready(), "a new index is empty until rebuilt");
     index.rebuild(&store, &names, &|| false).unwrap();
     let members = ["ann", "bob"].map(|m| MemberId::parse(m).unwrap()).to_vec();
@@ -158,12 +159,15 @@ fn an_index_of_another_schema_is_emptied_and_rebuilt() {
     let path = path_for_store(&fixture._directory.path().join("store"));
     drop(fixture.index);
     std::fs::write(path.join(VERSION_FILE), "0").unwrap();
-    let index = SearchIndex::open(&path).unwrap();
+    let index = SearchIndex::open(&path, &fixture.store.identity().unwrap()).unwrap();
     assert!(!index.is_ready());
     assert_eq!(index.rebuild(&fixture.store, &names, &|| true).unwrap(), None, "stopped");
     assert!(!index.is_ready());
     assert_eq!(index.rebuild(&fixture.store, &names, &|| false).unwrap(), Some(4));
     assert!(index.is_ready());
+    drop(index);
+    assert!(SearchIndex::open(&path, &fixture.store.identity().unwrap()).unwrap().is_ready(), "whole, and kept");
+    assert!(!SearchIndex::open(&path, "another store").unwrap().is_ready(), "built from another store: rebuilt");
 }
 
 #[test]
@@ -172,7 +176,7 @@ fn a_store_of_the_previous_schema_is_migrated_and_searchable() {
     let path = directory.path().join("store");
     crate::store::write_version_1_store(&path, &sample());
     let store = Store::open(&path, 8 << 20).unwrap();
-    let index = SearchIndex::open(&path_for_store(&path)).unwrap();
+    let index = SearchIndex::open(&path_for_store(&path), &store.identity().unwrap()).unwrap();
     assert_eq!(index.rebuild(&store, &names, &|| false).unwrap(), Some(4));
     let members = ["ann", "bob"].map(|m| MemberId::parse(m).unwrap()).to_vec();
     let fixture = Fixture { _directory: directory, store, index, members };

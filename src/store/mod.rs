@@ -146,6 +146,19 @@ impl Store {
         Ok(store)
     }
 
+    /// A name this store was given when it was created: derived data kept beside it (the
+    /// search index) records it, so a store deleted and created again is not taken for the
+    /// one the index was built from.
+    pub fn identity(&self) -> anyhow::Result<String> {
+        if let Some(bytes) = self.db.get("store_identity")? {
+            return Ok(String::from_utf8_lossy(&bytes).into_owned());
+        }
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let identity = format!("{nanos:x}-{:x}-{:x}", std::process::id(), self.db.generate_id()?);
+        let _ = self.db.compare_and_swap("store_identity", None::<&[u8]>, Some(identity.as_bytes()))?;
+        Ok(self.db.get("store_identity")?.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or(identity))
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
@@ -270,6 +283,11 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Every post id.
+    pub fn post_ids(&self) -> impl Iterator<Item = anyhow::Result<String>> + '_ {
+        self.post_index.iter().keys().map(|key| Ok(String::from_utf8_lossy(&key?).into_owned()))
     }
 
     /// Every post, oldest first (rebuilding derived data).

@@ -141,6 +141,11 @@ async fn fetch_prints_a_table_and_export_import_round_trips() {
         "{}",
         text(&import.stderr)
     );
+    // The index beside the deleted store was built from it: it is rebuilt, not trusted.
+    let check = run(&["reindex", "--check"]).await.unwrap();
+    assert!(text(&check.stdout).contains("the search index agrees with the store: 3 posts"), "{}", text(&check.stdout));
+    let reindex = run(&["reindex"]).await.unwrap();
+    assert!(text(&reindex.stdout).starts_with("indexed 3 posts"), "{}", text(&reindex.stdout));
     let again = run(&["export", "--output", "again.jsonl"]).await.unwrap();
     assert!(again.status.success());
     assert_eq!(std::fs::read(dir.join("backup.jsonl")).unwrap(), std::fs::read(dir.join("again.jsonl")).unwrap());
