@@ -90,7 +90,7 @@ fn body(random: &mut Lcg, index: usize) -> String {
             html.push_str(WORDS[random.next(WORDS.len())]);
             html.push_str(if random.next(3) == 0 { "，" } else { " " });
         }
-        if html.len() < 200 && index % 3 == 0 {
+        if html.len() < 200 && index.is_multiple_of(3) {
             html.push_str(COMMON_WORD);
         }
         html.push_str("。</p>");
@@ -223,7 +223,9 @@ async fn wait_for_index(client: &reqwest::Client, address: &str) -> Duration {
 
 /// The uncached queries: each round asks a new URL (a distinct word or limit), so every
 /// request reads the index or the store.
-fn uncached_routes(posts: usize) -> Vec<(&'static str, Box<dyn Fn(usize) -> String>)> {
+type RouteOfRound = Box<dyn Fn(usize) -> String>;
+
+fn uncached_routes(posts: usize) -> Vec<(&'static str, RouteOfRound)> {
     let old = (oldest(posts) + TimeDelta::days(3)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let old_for_member = old.clone();
     vec![
