@@ -156,7 +156,8 @@ fn store_config(directory: &std::path::Path) -> planet::config::Config {
     planet::config::parse(&text, std::path::Path::new("bench.toml")).unwrap()
 }
 
-/// The child that imports: prints the seconds it took and the store's size on disk.
+/// The child that imports as `planet import` does: prints the seconds the import took, the
+/// seconds the search index took, and the store's size on disk.
 fn import_child(directory: &std::path::Path) {
     let config = store_config(directory);
     let started = Instant::now();
@@ -164,13 +165,19 @@ fn import_child(directory: &std::path::Path) {
     let input = std::io::BufReader::new(std::fs::File::open(directory.join("export.jsonl")).unwrap());
     planet::store::import(&store, input).unwrap();
     store.set_last_pass(Utc::now()).unwrap();
-    let seconds = started.elapsed().as_secs_f64();
-    println!("{seconds} {}", store.size_on_disk());
+    let import_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let size = store.size_on_disk();
+    let service = Service::new(config, store, Secrets::default()).unwrap();
+    service.update_search_index().unwrap();
+    println!("{import_seconds} {} {size}", started.elapsed().as_secs_f64());
 }
 
 /// The child that serves the store in `directory` until its standard input closes; prints its
 /// address first.
 async fn serve_child(directory: std::path::PathBuf) {
+    // As `planet`'s main does before any thread starts.
+    planet::memory::limit_arenas();
     let config = store_config(&directory);
     let store = planet::store::Store::open(&config.store.path, config.store.cache_bytes).unwrap();
     let service = Service::new(config, store, Secrets::default()).unwrap();
@@ -271,9 +278,18 @@ async fn main() {
     if let Some(at) = args.iter().position(|a| a == "--serve") {
         return serve_child(std::path::PathBuf::from(&args[at + 1])).await;
     }
+    // `--prepare DIR N`: an export of N posts imported into DIR, kept for a profiler or for
+    // `--serve DIR` by hand.
+    if let Some(at) = args.iter().position(|a| a == "--prepare") {
+        let directory = std::path::Path::new(&args[at + 1]);
+        std::fs::create_dir_all(directory).unwrap();
+        write_export(&directory.join("export.jsonl"), args[at + 2].parse().unwrap());
+        return import_child(directory);
+    }
     let smoke = support::smoke_run();
     let requests: usize = if smoke { 10 } else { 200 };
     let searches_for_memory = if smoke { 20 } else { 300 };
+    let mut memory_before = Vec::new();
     let sizes: Vec<usize> = args
         .iter()
         .skip_while(|a| *a != "--sizes")
@@ -284,8 +300,8 @@ async fn main() {
     let client = reqwest::Client::new();
     let mut servers = Vec::new();
     println!(
-        "{:<8} {:>10} {:>10} {:>10} {:>8} {:>12}",
-        "posts", "export MB", "import s", "store MB", "x export", "index build s"
+        "{:<8} {:>10} {:>10} {:>10} {:>8} {:>10} {:>12}",
+        "posts", "export MB", "import s", "store MB", "x export", "index s", "start-up s"
     );
     for posts in &sizes {
         let directory = tempfile::tempdir().unwrap();
@@ -296,6 +312,7 @@ async fn main() {
         let line = String::from_utf8(output.stdout).unwrap();
         let mut fields = line.split_whitespace();
         let import_seconds: f64 = fields.next().unwrap().parse().unwrap();
+        let index_build_seconds: f64 = fields.next().unwrap().parse().unwrap();
         let store_bytes: f64 = fields.next().unwrap().parse().unwrap();
         let mut process = child(&["--serve", &path]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
         let mut address = String::new();
@@ -304,11 +321,12 @@ async fn main() {
         let index_seconds = wait_for_index(&client, &address).await.as_secs_f64();
         let mb = |bytes: f64| bytes / 1_048_576.0;
         println!(
-            "{posts:<8} {:>10.1} {import_seconds:>10.1} {:>10.1} {:>8.2} {index_seconds:>12.1}",
+            "{posts:<8} {:>10.1} {import_seconds:>10.1} {:>10.1} {:>8.2} {index_build_seconds:>10.1} {index_seconds:>12.1}",
             mb(export_bytes as f64),
             mb(store_bytes),
             store_bytes / export_bytes as f64
         );
+        memory_before.push(support::rss_mb_of(process.id()));
         servers.push(Server { posts: *posts, address, process, _directory: directory });
     }
     println!();
@@ -337,6 +355,9 @@ async fn main() {
         }
     }
     println!();
+    for (server, before) in servers.iter().zip(&memory_before) {
+        println!("{:<8} RSS at start, the index ready: {before:.1} MB", server.posts);
+    }
     for server in &servers {
         for round in 0..searches_for_memory {
             let word = WORDS[round % WORDS.len()];
@@ -346,8 +367,9 @@ async fn main() {
         let gauge = |name: &str| {
             metrics.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<f64>().ok()).unwrap_or(0.0)
         };
+        let (anonymous, file) = support::rss_split_mb_of(server.process.id());
         println!(
-            "{:<8} RSS after {searches_for_memory} distinct searches: {:.1} MB (target < 64); store {:.1} MB + index {:.1} MB on disk",
+            "{:<8} RSS after {searches_for_memory} distinct searches: {:.1} MB ({anonymous:.1} anonymous + {file:.1} file-backed: the program's and the index's mapped files; target < 64); store {:.1} MB + index {:.1} MB on disk",
             server.posts,
             support::rss_mb_of(server.process.id()),
             gauge("planet_store_bytes ") / 1_048_576.0,

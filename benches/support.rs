@@ -65,3 +65,9 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
 }
+
+/// (anonymous, file-backed) resident MB of another process.
+pub fn rss_split_mb_of(pid: u32) -> (f64, f64) {
+    let process = pid.to_string();
+    (status_kb_of(&process, "RssAnon:") as f64 / 1024.0, status_kb_of(&process, "RssFile:") as f64 / 1024.0)
+}

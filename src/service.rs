@@ -283,6 +283,11 @@ impl Service {
             },
         };
         let taken = self.search.catch_up(&self.store, &names)?;
+        if rebuilt + taken > 0 {
+            // Reading every post for a rebuild passes the whole store through sled's cache and
+            // the index writer's arena: give the freed pages back.
+            crate::memory::release_freed_memory();
+        }
         Ok(rebuilt + taken)
     }
 

@@ -211,9 +211,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 None => store::import(&store, std::io::stdin().lock())?,
             };
             eprintln!(
-                "imported {} posts, {} feed states and {} subscribers; `planet serve` indexes them for search when it starts",
+                "imported {} posts, {} feed states and {} subscribers",
                 counts.posts, counts.feed_states, counts.subscribers
             );
+            // Indexed here, in a process that ends, rather than by the next `serve`: sled keeps
+            // every page it reads in memory, and the index is built by reading them all.
+            let service = crate::service::Service::new(config, store, crate::service::Secrets::default())?;
+            let indexed = service.update_search_index()?;
+            eprintln!("indexed {indexed} posts for search");
             Ok(ExitCode::SUCCESS)
         }
         Command::Reindex { check } => reindex(&args.config, check),

@@ -53,7 +53,7 @@ fn rebuild_from_version_1(store: &Store) -> anyhow::Result<()> {
     }
     for item in store.db.open_tree("posts")?.iter() {
         let (id, value) = item?;
-        let summary: PostSummary = decode(&value)?;
+        let summary: PostSummary = decode(&super::post_codec::unpack(&value)?)?;
         let time = keys::time_bytes(summary.published);
         store.timeline.insert(keys::with_id(&time, &summary.id), value)?;
         store.post_index.insert(id, &time)?;

@@ -133,7 +133,7 @@ impl Store {
             post_writes: Default::default(),
         };
         migrate::to_current(&store)?;
-        post_codec::resanitize_outdated(&store)?;
+        post_codec::rewrite_outdated(&store)?;
         let count = match store.counters.get(POSTS_COUNTER)? {
             Some(bytes) => counter_value(&bytes)?,
             None => {
@@ -238,7 +238,7 @@ impl Store {
     }
 
     pub fn post_summary(&self, id: &str) -> anyhow::Result<Option<PostSummary>> {
-        self.post_bytes(id)?.map(|bytes| decode(&bytes)).transpose()
+        self.post_bytes(id)?.map(|bytes| decode(&post_codec::unpack(&bytes)?)).transpose()
     }
 
     /// Up to `limit` posts written since the search index took them in: (id, write sequence).

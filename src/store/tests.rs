@@ -293,7 +293,8 @@ fn the_post_count_is_right_after_refreshes_saved_from_many_threads_at_once() {
 fn plant_html(store: &Store, id: &str, html: &str, policy: u32) {
     let time = store.post_index.get(id).unwrap().unwrap();
     let key = keys::with_id(&time, id);
-    let mut value: serde_json::Value = serde_json::from_slice(&store.timeline.get(&key).unwrap().unwrap()).unwrap();
+    let stored = store.timeline.get(&key).unwrap().unwrap();
+    let mut value: serde_json::Value = serde_json::from_slice(&post_codec::unpack(&stored).unwrap()).unwrap();
     value["p"] = policy.into();
     value["data"]["content_html"] = html.into();
     store.timeline.insert(key, serde_json::to_vec(&value).unwrap()).unwrap();
@@ -319,11 +320,22 @@ fn posts_of_an_older_sanitizer_policy_are_rewritten_once_on_open() {
         store.save_refresh(&member("a"), &[post("a", "a1", 1)], &state("a")).unwrap();
         plant_html(&store, "a1", "<p>old<script>alert(1)</script></p>", sanitize::POLICY_VERSION - 1);
         store.db.insert("sanitizer_policy", &(sanitize::POLICY_VERSION - 1).to_be_bytes()).unwrap();
+        store.db.insert("post_format", &1u32.to_be_bytes()).unwrap();
         store.flush().unwrap();
     }
     let store = Store::open(&path, 8 << 20).unwrap();
     let stored = store.timeline.iter().values().next().unwrap().unwrap();
-    let value: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+    assert_eq!(stored.first(), Some(&1), "and compressed");
+    let value: serde_json::Value = serde_json::from_slice(&post_codec::unpack(&stored).unwrap()).unwrap();
     assert_eq!(value["p"], sanitize::POLICY_VERSION);
     assert_eq!(value["data"]["content_html"], "<p>old</p>", "rewritten sanitized, so later reads can trust it");
+}
+
+#[test]
+fn a_corrupt_compressed_post_is_an_error_not_a_huge_allocation() {
+    let mut value = vec![1u8];
+    value.extend_from_slice(&u32::MAX.to_le_bytes());
+    value.extend_from_slice(b"garbage");
+    assert!(post_codec::decode_post(&value).is_err());
+    assert!(post_codec::decode_post(&[1, 5, 0, 0, 0, 9]).is_err());
 }
