@@ -89,8 +89,12 @@ pub enum Command {
     Reindex {
         /// Rebuild nothing: take in the posts the index is missing (as a start does), then
         /// check that the index holds exactly the store's posts; exit 1 if it does not.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "if_needed")]
         check: bool,
+        /// Only what a start would do: rebuild an index that is missing, outdated or from
+        /// another store, and take in the posts it lacks (for systemd's ExecStartPre).
+        #[arg(long)]
+        if_needed: bool,
     },
 }
 
@@ -221,14 +225,19 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             eprintln!("indexed {indexed} posts for search");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Reindex { check } => reindex(&args.config, check),
+        Command::Reindex { check, if_needed } => reindex(&args.config, check, if_needed),
     }
 }
 
-fn reindex(config_path: &std::path::Path, check: bool) -> anyhow::Result<ExitCode> {
+fn reindex(config_path: &std::path::Path, check: bool, if_needed: bool) -> anyhow::Result<ExitCode> {
     let config = config::load(config_path)?;
     let store = Store::open(&config.store.path, config.store.cache_bytes)?;
     let service = crate::service::Service::new(config, store, crate::service::Secrets::default())?;
+    if if_needed {
+        let count = service.update_search_index()?;
+        println!("indexed {count} posts; the search index is up to date");
+        return Ok(ExitCode::SUCCESS);
+    }
     if !check {
         let started = std::time::Instant::now();
         let count = service.rebuild_search_index()?;

@@ -146,6 +146,8 @@ async fn fetch_prints_a_table_and_export_import_round_trips() {
     assert!(text(&check.stdout).contains("the search index agrees with the store: 3 posts"), "{}", text(&check.stdout));
     let reindex = run(&["reindex"]).await.unwrap();
     assert!(text(&reindex.stdout).starts_with("indexed 3 posts"), "{}", text(&reindex.stdout));
+    let if_needed = run(&["reindex", "--if-needed"]).await.unwrap();
+    assert!(text(&if_needed.stdout).starts_with("indexed 0 posts"), "nothing to do: {}", text(&if_needed.stdout));
     let again = run(&["export", "--output", "again.jsonl"]).await.unwrap();
     assert!(again.status.success());
     assert_eq!(std::fs::read(dir.join("backup.jsonl")).unwrap(), std::fs::read(dir.join("again.jsonl")).unwrap());
