@@ -19,6 +19,7 @@ use std::sync::Mutex;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use tantivy::collector::TopDocs;
+use tantivy::directory::{Advice, MmapDirectory};
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING,
