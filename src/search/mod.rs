@@ -148,8 +148,13 @@ impl SearchIndex {
         let (schema, fields) = schema();
         let stamp = format!("{INDEX_SCHEMA_VERSION} {store_identity}");
         let current = std::fs::read_to_string(path.join(VERSION_FILE)).ok().is_some_and(|text| text.trim() == stamp);
-        let opened =
-            if current { Index::open_in_dir(path).ok().filter(|index| index.schema() == schema) } else { None };
+        // Searches read scattered pieces of the index's files: without read-ahead, only the
+        // pages a query touches become resident, not their neighbours.
+        let directory = || MmapDirectory::open_with_madvice(path, Advice::Random);
+        let opened = match current {
+            true => directory().ok().and_then(|d| Index::open(d).ok()).filter(|index| index.schema() == schema),
+            false => None,
+        };
         let ready = opened.is_some();
         let index = match opened {
             Some(index) => index,
@@ -158,7 +163,8 @@ impl SearchIndex {
                     std::fs::remove_dir_all(path).with_context(|| format!("failed to clear {}", path.display()))?;
                 }
                 std::fs::create_dir_all(path).with_context(|| format!("failed to create {}", path.display()))?;
-                Index::create_in_dir(path, schema).with_context(|| format!("failed to create {}", path.display()))?
+                Index::create(directory()?, schema, tantivy::IndexSettings::default())
+                    .with_context(|| format!("failed to create {}", path.display()))?
             }
         };
         index.tokenizers().register(tokenizer::ANALYZER, tokenizer::analyzer());
