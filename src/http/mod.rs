@@ -293,8 +293,25 @@ pub fn visible_posts<V: Into<Verdict>>(
 ) -> Result<Vec<Post>, Error> {
     let config = state.service.config();
     let store = &state.service.store;
+    let hidden_members_stored = member.is_none() && store.members_stored()?.iter().any(|m| !config.shows_member(m));
     let iterator: Box<dyn Iterator<Item = anyhow::Result<Post>>> = match member {
         Some(member) => Box::new(store.member_posts_newest_first(member, after)),
+        // The timeline would have to step over every post of a member removed from feeds.toml
+        // (however many); the index skips them with its term filter instead.
+        None if hidden_members_stored && state.service.search.is_ready() => {
+            let before = after.map(|p| (p.published.timestamp_millis(), p.id.clone()));
+            let find = search::Find {
+                text: Default::default(),
+                member: None,
+                tag: None,
+                since: None,
+                until: None,
+                ranking: crate::search::Ranking::Newest { before },
+                limit,
+            };
+            let found = search::find(&state.service, find, Utc::now())?;
+            Box::new(found.into_iter().map(|f| Ok(f.post)))
+        }
         None => Box::new(store.posts_newest_first(after)),
     };
     let mut posts = Vec::with_capacity(limit.min(256));

@@ -285,6 +285,11 @@ impl Store {
         Ok(())
     }
 
+    /// The members the store holds posts of (one key each in `member_posts`).
+    pub fn members_stored(&self) -> anyhow::Result<Vec<String>> {
+        self.member_posts.iter().keys().map(|key| Ok(String::from_utf8_lossy(&key?).into_owned())).collect()
+    }
+
     /// Every post id.
     pub fn post_ids(&self) -> impl Iterator<Item = anyhow::Result<String>> + '_ {
         self.post_index.iter().keys().map(|key| Ok(String::from_utf8_lossy(&key?).into_owned()))

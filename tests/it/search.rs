@@ -225,6 +225,14 @@ async fn the_index_follows_the_store_through_new_edited_and_removed_posts_and_me
     let without_zhang: Vec<TestMember> = members.into_iter().filter(|m| m.id != "zhang").collect();
     app.rewrite_config(&without_zhang);
     assert!(found(&app, "量子比特", "").await.is_empty());
+    // The newest-first lists step over the removed member's posts through the index.
+    let others = posts.iter().filter(|p| p.member != "zhang").count();
+    let (_, page) = app.posts("?limit=100").await;
+    let members: Vec<&str> =
+        page["posts"].as_array().unwrap().iter().map(|p| p["member"]["id"].as_str().unwrap()).collect();
+    assert_eq!((members.len(), members.contains(&"zhang")), (others, false));
+    let (_, home) = app.index("").await;
+    assert!(!home.contains("张三") && home.contains("王五"));
     let (_, feed) = app.feed_atom("?q=Orleans").await;
     assert!(!feed.contains("<entry>"));
     let with_zhang: Vec<TestMember> = MEMBERS.iter().map(|(id, name)| member(id, name, feed_of(id, &posts))).collect();
