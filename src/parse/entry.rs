@@ -91,6 +91,7 @@ pub fn normalize(
     }
     let guid = Some(clean_line(&entry.id)).filter(|g| !g.is_empty());
     let Some((published, date_source)) = date(entry, context, &title, warnings) else { return Outcome::Skipped };
+    let updated = updated_date(entry, context, &title, warnings);
     let content_hash = hashing::digest(&[&title, link.as_deref().unwrap_or(""), content_html.as_str()]);
     let link_key = link.as_deref().and_then(identity::normalize_link);
     let member = context.member.id.as_str();
@@ -126,7 +127,7 @@ pub fn normalize(
         title,
         author,
         published,
-        updated: entry.updated,
+        updated,
         first_seen: context.now,
         date_source,
         tags,
@@ -229,6 +230,27 @@ fn tags(entry: &Entry) -> Vec<String> {
         }
     }
     tags
+}
+
+/// The entry's `updated` date. Unless the policy keeps future dates, one in the future is
+/// dropped (outputs then use the published date), whatever the published date was: a
+/// future `updated` would put that future into every feed's own `updated`. Dropped rather
+/// than set to now, so that the next pass sees the same post and not an edit.
+fn updated_date(
+    entry: &Entry,
+    context: &Context,
+    title: &str,
+    warnings: &mut Vec<Warning>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let updated = entry.updated?;
+    if updated <= context.now + Duration::minutes(FUTURE_GRACE_MINUTES) || context.future_dates == FutureDates::Keep {
+        return Some(updated);
+    }
+    warnings.push(Warning::new(
+        "future_updated",
+        format!("'{title}' says it was updated {updated}, in the future; that date is not used"),
+    ));
+    None
 }
 
 /// The published date under the future-date policy; `None` means leave the entry out now.

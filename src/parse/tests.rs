@@ -58,6 +58,22 @@ fn future_dates_follow_the_policy() {
 }
 
 #[test]
+fn a_future_updated_date_never_reaches_a_post_unless_the_policy_keeps_it() {
+    let clamped = run(RSS, &member(), FutureDates::Clamp);
+    assert!(clamped.posts.iter().all(|p| p.updated.is_none_or(|u| u <= now())), "{:?}", clamped.posts);
+    let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><id>e1</id><title>past published, future updated</title>
+        <published>2026-11-01T00:00:00Z</published><updated>2099-01-01T00:00:00Z</updated></entry></feed>"#;
+    for policy in [FutureDates::Clamp, FutureDates::Drop] {
+        let parsed = run(atom, &member(), policy);
+        assert_eq!(parsed.posts[0].updated, None, "{policy:?}");
+        assert_eq!(parsed.posts[0].published.to_rfc3339(), "2026-11-01T00:00:00+00:00");
+        assert!(parsed.warnings.iter().any(|w| w.code == "future_updated"));
+    }
+    let kept = run(atom, &member(), FutureDates::Keep);
+    assert_eq!(kept.posts[0].updated.unwrap().to_rfc3339(), "2099-01-01T00:00:00+00:00");
+}
+
+#[test]
 fn a_post_without_a_date_is_dated_when_first_seen() {
     let parsed = run(RSS, &member(), FutureDates::Clamp);
     assert_eq!(parsed.posts[2].published, now());
