@@ -6,7 +6,7 @@ mod atom;
 pub mod digest;
 mod json_feed;
 mod opml;
-mod rss;
+pub(crate) mod rss;
 pub mod site;
 mod template;
 
@@ -106,8 +106,19 @@ impl FeedInput<'_> {
 }
 
 /// `tag:host,2026:specific` (RFC 4151): stable across moves of the site's path or scheme.
+/// The specific part may hold only URI `pchar`s, `/` and `?`: anything else (a space, `#`,
+/// `%`, Chinese) is percent-encoded as UTF-8, so `泛型` and `C# & .NET` give valid ids.
 fn tag_uri(site: &Url, specific: &str) -> String {
-    format!("tag:{},2026:{}", site.host_str().unwrap_or("planet"), specific.replace(' ', "%20"))
+    let mut encoded = String::with_capacity(specific.len());
+    for byte in specific.bytes() {
+        let allowed = byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?".contains(&byte);
+        if allowed {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("tag:{},2026:{encoded}", site.host_str().unwrap_or("planet"))
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! The combined feed as RSS 2.0: `atom:link rel="self"`, a non-permalink `guid` holding the
 //! stable id, `dc:creator` for the member, RFC 822 dates, HTML in `description`.
 //!
-//! RSS never says whether a title is text or HTML, and many readers render it as HTML, so
-//! titles, names and categories are HTML-escaped before XML-escaping (the RSS Advisory
-//! Board's advice): `List<T>` reaches every reader as text, `<script>` as harmless text.
+//! RSS never says whether a title is text or HTML, and many readers render it as HTML, so a
+//! title's text that could be read as markup (`<` before a letter, `/`, `!` or `?`; `&`
+//! starting an entity) is HTML-escaped before XML-escaping (the RSS Advisory Board's advice):
+//! `List<T>` reaches every reader as text, `<script>` as harmless text. Everything else in a
+//! title, and categories, `source` and `dc:creator` (plain text everywhere), is escaped once:
+//! escaping quotes or a bare `&` twice made readers show `&amp;` and `&#39;` literally.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +16,6 @@ use rss::{Category, Channel, Guid, Item, Source};
 
 use super::FeedInput;
 use crate::model::Post;
-use crate::sanitize::escape_text;
 
 pub fn rss(input: &FeedInput) -> String {
     let mut namespaces = BTreeMap::new();
@@ -26,9 +28,9 @@ pub fn rss(input: &FeedInput) -> String {
         ..Link::default()
     };
     let description =
-        escape_text(if input.site.description.is_empty() { &input.site.title } else { &input.site.description });
+        markup_inert(if input.site.description.is_empty() { &input.site.title } else { &input.site.description });
     let channel = Channel {
-        title: escape_text(&input.title()),
+        title: markup_inert(&input.title()),
         link: input.alternate_url().to_string(),
         description,
         language: Some(input.site.language.clone()),
@@ -46,21 +48,52 @@ fn item(input: &FeedInput, post: &Post) -> Item {
     let member = input.member(post);
     let source = member
         .and_then(|m| m.feeds.first())
-        .map(|feed| Source { url: feed.to_string(), title: Some(escape_text(input.member_name(post))) });
+        .map(|feed| Source { url: feed.to_string(), title: Some(input.member_name(post).to_string()) });
     Item {
-        title: Some(escape_text(&post.title)),
+        title: Some(markup_inert(&post.title)),
         link: post.url.clone(),
         description: Some(post.content_html.as_str().to_string())
             .filter(|html| !html.is_empty())
             .or_else(|| Some(post.excerpt.clone())),
         guid: Some(Guid { value: input.entry_id(post), permalink: false }),
         pub_date: Some(post.published.to_rfc2822()),
-        categories: post.tags.iter().map(|tag| Category { name: escape_text(tag), domain: None }).collect(),
+        categories: post.tags.iter().map(|tag| Category { name: tag.clone(), domain: None }).collect(),
         source,
         dublin_core_ext: Some(DublinCoreExtension {
-            creators: vec![escape_text(input.member_name(post))],
+            creators: vec![input.member_name(post).to_string()],
             ..DublinCoreExtension::default()
         }),
         ..Item::default()
+    }
+}
+
+/// Plain text that a reader rendering it as HTML still shows as written: a `<` that could
+/// open a tag, comment or declaration, and a `&` that starts a character reference, are
+/// HTML-escaped; nothing else is (the XML writer escapes once more, as for any text).
+pub fn markup_inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (at, c) in text.char_indices() {
+        let rest = &text[at + c.len_utf8()..];
+        match c {
+            '<' if rest.starts_with(|n: char| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?')) => {
+                out.push_str("&lt;")
+            }
+            '&' if starts_reference(rest) => out.push_str("&amp;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether text after a `&` reads as a character reference: `name;`, `#123;` or `#x1F;`.
+fn starts_reference(rest: &str) -> bool {
+    let Some(end) = rest.find(';') else { return false };
+    let body = &rest[..end];
+    match body.strip_prefix('#') {
+        Some(number) => match number.strip_prefix(['x', 'X']) {
+            Some(hex) => !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            None => !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()),
+        },
+        None => body.starts_with(|c: char| c.is_ascii_alphabetic()) && body.chars().all(|c| c.is_ascii_alphanumeric()),
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use url::Url;
 
+use super::rss;
 use super::*;
 use crate::config::{self, FutureDates};
 use crate::model::DateSource;
@@ -99,4 +100,42 @@ fn the_opml_lists_every_member_feed_escaped() {
     let document = opml(&config.site, &config.members, Utc::now());
     assert!(document.contains("xmlUrl=\"https://alice.example.cn/feed\""));
     assert!(!document.contains("<script>"));
+}
+
+#[test]
+fn rss_escapes_plain_text_once_and_titles_only_where_they_could_be_read_as_markup() {
+    let (config, mut posts) = fixture();
+    let written = "Berlinale's 说\"编程\" & more: List<T> a<b &amp; &#39;";
+    posts[0].title = written.into();
+    posts[0].tags = vec!["C# & .NET".into()];
+    let members = config.members.iter().map(|m| (m.id.clone(), m.clone())).collect();
+    let document = rss(&input(&config, &members, &posts));
+    assert!(document.contains("<category>C# &amp; .NET</category>"), "{document}");
+    assert!(!document.contains("&amp;amp; .NET") && !document.contains("&amp;#39;s"), "{document}");
+    let xml_text = |raw: &str| {
+        raw.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&")
+    };
+    let title = xml_text(document.split("<item><title>").nth(1).unwrap().split("</title>").next().unwrap());
+    assert_eq!(title, rss::markup_inert(written));
+    // A reader that renders it as HTML decodes `&lt;` and `&amp;` once: the text as written.
+    assert_eq!(title.replace("&lt;", "<").replace("&amp;", "&"), written);
+}
+
+#[test]
+fn markup_inert_escapes_only_what_html_would_read_as_markup() {
+    assert_eq!(rss::markup_inert("a < b & c"), "a < b & c");
+    assert_eq!(rss::markup_inert("<script> <!-- </p> <?x"), "&lt;script> &lt;!-- &lt;/p> &lt;?x");
+    assert_eq!(rss::markup_inert("&amp; &#39; &#x1F; &nope &;"), "&amp;amp; &amp;#39; &amp;#x1F; &nope &;");
+}
+
+#[test]
+fn feed_ids_are_valid_tag_uris_whatever_the_tag() {
+    let site = Url::parse("https://planet.example.cn/").unwrap();
+    assert_eq!(tag_uri(&site, "feed:tag:泛型"), "tag:planet.example.cn,2026:feed:tag:%E6%B3%9B%E5%9E%8B");
+    assert_eq!(tag_uri(&site, "feed:tag:c# & .net"), "tag:planet.example.cn,2026:feed:tag:c%23%20&%20.net");
+    assert_eq!(tag_uri(&site, "feed:tag:100%"), "tag:planet.example.cn,2026:feed:tag:100%25");
 }
