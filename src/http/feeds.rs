@@ -66,7 +66,9 @@ fn selection(state: &AppState, query: &HashMap<String, String>) -> Result<Select
     match (query.get("member"), query.get("tag"), query.get("q")) {
         (Some(member), _, _) => Ok(Selection::Member(configured_member(state, member, false)?.id)),
         (_, Some(tag), _) if tag.trim().is_empty() => Err(Error::bad("tag", "must not be empty")),
-        (_, Some(tag), _) => Ok(Selection::Tag(tag.trim().to_string())),
+        // Tags match whatever their case, so one canonical (lowercase) feed answers for all
+        // spellings: one id, one self link, one cached body.
+        (_, Some(tag), _) => Ok(Selection::Tag(tag.trim().to_lowercase())),
         (_, _, Some(q)) => {
             search::parse_q(q.trim())?;
             Ok(Selection::Search(q.trim().to_string()))

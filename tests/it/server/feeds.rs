@@ -190,3 +190,33 @@ async fn hostile_titles_and_names_come_out_escaped_in_every_output() {
     let (_, json) = app.feed_json("").await;
     assert!(json["items"][0]["title"].as_str().unwrap().starts_with(HOSTILE), "the text itself survives, as text");
 }
+
+/// RFC 4151's tagURI: `tag:` authority `,` date `:` then only URI pchars, `/` and `?`.
+fn is_valid_tag_uri(id: &str) -> bool {
+    let Some((head, specific)) = id.strip_prefix("tag:").and_then(|rest| rest.split_once(":")) else { return false };
+    let specific_ok = specific.bytes().enumerate().all(|(i, b)| {
+        b.is_ascii_alphanumeric()
+            || b"-._~!$&'()*+,;=:@/?".contains(&b)
+            || (b == b'%' && specific.get(i + 1..i + 3).is_some_and(|h| h.bytes().all(|c| c.is_ascii_hexdigit())))
+    });
+    head.contains(',') && specific_ok
+}
+
+#[tokio::test]
+async fn a_tag_feed_has_one_valid_tag_uri_and_self_link_however_the_tag_is_spelled() {
+    let mut alice = member("alice", "Alice", rss("alice", 2));
+    alice.tags = vec!["C# & .NET"];
+    let app = spawn_app(vec![alice], None).await;
+    app.pass().await;
+    let mut bodies = Vec::new();
+    for query in ["?tag=C%23+%26+.NET", "?tag=c%23%20%26%20.net", "?tag=%E6%B3%9B%E5%9E%8B", "?tag=100%25"] {
+        let (status, body) = app.feed_atom(query).await;
+        assert_eq!(status, 200, "{query}");
+        let id = body.split("<id>").nth(1).unwrap().split("</id>").next().unwrap().to_string();
+        assert!(is_valid_tag_uri(&id), "{query}: {id}");
+        bodies.push(body);
+    }
+    assert_eq!(bodies[0], bodies[1], "+ and %20, and any case, name the same feed");
+    assert!(bodies[0].contains("feed.atom?tag=c%23+%26+.net"), "one canonical self link: {}", bodies[0]);
+    assert_eq!(bodies[0].matches("<entry>").count(), 2);
+}
