@@ -32,6 +32,9 @@ pub fn atom(input: &FeedInput) -> String {
             version: Some(env!("CARGO_PKG_VERSION").into()),
         }),
         entries: input.posts.iter().map(|post| entry(input, post)).collect(),
+        // The interface language; posts in another language are still labelled by it, as
+        // no member feed says reliably what language a post is in.
+        lang: Some(input.site.language.clone()).filter(|l| !l.is_empty()),
         ..Feed::default()
     };
     feed.to_string()

@@ -34,17 +34,17 @@ pub fn email_html(site: &Site, digest: &Digest, unsubscribe_url: Option<&str>) -
     )
 }
 
-/// The email's body alone, for the digest feed: a feed entry's content is a fragment, not a
-/// document with its own head.
-fn email_body_html(site: &Site, digest: &Digest) -> String {
-    render("email_body.html", context! { t => texts(site), digest => digest, unsubscribe_url => None::<&str> })
-}
-
 pub fn email_text(site: &Site, digest: &Digest, unsubscribe_url: Option<&str>) -> String {
     render("email.txt", context! { t => texts(site), digest => digest, unsubscribe_url => unsubscribe_url })
 }
 
-/// One entry per week, newest first; each entry's content is the email's HTML body.
+/// A week as a feed entry's HTML: the email's content without its layout tables and inline
+/// styles, which feed validators flag and readers restyle anyway.
+fn feed_entry_html(site: &Site, digest: &Digest) -> String {
+    render("digest_entry.html", context! { t => texts(site), digest => digest })
+}
+
+/// One entry per week, newest first; each entry's content is the week in plain HTML.
 pub fn atom(site: &Site, digests: &[Digest], now: DateTime<Utc>) -> String {
     let link = |href: String, rel: &str, media_type: &str| Link {
         href,
@@ -75,13 +75,14 @@ pub fn atom(site: &Site, digests: &[Digest], now: DateTime<Utc>) -> String {
                 links: vec![link(digest.url.clone(), "alternate", "text/html")],
                 summary: Some(Text::plain(digest.headline.clone())),
                 content: Some(Content {
-                    value: Some(email_body_html(site, digest)),
+                    value: Some(feed_entry_html(site, digest)),
                     content_type: Some("html".into()),
                     ..Content::default()
                 }),
                 ..Entry::default()
             })
             .collect(),
+        lang: Some(site.language.clone()).filter(|l| !l.is_empty()),
         ..Feed::default()
     };
     feed.to_string()

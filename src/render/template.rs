@@ -18,6 +18,7 @@ pub(crate) fn environment() -> &'static Environment<'static> {
             ("index.html", include_str!("templates/index.html")),
             ("member.html", include_str!("templates/member.html")),
             ("search.html", include_str!("templates/search.html")),
+            ("digest_entry.html", include_str!("templates/digest_entry.html")),
             ("about.html", include_str!("templates/about.html")),
             ("digest.html", include_str!("templates/digest.html")),
             ("subscribe_form.html", include_str!("templates/subscribe_form.html")),

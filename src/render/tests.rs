@@ -139,3 +139,14 @@ fn feed_ids_are_valid_tag_uris_whatever_the_tag() {
     assert_eq!(tag_uri(&site, "feed:tag:c# & .net"), "tag:planet.example.cn,2026:feed:tag:c%23%20&%20.net");
     assert_eq!(tag_uri(&site, "feed:tag:100%"), "tag:planet.example.cn,2026:feed:tag:100%25");
 }
+
+#[test]
+fn every_feed_format_says_the_site_language() {
+    let (config, posts) = fixture();
+    let members = config.members.iter().map(|m| (m.id.clone(), m.clone())).collect();
+    let input = input(&config, &members, &posts);
+    assert!(atom(&input).contains(&format!("xml:lang=\"{}\"", config.site.language)), "{}", atom(&input));
+    assert!(rss(&input).contains(&format!("<language>{}</language>", config.site.language)));
+    let json: serde_json::Value = serde_json::from_str(&json_feed(&input)).unwrap();
+    assert_eq!(json["language"], config.site.language.as_str());
+}

@@ -359,7 +359,9 @@ async fn the_digest_is_on_the_web_as_a_page_a_feed_and_json() {
     assert_eq!(status, 200);
     let parsed = crate::corpus::run_bytes(atom.as_bytes());
     assert!(parsed.ok && parsed.posts.len() == 12, "{:?}", parsed.error);
-    assert!(!atom.contains("&lt;!doctype") && !atom.contains("&lt;head"), "an entry's content is the mail's body only");
+    assert!(!atom.contains("&lt;!doctype") && !atom.contains("&lt;head"), "an entry's content is a fragment");
+    assert!(!atom.contains("style=") && !atom.contains("max-width"), "without the mail's inline styles");
+    assert!(atom.contains("xml:lang=\"zh-CN\""), "the feed says its language: {atom}");
     assert_eq!(app.digest_page("2999-W01").await.0, 404);
     let (status, body) = app.digest_json("2026-W99").await;
     assert_eq!((status, body["error"]["parameter"].as_str()), (400, Some("week")));
