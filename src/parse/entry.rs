@@ -52,7 +52,7 @@ pub fn normalize(
         .or(context.base)
         .cloned();
     let summary_base = input.bases.summary.as_ref().or(context.base).cloned();
-    let (content_html, cut, flattened) = content(entry, content_base.as_ref(), summary_base.as_ref());
+    let (content_html, cut, flattened) = content(entry, input.feed_type, content_base.as_ref(), summary_base.as_ref());
     if flattened {
         warnings.push(Warning::new(
             "deep_nesting",
@@ -195,7 +195,12 @@ fn read_on_note(link: Option<&str>) -> SafeHtml {
 
 /// The sanitized body, whether it was cut at `MAX_BODY_BYTES`, and whether nesting past the
 /// sanitizer's depth was flattened.
-fn content(entry: &Entry, content_base: Option<&Url>, summary_base: Option<&Url>) -> (SafeHtml, bool, bool) {
+fn content(
+    entry: &Entry,
+    feed_type: &FeedType,
+    content_base: Option<&Url>,
+    summary_base: Option<&Url>,
+) -> (SafeHtml, bool, bool) {
     let body =
         entry.content.as_ref().and_then(|c| c.body.as_ref().map(|body| (body, c.content_type.essence().to_string())));
     let (raw, kind, base) = match body {
@@ -208,7 +213,11 @@ fn content(entry: &Entry, content_base: Option<&Url>, summary_base: Option<&Url>
     let kept = limits::head(raw, limits::MAX_BODY_BYTES);
     let cut = kept.len() < raw.len();
     let kept = strip_xml_forbidden(kept);
-    let (html, flattened) = if kind == "text/plain" {
+    // An RSS description is HTML in practice, whatever feed-rs calls it (it calls RSS 1.0's
+    // text/plain, and its entities then reached excerpts as `&apos;`); only Atom and JSON
+    // Feed say when a body is text.
+    let rss = matches!(feed_type, FeedType::RSS0 | FeedType::RSS1 | FeedType::RSS2);
+    let (html, flattened) = if kind == "text/plain" && !rss {
         (sanitize::text_as_html(&kept), false)
     } else {
         sanitize::html_flattening(&kept, base)

@@ -199,3 +199,14 @@ fn an_html_page_is_reported_with_the_feeds_it_advertises() {
     let error = feed(page.as_bytes(), Some("text/html"), &context).unwrap_err();
     assert!(error.to_string().contains("/rss.xml"), "{error}");
 }
+
+#[test]
+fn an_rss_1_description_is_html_so_its_entities_do_not_reach_excerpts() {
+    let rdf = r#"<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+        <channel rdf:about="http://example.com/"><title>t</title><link>http://example.com/</link><description>d</description></channel>
+        <item rdf:about="http://example.com/1"><title>x</title><link>http://example.com/1</link>
+        <description>Germany&amp;apos;s plan &amp;amp; more &lt;b&gt;bold&lt;/b&gt;</description></item></rdf:RDF>"#;
+    let parsed = run(rdf, &member(), FutureDates::Clamp);
+    assert_eq!(parsed.posts[0].excerpt, "Germany's plan & more bold");
+    assert_eq!(parsed.posts[0].content_html.as_str(), "Germany's plan &amp; more <b>bold</b>");
+}
