@@ -42,6 +42,12 @@ impl RenderCache {
         entries.map.get(key).filter(|(cached, _)| *cached == version).map(|(_, rendered)| Arc::clone(rendered))
     }
 
+    /// The body cached for `key` at whatever version: served while a newer one is rendered.
+    pub fn get_any_version(&self, key: &str) -> Option<Arc<Rendered>> {
+        let entries = self.inner.lock().ok()?;
+        entries.map.get(key).map(|(_, rendered)| Arc::clone(rendered))
+    }
+
     /// Caches `rendered` for `key` at `version`, making room first. A body too large for a
     /// quarter of the budget is served but not kept.
     pub fn insert(&self, key: &str, version: Version, rendered: Arc<Rendered>) {

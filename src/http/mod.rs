@@ -45,6 +45,9 @@ pub struct AppState {
     cache: Arc<cache::RenderCache>,
     subscribe_limiter: Arc<subscribe::RateLimiter>,
     search_limiter: Arc<rate_limit::WindowLimiter>,
+    /// One gate per key being rendered now: requests for a body that is being rendered wait
+    /// for that render (or take the previous body) instead of rendering it again each.
+    rendering: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 /// Cached bodies at most.
@@ -122,11 +125,16 @@ impl AppState {
             cache: Arc::new(cache::RenderCache::new(MAX_CACHED, MAX_CACHED_BYTES)),
             subscribe_limiter: Arc::default(),
             search_limiter: Arc::new(search::search_limiter()),
+            rendering: Arc::default(),
         }
     }
 
     /// The cached body for `key`, rendered again (off the async workers, see `off_thread`)
-    /// only when the store or the config changed. A hit never waits for a permit.
+    /// only when the store or the config changed. A hit never waits for a permit. While one
+    /// request renders a key, the others for it get the previous body if there is one (a
+    /// feed a moment old), or wait for that render; and when no permit is free, the previous
+    /// body is served rather than a 503. So a pass that changes `/feed.atom` under load
+    /// costs one render, not one per waiting reader.
     async fn cached(
         &self,
         key: &str,
@@ -136,10 +144,45 @@ impl AppState {
         if let Some(rendered) = self.cache.get(key, version) {
             return Ok(rendered);
         }
-        let rendered = Arc::new(off_thread(self, render).await?);
-        self.service.metrics.record_render(key.split(':').next().unwrap_or(key));
-        self.cache.insert(key, version, Arc::clone(&rendered));
-        Ok(rendered)
+        let gate = {
+            let mut gates = self.rendering.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(gates.entry(key.to_string()).or_default())
+        };
+        let _turn = match gate.try_lock() {
+            Ok(turn) => turn,
+            Err(_) => match self.cache.get_any_version(key) {
+                Some(previous) => return Ok(previous),
+                None => gate.lock().await,
+            },
+        };
+        let result = self.render_once(key, render).await;
+        let mut gates = self.rendering.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if Arc::strong_count(&gate) <= 2 {
+            gates.remove(key);
+        }
+        result
+    }
+
+    /// Renders `key` unless a render that finished while this request waited already did.
+    async fn render_once(
+        &self,
+        key: &str,
+        render: impl FnOnce() -> Result<Rendered, Error> + Send + 'static,
+    ) -> Result<Arc<Rendered>, Error> {
+        let version = self.service.version();
+        if let Some(rendered) = self.cache.get(key, version) {
+            return Ok(rendered);
+        }
+        match off_thread(self, render).await {
+            Ok(rendered) => {
+                let rendered = Arc::new(rendered);
+                self.service.metrics.record_render(key.split(':').next().unwrap_or(key));
+                self.cache.insert(key, version, Arc::clone(&rendered));
+                Ok(rendered)
+            }
+            Err(Error::Busy(message)) => self.cache.get_any_version(key).ok_or(Error::Busy(message)),
+            Err(error) => Err(error),
+        }
     }
 }
 

@@ -281,8 +281,13 @@ async fn a_saturated_server_refuses_uncached_reads_at_once_and_still_serves_cach
     }
     let (status, _) = app.feed_atom("").await;
     assert_eq!(status, 200, "a cached feed does not need a permit");
+    // A reload makes every cached body outdated; with no permit to render it again, the
+    // feed's previous body is served rather than a 503.
+    assert!(app.rewrite_config(&fixture_members()));
+    let (status, body) = app.feed_atom("").await;
+    assert_eq!(status, 200, "the previous body while none can be rendered: {body}");
     let (_, metrics) = app.metrics().await;
-    assert!(metrics.contains("planet_refused_reads_total 4"), "{metrics}");
+    assert!(metrics.contains("planet_refused_reads_total 5"), "four 503s and the feed's refused render: {metrics}");
     drop(held);
     assert_eq!(app.get("/api/v1/posts?q=Orleans").await.status(), 200);
 }
@@ -310,4 +315,15 @@ async fn stats_and_metrics_report_disk_use_of_the_store_and_the_index() {
     let (_, metrics) = app.metrics().await;
     assert!(metrics.contains("planet_search_ready 1"), "{metrics}");
     assert!(metrics.lines().any(|l| l.starts_with("planet_search_index_bytes ") && !l.ends_with(" 0")));
+}
+
+#[tokio::test]
+async fn many_readers_asking_at_once_for_a_feed_not_yet_rendered_all_get_it() {
+    let app = fixture_app().await;
+    let requests = (0..64).map(|_| app.get("/feed.json"));
+    let statuses: Vec<u16> =
+        futures_util::future::join_all(requests).await.iter().map(|r| r.status().as_u16()).collect();
+    assert!(statuses.iter().all(|s| *s == 200), "one renders, the others wait for it: {statuses:?}");
+    let (_, metrics) = app.metrics().await;
+    assert!(metrics.contains("planet_renders_total{output=\"feed.json\"} 1\n"), "{metrics}");
 }
