@@ -118,6 +118,8 @@ pub fn normalize(
             limits::at_most_chars(clean_line(&sanitize::plain_text_of_title(limits::head(a, MAX_LINE))), MAX_AUTHOR)
         })
         .filter(|a| !a.is_empty());
+    let excerpt_text =
+        excerpt(without_leading_title(&strip_xml_forbidden(&excerpt_source), &title), EXCERPT_CHARACTERS);
     Outcome::Post(Box::new(Post {
         id,
         member: context.member.id.clone(),
@@ -131,10 +133,38 @@ pub fn normalize(
         first_seen: context.now,
         date_source,
         tags,
-        excerpt: excerpt(&strip_xml_forbidden(&excerpt_source), EXCERPT_CHARACTERS),
+        excerpt: excerpt_text,
         content_html,
         content_hash,
     }))
+}
+
+/// The text after a leading copy of the title (blog engines, cnblogs among them, start the
+/// body with the title as a heading; the site would show it twice). Whitespace inside either
+/// is not compared; the copy must end where a word does (a block's end reads as a space), so
+/// `中间件是…` keeps its first word. Text that is only the title is kept as it is.
+fn without_leading_title<'t>(text: &'t str, title: &str) -> &'t str {
+    let mut wanted = title.chars().filter(|c| !c.is_whitespace()).peekable();
+    if wanted.peek().is_none() {
+        return text;
+    }
+    for (at, c) in text.char_indices() {
+        if c.is_whitespace() {
+            continue;
+        }
+        if wanted.next() != Some(c) {
+            return text;
+        }
+        if wanted.peek().is_none() {
+            let after = &text[at + c.len_utf8()..];
+            if after.starts_with(char::is_alphanumeric) {
+                return text;
+            }
+            let rest = after.trim_start_matches(|c: char| c.is_whitespace() || "-:|·—：".contains(c));
+            return if rest.is_empty() { text } else { rest };
+        }
+    }
+    text
 }
 
 /// The entry's web page: an alternate (or unlabelled) link, made absolute, http(s) only:

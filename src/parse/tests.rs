@@ -210,3 +210,16 @@ fn an_rss_1_description_is_html_so_its_entities_do_not_reach_excerpts() {
     assert_eq!(parsed.posts[0].excerpt, "Germany's plan & more bold");
     assert_eq!(parsed.posts[0].content_html.as_str(), "Germany's plan &amp; more <b>bold</b>");
 }
+
+#[test]
+fn an_excerpt_does_not_repeat_a_title_the_body_starts_with() {
+    let rss = r#"<rss version="2.0"><channel><title>t</title>
+        <item><title>ASP.NET Core 中间件</title><guid>1</guid><description>&lt;h1&gt;ASP.NET  Core 中间件&lt;/h1&gt;&lt;p&gt;本文介绍中间件。&lt;/p&gt;</description></item>
+        <item><title>Only a title</title><guid>2</guid><description>&lt;h2&gt;Only a title&lt;/h2&gt;</description></item>
+        <item><title>Series, part 1</title><guid>3</guid><description>&lt;p&gt;Series, part 10 is elsewhere.&lt;/p&gt;</description></item>
+        <item><title>中间件</title><guid>4</guid><description>&lt;p&gt;中间件是管道的一环。&lt;/p&gt;</description></item>
+        </channel></rss>"#;
+    let parsed = run(rss, &member(), FutureDates::Clamp);
+    let excerpts: Vec<&str> = parsed.posts.iter().map(|p| p.excerpt.as_str()).collect();
+    assert_eq!(excerpts, ["本文介绍中间件。", "Only a title", "Series, part 10 is elsewhere.", "中间件是管道的一环。"]);
+}
