@@ -233,6 +233,12 @@ fn mostly_utf8(bytes: &[u8]) -> bool {
     invalid > 0 && multibyte >= 20 * invalid
 }
 
+/// Whether `text` is UTF-8 that was read as Latin-1 or Windows-1252 and encoded again, which
+/// `repair_mangled` undoes (for a warning to the member).
+pub fn is_double_encoded(text: &str) -> bool {
+    !text.is_ascii() && undo_double_encoding(text).is_some()
+}
+
 /// Repairs text mangled before it reached the feed: UTF-8 that was read as Latin-1 and
 /// encoded again ("â€¦" for "…"), and C1 control characters (U+0080-U+009F) that were meant
 /// as Windows-1252 punctuation (`&#146;` for a right quote), as feedparser and HTML5 do.

@@ -62,6 +62,7 @@ pub fn normalize(
             ),
         ));
     }
+    warn_if_double_encoded(entry, warnings);
     let content_html = match cut {
         false => content_html,
         true => {
@@ -137,6 +138,25 @@ pub fn normalize(
         content_html,
         content_hash,
     }))
+}
+
+/// One warning per feed when an entry's title or body is UTF-8 encoded twice (pages captured
+/// through a Latin-1 step): the text is repaired, but the member's feed should be fixed.
+fn warn_if_double_encoded(entry: &Entry, warnings: &mut Vec<Warning>) {
+    if warnings.iter().any(|w| w.code == "double_encoded") {
+        return;
+    }
+    let texts = [
+        entry.title.as_ref().map(|t| t.content.as_str()),
+        entry.summary.as_ref().map(|s| s.content.as_str()),
+        entry.content.as_ref().and_then(|c| c.body.as_deref()),
+    ];
+    if texts.into_iter().flatten().any(|text| decode::is_double_encoded(limits::head(text, 4096))) {
+        warnings.push(Warning::new(
+            "double_encoded",
+            "the feed's text is UTF-8 encoded twice (read as Latin-1 and encoded again); planet repairs it, but the feed should be fixed",
+        ));
+    }
 }
 
 /// The text after a leading copy of the title (blog engines, cnblogs among them, start the

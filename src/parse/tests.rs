@@ -223,3 +223,32 @@ fn an_excerpt_does_not_repeat_a_title_the_body_starts_with() {
     let excerpts: Vec<&str> = parsed.posts.iter().map(|p| p.excerpt.as_str()).collect();
     assert_eq!(excerpts, ["本文介绍中间件。", "Only a title", "Series, part 10 is elsewhere.", "中间件是管道的一环。"]);
 }
+
+#[test]
+fn a_body_encoded_twice_is_repaired_like_its_title_and_the_member_is_warned() {
+    // UTF-8 read as Windows-1252 (C1 controls for its undefined bytes) and encoded again.
+    let twice = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                0x80..=0x9f => encoding_rs::WINDOWS_1252.decode_without_bom_handling(&[b]).0.chars().next().unwrap(),
+                _ => char::from(b),
+            })
+            .collect()
+    };
+    let feed = format!(
+        r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><id>1</id><title>{}</title>
+        <summary type="html"><![CDATA[{}]]></summary><content type="html"><![CDATA[{}]]></content></entry></feed>"#,
+        twice("全面解析中间件"),
+        twice("<p>摘要：执行顺序</p>"),
+        twice("<p>本文全面解析中间件的执行顺序。</p>")
+    );
+    let parsed = run(&feed, &member(), FutureDates::Clamp);
+    let post = &parsed.posts[0];
+    assert_eq!(post.title, "全面解析中间件");
+    assert_eq!(post.excerpt, "摘要：执行顺序");
+    assert_eq!(post.content_html.as_str(), "<p>本文全面解析中间件的执行顺序。</p>");
+    assert!(parsed.warnings.iter().any(|w| w.code == "double_encoded"), "{:?}", parsed.warnings);
+    let clean = run(&feed.replace(&twice("全面解析中间件"), "全面解析中间件"), &member(), FutureDates::Clamp);
+    assert!(clean.warnings.iter().any(|w| w.code == "double_encoded"), "the body alone is still reported");
+    assert!(!run(RSS, &member(), FutureDates::Clamp).warnings.iter().any(|w| w.code == "double_encoded"));
+}
