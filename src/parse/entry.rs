@@ -24,6 +24,8 @@ const EXCERPT_CHARACTERS: usize = 200;
 const FUTURE_GRACE_MINUTES: i64 = 10;
 
 pub struct Input<'a> {
+    /// The entry's place in the document (0 first): undated entries keep that order.
+    pub position: usize,
     pub entry: &'a Entry,
     pub feed_type: &'a FeedType,
     pub bases: EntryBases,
@@ -91,7 +93,9 @@ pub fn normalize(
         return Outcome::Filtered;
     }
     let guid = Some(clean_line(&entry.id)).filter(|g| !g.is_empty());
-    let Some((published, date_source)) = date(entry, context, &title, warnings) else { return Outcome::Skipped };
+    let Some((published, date_source)) = date(entry, input.position, context, &title, warnings) else {
+        return Outcome::Skipped;
+    };
     let updated = updated_date(entry, context, &title, warnings);
     let content_hash = hashing::digest(&[&title, link.as_deref().unwrap_or(""), content_html.as_str()]);
     let link_key = link.as_deref().and_then(identity::normalize_link);
@@ -312,9 +316,21 @@ fn updated_date(
     None
 }
 
+/// The instant an undated entry is dated at: when it was first seen, a second earlier for each
+/// entry above it in the document (feeds list newest first, so the feed's order is kept), and
+/// a fraction of a second fixed per feed, so that undated posts of different feeds fetched in
+/// one pass do not share an instant (readers see duplicate dates, and the river's order
+/// among them would be arbitrary).
+fn undated_instant(context: &Context, position: usize) -> chrono::DateTime<chrono::Utc> {
+    let feed_hash = hashing::digest(&[context.member.id.as_str(), context.feed_url]);
+    let micros = u64::from_str_radix(&feed_hash[..8], 16).unwrap_or_default() % 1_000_000;
+    context.now - Duration::seconds(position as i64) - Duration::microseconds(micros as i64)
+}
+
 /// The published date under the future-date policy; `None` means leave the entry out now.
 fn date(
     entry: &Entry,
+    position: usize,
     context: &Context,
     title: &str,
     warnings: &mut Vec<Warning>,
@@ -322,7 +338,7 @@ fn date(
     let Some(date) = entry.published.or(entry.updated) else {
         warnings
             .push(Warning::new("no_date", format!("'{title}' has no usable date; the time it was first seen is used")));
-        return Some((context.now, DateSource::FirstSeen));
+        return Some((undated_instant(context, position), DateSource::FirstSeen));
     };
     if date <= context.now + Duration::minutes(FUTURE_GRACE_MINUTES) {
         return Some((date, DateSource::Feed));

@@ -162,8 +162,13 @@ pub fn feed(bytes: &[u8], content_type: Option<&str>, context: &Context) -> Resu
         }
         html_budget -= cost;
         let bases = entry_bases.get(index).cloned().unwrap_or_default();
-        let input =
-            entry::Input { entry: raw_entry, feed_type: &parsed.feed_type, bases, feed_author: feed_author.as_deref() };
+        let input = entry::Input {
+            position: index,
+            entry: raw_entry,
+            feed_type: &parsed.feed_type,
+            bases,
+            feed_author: feed_author.as_deref(),
+        };
         match entry::normalize(input, context, &mut used_ids, &mut warnings) {
             entry::Outcome::Post(post) => posts.push(*post),
             entry::Outcome::Filtered => filtered_out += 1,

@@ -76,7 +76,8 @@ fn a_future_updated_date_never_reaches_a_post_unless_the_policy_keeps_it() {
 #[test]
 fn a_post_without_a_date_is_dated_when_first_seen() {
     let parsed = run(RSS, &member(), FutureDates::Clamp);
-    assert_eq!(parsed.posts[2].published, now());
+    let before = now() - chrono::Duration::seconds(3);
+    assert!(parsed.posts[2].published <= now() && parsed.posts[2].published > before, "{}", parsed.posts[2].published);
     assert_eq!(parsed.posts[2].date_source, DateSource::FirstSeen);
     assert!(parsed.warnings.iter().any(|w| w.code == "no_date"));
 }
@@ -251,4 +252,17 @@ fn a_body_encoded_twice_is_repaired_like_its_title_and_the_member_is_warned() {
     let clean = run(&feed.replace(&twice("全面解析中间件"), "全面解析中间件"), &member(), FutureDates::Clamp);
     assert!(clean.warnings.iter().any(|w| w.code == "double_encoded"), "the body alone is still reported");
     assert!(!run(RSS, &member(), FutureDates::Clamp).warnings.iter().any(|w| w.code == "double_encoded"));
+}
+
+#[test]
+fn undated_posts_get_distinct_instants_in_their_feeds_order_and_across_feeds() {
+    let items: String = (0..4).map(|i| format!("<item><title>u{i}</title><guid>u{i}</guid></item>")).collect();
+    let rss = format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>");
+    let parsed = run(&rss, &member(), FutureDates::Clamp);
+    let dates: Vec<_> = parsed.posts.iter().map(|p| p.published).collect();
+    assert!(dates.windows(2).all(|pair| pair[0] > pair[1]), "newest first, as listed: {dates:?}");
+    let mut other = member();
+    other.id = crate::config::MemberId::parse("other").unwrap();
+    let elsewhere = run(&rss, &other, FutureDates::Clamp);
+    assert!(elsewhere.posts.iter().all(|p| !dates.contains(&p.published)), "another feed's undated posts differ");
 }
