@@ -220,3 +220,84 @@ async fn a_tag_feed_has_one_valid_tag_uri_and_self_link_however_the_tag_is_spell
     assert!(bodies[0].contains("feed.atom?tag=c%23+%26+.net"), "one canonical self link: {}", bodies[0]);
     assert_eq!(bodies[0].matches("<entry>").count(), 2);
 }
+
+/// Text a reader would show literally: an entity that should have been decoded.
+fn has_entity_text(text: &str) -> bool {
+    ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#"].iter().any(|entity| text.contains(entity))
+}
+
+/// The W3C feed validator's checks that apply to planet, over all three formats: no date in
+/// the future, no entity text in plain-text fields, no two entries of a feed updated at the
+/// same instant; and every feed says its language.
+#[tokio::test]
+async fn the_feeds_pass_the_validators_checks_on_dates_entities_and_duplicate_instants() {
+    let future = "Tue, 01 Jun 2099 00:00:00 +0000";
+    let rss_items: String = (0..3)
+        .map(|i| {
+            format!(
+                "<item><title>Undated &amp;amp; {i}</title><guid>u{i}</guid><category>C# &amp; .NET</category></item>"
+            )
+        })
+        .chain([format!("<item><title>Soon</title><guid>f</guid><pubDate>{future}</pubDate></item>")])
+        .collect();
+    let undated = format!("<rss version=\"2.0\"><channel><title>u</title>{rss_items}</channel></rss>");
+    let rdf = r#"<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+        <channel rdf:about="http://example.com/"><title>t</title><link>http://example.com/</link><description>d</description></channel>
+        <item rdf:about="http://example.com/1"><title>Germany's plan</title><link>http://example.com/1</link>
+        <description>Germany&amp;apos;s plan &amp;amp; more</description></item></rdf:RDF>"#;
+    let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>a</title><entry><id>e1</id><title>Past, updated later</title>
+        <published>2026-11-01T00:00:00Z</published><updated>2099-01-01T00:00:00Z</updated><author><name>Tom &amp;amp; Jerry</name></author></entry></feed>"#;
+    let app = spawn_app(
+        vec![
+            member("alice", "Alice", undated),
+            member("bob", "Bob", rdf.to_string()),
+            member("carol", "Carol", atom.to_string()),
+        ],
+        None,
+    )
+    .await;
+    app.pass().await;
+    let now = chrono::Utc::now() + chrono::TimeDelta::minutes(1);
+    let mut problems = Vec::new();
+    for (format, body) in [("atom", app.feed_atom("").await.1), ("rss", app.feed_rss("").await.1)] {
+        let feed = feed_rs::parser::parse(body.as_bytes()).unwrap();
+        let mut instants = std::collections::HashSet::new();
+        for entry in &feed.entries {
+            let dates = [entry.published, entry.updated];
+            if dates.iter().flatten().any(|d| *d > now) {
+                problems.push(format!("{format}: a future date in {dates:?}"));
+            }
+            if format == "atom" && !instants.insert(entry.updated) {
+                problems.push(format!("{format}: two entries updated at {:?}", entry.updated));
+            }
+            let summary = entry.summary.as_ref().map(|s| s.content.clone()).unwrap_or_default();
+            let names = entry.authors.iter().filter_map(|a| a.name.clone());
+            let categories = entry.categories.iter().map(|c| c.term.clone());
+            for text in names.chain(categories).chain([summary]).filter(|_| format == "atom") {
+                if has_entity_text(&text) {
+                    problems.push(format!("{format}: entity text in {text:?}"));
+                }
+            }
+        }
+        if feed.updated.is_some_and(|d| d > now) {
+            problems.push(format!("{format}: the feed's own date is in the future"));
+        }
+        assert!(feed.language.is_some(), "{format} says its language");
+    }
+    let (_, json) = app.feed_json("").await;
+    for item in json["items"].as_array().unwrap() {
+        for field in ["date_published", "date_modified"] {
+            if let Some(date) = item[field].as_str() {
+                if chrono::DateTime::parse_from_rfc3339(date).unwrap() > now {
+                    problems.push(format!("json: {field} {date} is in the future"));
+                }
+            }
+        }
+        for field in ["title", "summary"] {
+            if has_entity_text(item[field].as_str().unwrap_or_default()) {
+                problems.push(format!("json: entity text in {field} {}", item[field]));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
