@@ -84,6 +84,25 @@ pub enum Command {
         /// What to read (default: standard input).
         input: Option<PathBuf>,
     },
+    /// Take a post down from every output (it stays in the store and the export). While
+    /// `serve` runs, use `POST /admin/posts/{id}/hide` instead (the store is its alone).
+    Hide {
+        post_id: String,
+        /// Why, for the moderation log.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Put a hidden post back.
+    Unhide {
+        post_id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// The moderation log.
+    Moderation {
+        #[command(subcommand)]
+        command: ModerationCommand,
+    },
     /// Rebuild the full-text search index from the store (`serve` also does this by itself
     /// when the index is missing or of an older schema).
     Reindex {
@@ -118,6 +137,16 @@ pub enum DigestCommand {
         /// Send a week already sent (recipients already served are still skipped).
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModerationCommand {
+    /// Every hide and unhide, oldest first: when, how, which post, why.
+    Log {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -226,6 +255,23 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Reindex { check, if_needed } => reindex(&args.config, check, if_needed),
+        Command::Hide { post_id, reason } => moderate(&args.config, post_id, reason, store::Action::Hide),
+        Command::Unhide { post_id, reason } => moderate(&args.config, post_id, reason, store::Action::Unhide),
+        Command::Moderation { command: ModerationCommand::Log { json } } => {
+            let config = config::load(&args.config)?;
+            let store = Store::open(&config.store.path, config.store.cache_bytes)?;
+            for event in store.moderation_log()? {
+                if json {
+                    println!("{}", serde_json::to_string(&event)?);
+                } else {
+                    let action = if event.action == store::Action::Hide { "hide" } else { "unhide" };
+                    let via = serde_json::to_string(&event.via)?.trim_matches('"').to_string();
+                    let reason = event.reason.as_deref().unwrap_or("-");
+                    println!("{}  {action:<6}  {}  via {via}  {reason}", event.at.to_rfc3339(), event.post_id);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -264,4 +310,21 @@ fn reindex(config_path: &std::path::Path, check: bool, if_needed: bool) -> anyho
         }
         false => Ok(ExitCode::FAILURE),
     }
+}
+
+fn moderate(
+    config_path: &std::path::Path,
+    post_id: String,
+    reason: Option<String>,
+    action: store::Action,
+) -> anyhow::Result<ExitCode> {
+    let config = config::load(config_path)?;
+    let store = Store::open(&config.store.path, config.store.cache_bytes)?;
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    let event =
+        store::ModerationEvent { at: Utc::now(), action, post_id: post_id.clone(), via: store::Via::Cli, reason };
+    anyhow::ensure!(store.moderate(&event)?, "no post '{post_id}' in the store");
+    let done = if action == store::Action::Hide { "hidden from every output" } else { "shown again" };
+    println!("post {post_id}: {done}; the moderation log has it");
+    Ok(ExitCode::SUCCESS)
 }

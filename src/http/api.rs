@@ -305,6 +305,9 @@ async fn post(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
     if !config.shows_member(post.member.as_str()) {
         return Err(missing());
     }
+    if state.service.store.is_hidden(&post.id) {
+        return Err(Error::Gone(format!("post '{id}' was taken down")));
+    }
     json_response(&post_dto(post, &config.members), CACHE_CONTROL)
 }
 

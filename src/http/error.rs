@@ -15,6 +15,9 @@ pub enum Error {
     /// An unknown id in the API.
     #[error("{0}")]
     NotFound(String),
+    /// A post that was taken down by the admin.
+    #[error("{0}")]
+    Gone(String),
     /// An unknown page on the HTML site.
     #[error("{0}")]
     PageNotFound(String),
@@ -46,6 +49,7 @@ impl Error {
         match self {
             Error::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
             Error::NotFound(_) | Error::PageNotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Error::Gone(_) => (StatusCode::GONE, "gone"),
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::AdminDisabled => (StatusCode::FORBIDDEN, "admin_disabled"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

@@ -360,7 +360,7 @@ pub fn visible_posts<V: Into<Verdict>>(
     let mut posts = Vec::with_capacity(limit.min(256));
     for post in iterator {
         let post = post?;
-        if !config.shows_member(post.member.as_str()) {
+        if !config.shows_member(post.member.as_str()) || store.is_hidden(&post.id) {
             continue;
         }
         match judge(&post).into() {

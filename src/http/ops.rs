@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,9 +14,15 @@ use serde_json::json;
 use super::{configured_member, AppState, Error};
 use crate::metrics::Gauges;
 use crate::refresh::PassOptions;
+use crate::store::{Action, ModerationEvent, Via};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics)).route("/admin/refresh", post(refresh))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/admin/refresh", post(refresh))
+        .route("/admin/posts/{id}/hide", post(hide))
+        .route("/admin/posts/{id}/unhide", post(unhide))
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
@@ -59,11 +65,8 @@ fn constant_time_equal(a: &[u8], b: &[u8]) -> bool {
     !length_differs & (difference == 0)
 }
 
-async fn refresh(
-    State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Result<Response, Error> {
+/// Checks the bearer token of an admin request.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Error> {
     let Some(expected) = state.service.admin_token.as_deref() else { return Err(Error::AdminDisabled) };
     let presented = headers
         .get(header::AUTHORIZATION)
@@ -73,6 +76,57 @@ async fn refresh(
     if !constant_time_equal(presented.trim().as_bytes(), expected.as_bytes()) {
         return Err(Error::Unauthorized);
     }
+    Ok(())
+}
+
+async fn hide(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    moderate(state, id, query, headers, Action::Hide).await
+}
+
+async fn unhide(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    moderate(state, id, query, headers, Action::Unhide).await
+}
+
+/// `POST /admin/posts/{id}/hide[?reason=...]` and `/unhide`: takes a post down from every
+/// output at once (or puts it back), and logs who asked and why.
+async fn moderate(
+    state: AppState,
+    id: String,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+    action: Action,
+) -> Result<Response, Error> {
+    authorize(&state, &headers)?;
+    if let Some(unknown) = query.keys().find(|k| *k != "reason") {
+        return Err(Error::bad("query", format!("unknown parameter '{unknown}'; known: reason")));
+    }
+    let reason = query.get("reason").map(|r| r.trim().chars().take(500).collect::<String>()).filter(|r| !r.is_empty());
+    let event = ModerationEvent { at: chrono::Utc::now(), action, post_id: id.clone(), via: Via::Api, reason };
+    let service = state.service.clone();
+    let recorded = super::off_thread(&state, move || Ok(service.store.moderate(&event)?)).await?;
+    if !recorded {
+        return Err(Error::NotFound(format!("no post '{id}'")));
+    }
+    let body = json!({ "post": id, "hidden": action == Action::Hide });
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    authorize(&state, &headers)?;
     if let Some(unknown) = query.keys().find(|k| *k != "member") {
         return Err(Error::bad("query", format!("unknown parameter '{unknown}'")));
     }

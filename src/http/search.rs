@@ -98,13 +98,16 @@ pub fn find(service: &Service, mut find: Find, now: DateTime<Utc>) -> Result<Vec
         ranking: find.ranking,
         limit: find.limit,
         now,
+        hidden: &[],
     };
+    let hidden: Vec<String> = service.store.hidden_post_ids().into_iter().collect();
+    let request = Request { hidden: &hidden, ..request };
     let hits = service.search.search(&request)?;
     let mut found = Vec::with_capacity(hits.len());
     for hit in hits {
         // A post the index still has but the store no longer shows is left out.
         let Some(post) = service.store.post(&hit.id)? else { continue };
-        if !config.shows_member(post.member.as_str()) {
+        if !config.shows_member(post.member.as_str()) || service.store.is_hidden(&post.id) {
             continue;
         }
         let snippet = (!find.text.clauses.is_empty()).then(|| {

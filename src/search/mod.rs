@@ -138,6 +138,8 @@ pub struct Request<'a> {
     pub ranking: Ranking,
     pub limit: usize,
     pub now: DateTime<Utc>,
+    /// Posts taken down (few): left out by id.
+    pub hidden: &'a [String],
 }
 
 impl SearchIndex {
@@ -364,6 +366,10 @@ impl SearchIndex {
             Box::new(TermSetQuery::new(members.iter().map(|m| Term::from_field_text(f.member, m.as_str()))))
         };
         let mut must: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, member_terms(request.visible))];
+        if !request.hidden.is_empty() {
+            let ids = request.hidden.iter().map(|id| Term::from_field_text(f.id, id));
+            must.push((Occur::MustNot, Box::new(TermSetQuery::new(ids))));
+        }
         for clause in &request.query.clauses {
             must.push((Occur::Must, Box::new(self.clause_query(clause))));
         }

@@ -71,6 +71,7 @@ impl Fixture {
             ranking: Ranking::Relevance { offset: 0 },
             limit: 10,
             now: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+            hidden: &[],
         };
         adjust(&mut request);
         self.index.search(&request).unwrap().into_iter().map(|hit| hit.id).collect()

@@ -9,6 +9,7 @@ mod digest;
 mod keys;
 mod member_index;
 mod migrate;
+mod moderation;
 mod post_codec;
 mod transfer;
 
@@ -24,6 +25,7 @@ use crate::model::{FeedState, Post};
 pub use digest::{Delivery, DeliveryStatus, Subscriber, SubscriberStatus, WeekSent};
 pub use member_index::MemberAliases;
 use member_index::MemberPosts;
+pub use moderation::{Action, ModerationEvent, Via};
 use post_codec::{decode_post, encode_post};
 pub use transfer::{export, import, ImportCounts};
 
@@ -50,6 +52,10 @@ pub struct Store {
     /// Post ids written since the search index last took them in, to a write sequence
     /// number: the index's outbox, filled in the same transaction as the post (see `search`).
     search_pending: sled::Tree,
+    /// Hidden post ids to their hide event, and the audit log of hides and unhides.
+    hidden: sled::Tree,
+    moderation_log: sled::Tree,
+    hidden_ids: std::sync::Arc<std::sync::RwLock<std::collections::BTreeSet<String>>>,
     /// Bumped by every write, so caches of rendered output know when to rebuild.
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The `posts` counter as last committed.
@@ -127,6 +133,9 @@ impl Store {
             deliveries: tree("deliveries")?,
             digests_sent: tree("digests_sent")?,
             search_pending: tree("search_pending")?,
+            hidden: tree("hidden")?,
+            moderation_log: tree("moderation_log")?,
+            hidden_ids: Default::default(),
             db,
             generation: Default::default(),
             post_count: Default::default(),
@@ -134,6 +143,7 @@ impl Store {
         };
         migrate::to_current(&store)?;
         post_codec::rewrite_outdated(&store)?;
+        store.load_hidden_ids()?;
         let count = match store.counters.get(POSTS_COUNTER)? {
             Some(bytes) => counter_value(&bytes)?,
             None => {

@@ -17,6 +17,8 @@ enum Line {
     Post(Box<Post>),
     FeedState(Box<FeedState>),
     Subscriber(Box<super::Subscriber>),
+    /// A hide or unhide from the audit log, replayed in order on import.
+    Moderation(Box<super::ModerationEvent>),
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -24,6 +26,7 @@ pub struct ImportCounts {
     pub posts: usize,
     pub feed_states: usize,
     pub subscribers: usize,
+    pub moderation_events: usize,
 }
 
 /// Writes every post (oldest first) and every feed state.
@@ -45,6 +48,11 @@ pub fn export(store: &Store, mut out: impl Write) -> anyhow::Result<ImportCounts
         serde_json::to_writer(&mut out, &Line::Subscriber(Box::new(subscriber)))?;
         out.write_all(b"\n")?;
         counts.subscribers += 1;
+    }
+    for event in store.moderation_log()? {
+        serde_json::to_writer(&mut out, &Line::Moderation(Box::new(event)))?;
+        out.write_all(b"\n")?;
+        counts.moderation_events += 1;
     }
     out.flush()?;
     Ok(counts)
@@ -79,6 +87,17 @@ pub fn import(store: &Store, input: impl BufRead) -> anyhow::Result<ImportCounts
             Line::Subscriber(subscriber) => {
                 store.put_subscriber(&subscriber)?;
                 counts.subscribers += 1;
+            }
+            Line::Moderation(event) => {
+                // The posts read so far are saved first: the event names one of them.
+                save_batch(store, &mut batch)?;
+                anyhow::ensure!(
+                    store.moderate(&event)?,
+                    "line {}: a moderation event for post {} that the import does not hold",
+                    index + 1,
+                    event.post_id
+                );
+                counts.moderation_events += 1;
             }
             Line::FeedState(state) => {
                 let member =

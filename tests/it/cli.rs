@@ -278,3 +278,47 @@ fn serve_refuses_to_start_with_a_weak_admin_token() {
         assert!(text(&output.stderr).contains("PLANET_ADMIN_TOKEN has"), "{}", text(&output.stderr));
     }
 }
+
+#[tokio::test]
+async fn hide_unhide_and_the_moderation_log_from_the_command_line_survive_export_and_import() {
+    let server = FixtureServer::start().await;
+    server.route("/a.xml", Route::feed_with_etag(rss("alice", 2), "\"a\""));
+    let directory = tempfile::tempdir().unwrap();
+    write_config(
+        directory.path(),
+        &format!("[fetch]\n{LOOPBACK_FIXTURES}\n{}", &members(&[("alice", server.url("/a.xml"))])),
+    );
+    let dir = directory.path().to_path_buf();
+    let run = |args: Vec<String>| {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || planet(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir))
+    };
+    let args = |text: &str| text.split(' ').map(str::to_string).collect::<Vec<_>>();
+    assert!(run(args("fetch")).await.unwrap().status.success());
+    let export = text(&run(args("export")).await.unwrap().stdout);
+    let id = export.lines().find(|l| l.contains("alice post 0")).unwrap().split("\"id\":\"").nth(1).unwrap()[..32]
+        .to_string();
+
+    let hide = run(vec!["hide".into(), id.clone(), "--reason".into(), "copied from elsewhere".into()]).await.unwrap();
+    assert!(text(&hide.stdout).contains("hidden from every output"), "{}", text(&hide.stderr));
+    let missing = run(args("hide 0123abcd")).await.unwrap();
+    assert!(!missing.status.success() && text(&missing.stderr).contains("no post '0123abcd'"));
+    let log = text(&run(args("moderation log")).await.unwrap().stdout);
+    assert!(
+        log.contains(&id) && log.contains("hide") && log.contains("via cli") && log.contains("copied from elsewhere"),
+        "{log}"
+    );
+
+    // The export keeps the post and the log; an import into an empty store restores both.
+    let backup = run(args("export --output backup.jsonl")).await.unwrap();
+    assert!(backup.status.success());
+    let exported = std::fs::read_to_string(dir.join("backup.jsonl")).unwrap();
+    assert!(exported.contains("alice post 0") && exported.contains("\"kind\":\"moderation\""));
+    std::fs::remove_dir_all(dir.join("store")).unwrap();
+    assert!(run(args("import backup.jsonl")).await.unwrap().status.success());
+    let restored = text(&run(args("moderation log --json")).await.unwrap().stdout);
+    assert_eq!(restored.lines().count(), 1, "{restored}");
+    assert!(restored.contains(&id) && restored.contains("\"action\":\"hide\""));
+    let unhide = run(vec!["unhide".into(), id.clone()]).await.unwrap();
+    assert!(text(&unhide.stdout).contains("shown again"));
+}

@@ -242,6 +242,15 @@ impl TestApp {
         (response.status().as_u16(), response.json().await.unwrap_or_default())
     }
 
+    /// `POST /admin/posts/{id}/{action}` (`hide` or `unhide`) with `query` (`?reason=...`).
+    pub async fn admin_moderate(&self, token: Option<&str>, id: &str, action: &str, query: &str) -> u16 {
+        let mut request = self.client.post(format!("{}/admin/posts/{id}/{action}{query}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().status().as_u16()
+    }
+
     /// One fetch pass now, as the scheduler would run it.
     pub async fn pass(&self) -> PassReport {
         self.service.try_run_pass(Utc::now(), &PassOptions::default()).await.unwrap().expect("no other pass is running")

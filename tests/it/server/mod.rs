@@ -6,5 +6,6 @@ mod clients;
 mod connections;
 mod feeds;
 mod lifecycle;
+mod moderation;
 mod pages;
 mod posts_api;
