@@ -31,6 +31,7 @@ fn post(member_id: &str, id: &str, hours: i64) -> Post {
         excerpt: "excerpt".into(),
         content_html: sanitize::html("<p>body</p>", None),
         content_hash: "hash".into(),
+        backlog: false,
     }
 }
 
@@ -128,10 +129,26 @@ fn a_second_open_of_a_store_in_use_is_a_clear_error() {
     assert!(error.to_string().contains("in use by another planet process"), "{error}");
 }
 
+/// sled itself on `path`, tried again for a moment while a handle dropped in this test is
+/// still releasing its lock (see `open_sled`).
+fn open_raw(path: &std::path::Path) -> sled::Db {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(error) if started.elapsed() < std::time::Duration::from_secs(5) => {
+                let _ = error;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(error) => panic!("cannot open {}: {error}", path.display()),
+        }
+    }
+}
+
 /// Writes `posts` in the version-1 layout (one index key per post and per alias), as the
 /// planet before the member indexes did.
 pub(crate) fn write_version_1_store(path: &std::path::Path, posts: &[Post]) {
-    let db = sled::open(path).unwrap();
+    let db = open_raw(path);
     db.insert("schema_version", &1u32.to_be_bytes()).unwrap();
     let (by_time, by_member, aliases) = (
         db.open_tree("posts_by_time").unwrap(),
@@ -201,7 +218,7 @@ fn a_version_1_store_is_migrated_on_open_and_keeps_posts_order_aliases_and_stati
 fn a_store_from_a_newer_planet_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
-    let db = sled::open(&path).unwrap();
+    let db = open_raw(&path);
     db.insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
     drop(db);
     let error = Store::open(&path, 1024 * 1024).err().expect("a newer store must be refused");
@@ -228,7 +245,7 @@ fn a_migration_cut_short_by_a_crash_is_redone_from_the_old_trees_on_the_next_ope
     write_version_1_store(&path, &[post("a", "a1", 1)]);
     {
         // What a crash half-way through a migration leaves: some new entries, version still 1.
-        let db = sled::open(&path).unwrap();
+        let db = open_raw(&path);
         db.open_tree("timeline")
             .unwrap()
             .insert(keys::by_time(time(7), "half"), encode(&post("a", "half", 7)).unwrap())
