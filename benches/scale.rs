@@ -134,6 +134,7 @@ fn write_export(path: &std::path::Path, posts: usize) -> u64 {
             excerpt: "长沙.NET技术社区的文章".into(),
             content_html: planet::sanitize::html(&html, None),
             content_hash: format!("{i}"),
+            backlog: false,
         };
         let line = serde_json::json!({ "kind": "post" });
         let mut value = serde_json::to_value(&post).unwrap();

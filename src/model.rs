@@ -61,6 +61,11 @@ pub struct Post {
     pub content_html: SafeHtml,
     /// Hash of what a reader sees (title, link, content); a change means an edit.
     pub content_hash: String,
+    /// Stored from a feed's first fetch past `[river] first_fetch_posts` undated or
+    /// same-dated posts: shown on the member's page, in search and the API, never in the
+    /// combined feeds, the home page or the digest (a new member does not flood them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backlog: bool,
 }
 
 /// Where `published` came from.

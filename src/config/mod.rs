@@ -31,6 +31,15 @@ pub struct Config {
     pub members: Vec<Member>,
     pub digest: DigestConfig,
     pub events: Vec<Event>,
+    pub river: RiverConfig,
+}
+
+/// `[river]`: what keeps one member from flooding the combined outputs.
+#[derive(Debug, Clone)]
+pub struct RiverConfig {
+    /// On a feed's first fetch, how many undated or same-dated posts count as new; the rest
+    /// are backlog (on the member's page, in search and the API, not in the river).
+    pub first_fetch_posts: usize,
 }
 
 impl Config {

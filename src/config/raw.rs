@@ -18,6 +18,15 @@ pub struct RawConfig {
     pub digest: Option<RawDigest>,
     #[serde(default)]
     pub events: Vec<RawEvent>,
+    #[serde(default)]
+    pub river: RawRiver,
+}
+
+/// `[river]`: what keeps one member from flooding the combined outputs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRiver {
+    pub first_fetch_posts: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

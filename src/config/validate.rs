@@ -12,8 +12,8 @@ use url::Url;
 
 use super::raw::{RawConfig, RawDigest, RawEvent, RawFetch, RawFilter, RawMember};
 use super::{
-    Config, ConfigError, DigestConfig, Event, FetchConfig, FutureDates, Mailbox, Member, MemberId, PostFilter, Site,
-    SmtpSecurity, StoreConfig,
+    Config, ConfigError, DigestConfig, Event, FetchConfig, FutureDates, Mailbox, Member, MemberId, PostFilter,
+    RiverConfig, Site, SmtpSecurity, StoreConfig,
 };
 
 const DEFAULT_SCHEDULE: &str = "0 */30 * * * *";
@@ -90,7 +90,16 @@ pub fn config(text: &str, path: &Path) -> Result<Config, ConfigError> {
     }
     let digest = digest(&locator, raw.digest.as_ref().unwrap_or(&RawDigest::default()), &site)?;
     let events = raw.events.iter().map(|event| self::event(&locator, event, &site)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Config { source: path.to_path_buf(), site, store, fetch, members, digest, events })
+    let river = RiverConfig {
+        first_fetch_posts: match &raw.river.first_fetch_posts {
+            Some(n) if *n.get_ref() > 200 => {
+                return Err(locator.at(n, "river.first_fetch_posts", "must be at most 200 (a feed's entries per pass)"))
+            }
+            Some(n) => *n.get_ref(),
+            None => 5,
+        },
+    };
+    Ok(Config { source: path.to_path_buf(), site, store, fetch, members, digest, events, river })
 }
 
 const DEFAULT_DIGEST_SCHEDULE: &str = "0 0 9 * * MON";

@@ -28,6 +28,7 @@ fn post(member: &str, id: &str, title: &str, published: &str) -> Post {
         excerpt: format!("{title} 摘要"),
         content_html: sanitize::html("<p>x</p>", None),
         content_hash: "h".into(),
+        backlog: false,
     }
 }
 

@@ -82,14 +82,15 @@ fn found_posts(state: &AppState, text: &str, tag: Option<String>, limit: usize) 
     let text = if text.is_empty() { Default::default() } else { search::parse_q(text)? };
     let ranking = Ranking::Newest { before: None };
     let find = search::Find { text, member: None, tag, since: None, until: None, ranking, limit };
-    Ok(search::find(&state.service, find, Utc::now())?.into_iter().map(|f| f.post).collect())
+    Ok(search::find(&state.service, find, Utc::now())?.into_iter().map(|f| f.post).filter(|p| !p.backlog).collect())
 }
 
 fn render_feed(state: &AppState, format: Format, selection: Selection) -> Result<Rendered, Error> {
     let config = state.service.config();
     let site = &config.site;
     let posts = match &selection {
-        Selection::All => visible_posts(state, None, None, site.feed_size, |_| true)?,
+        // The combined feeds are the river: a first fetch's backlog stays on member feeds.
+        Selection::All => visible_posts(state, None, None, site.feed_size, |post| !post.backlog)?,
         Selection::Member(id) => visible_posts(state, Some(id), None, site.feed_size, |_| true)?,
         Selection::Tag(tag) => found_posts(state, "", Some(tag.to_lowercase()), site.feed_size)?,
         Selection::Search(query) => found_posts(state, query, None, site.feed_size)?,

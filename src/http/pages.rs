@@ -65,7 +65,7 @@ async fn index(
         .cached(&format!("page:{uri}"), move || {
             let state = render_state;
             let config = state.service.config();
-            let mut posts = visible_posts(&state, None, after.as_ref(), PAGE_SIZE + 1, |_| true)?;
+            let mut posts = visible_posts(&state, None, after.as_ref(), PAGE_SIZE + 1, |post| !post.backlog)?;
             let older = (posts.len() > PAGE_SIZE).then(|| {
                 posts.truncate(PAGE_SIZE);
                 format!(

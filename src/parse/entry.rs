@@ -141,6 +141,7 @@ pub fn normalize(
         excerpt: excerpt_text,
         content_html,
         content_hash,
+        backlog: false,
     }))
 }
 

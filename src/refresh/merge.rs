@@ -56,7 +56,10 @@ pub fn parse_and_save(
         Ok(parsed) => parsed,
         Err(error) => return Ok(Err(error)),
     };
-    let (to_write, mut counts) = merge(store, member, parsed.posts, now)?;
+    // A feed never fetched before (a new member, a new feed URL) may list dozens of old
+    // posts without dates, or all stamped with the build time.
+    let first_fetch = state.last_success.is_none().then_some(config.river.first_fetch_posts);
+    let (to_write, mut counts) = merge(store, member, parsed.posts, now, first_fetch)?;
     counts.filtered = parsed.filtered_out;
     state.etag = body.validators.etag.clone();
     state.last_modified = body.validators.last_modified.clone();
@@ -75,8 +78,10 @@ pub fn merge(
     member: &Member,
     fresh: Vec<Post>,
     now: DateTime<Utc>,
+    first_fetch: Option<usize>,
 ) -> anyhow::Result<(Vec<Post>, Counts)> {
     let mut counts = Counts::default();
+    let mut flood = FloodGuard::new(&fresh, first_fetch);
     let mut used: HashSet<String> = HashSet::new();
     let mut to_write = Vec::new();
     let aliases = store.aliases(&member.id)?;
@@ -93,6 +98,7 @@ pub fn merge(
             }
             None => {
                 post.first_seen = now;
+                post.backlog = flood.is_backlog(&post);
                 counts.new += 1;
                 to_write.push(post.clone());
             }
@@ -128,9 +134,43 @@ fn stored_match(
     Ok(None)
 }
 
+/// On a feed's first fetch, lets the first `limit` undated or same-dated new posts (in the
+/// feed's order) through to the river and marks the rest as backlog. Same-dated means more
+/// than `limit` posts stamped with one instant (a generator's build time); a few posts of
+/// one date-only day are not a flood. Dated posts keep their dates and are never backlog: an
+/// old date already keeps a post off the top.
+struct FloodGuard {
+    limit: Option<usize>,
+    shared_instants: HashSet<DateTime<Utc>>,
+    let_through: usize,
+}
+
+impl FloodGuard {
+    fn new(fresh: &[Post], limit: Option<usize>) -> FloodGuard {
+        let mut counts: std::collections::HashMap<DateTime<Utc>, usize> = std::collections::HashMap::new();
+        for post in fresh.iter().filter(|p| p.date_source == DateSource::Feed) {
+            *counts.entry(post.published).or_default() += 1;
+        }
+        let crowded = |count: &usize| limit.is_some_and(|limit| *count > limit);
+        let shared_instants = counts.into_iter().filter(|(_, count)| crowded(count)).map(|(at, _)| at).collect();
+        FloodGuard { limit, shared_instants, let_through: 0 }
+    }
+
+    fn is_backlog(&mut self, post: &Post) -> bool {
+        let Some(limit) = self.limit else { return false };
+        let undated = post.date_source != DateSource::Feed || self.shared_instants.contains(&post.published);
+        if !undated {
+            return false;
+        }
+        self.let_through += 1;
+        self.let_through > limit
+    }
+}
+
 fn carry_over(post: &mut Post, existing: &PostSummary) {
     post.id = existing.id.clone();
     post.first_seen = existing.first_seen;
+    post.backlog = existing.backlog;
     match post.date_source {
         DateSource::Feed => {}
         DateSource::FirstSeen => post.published = existing.published,

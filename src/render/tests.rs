@@ -38,6 +38,7 @@ fn fixture() -> (config::Config, Vec<Post>) {
         excerpt: format!("Excerpt {HOSTILE}"),
         content_html: sanitize::html("<p>Body <b>bold</b></p>", None),
         content_hash: "h".into(),
+        backlog: false,
     };
     (config, vec![post])
 }

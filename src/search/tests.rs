@@ -25,6 +25,7 @@ fn post(member: &str, id: &str, title: &str, body: &str, tags: &[&str], day: u32
         excerpt: String::new(),
         content_html: crate::sanitize::html(body, None),
         content_hash: id.into(),
+        backlog: false,
     }
 }
 

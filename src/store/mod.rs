@@ -111,6 +111,8 @@ pub struct PostSummary {
     pub tags: Vec<String>,
     pub author: Option<String>,
     pub updated: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pub backlog: bool,
 }
 
 impl Store {

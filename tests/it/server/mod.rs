@@ -9,3 +9,4 @@ mod lifecycle;
 mod moderation;
 mod pages;
 mod posts_api;
+mod river;
