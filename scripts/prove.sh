@@ -30,9 +30,7 @@ if [ "$short" = "--short" ]; then
     cargo bench --bench scale -- --sizes 1000,5000
     scripts/bench_serving.sh 2
     scripts/crash_test.sh 3
-    # 90 s: each pass also writes the search index, whose segments and readers settle after
-    # the first few passes; 40 s compared two moments of that warm-up, not a steady state.
-    scripts/soak.sh 90 100
+    scripts/soak.sh 40 100
     scripts/fuzz_api.sh 20
     scripts/hostile.sh --short
 else

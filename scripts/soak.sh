@@ -5,8 +5,7 @@
 # amount of data stays the same: growth in memory then means a leak, not more posts).
 # Fails on any 5xx, any ERROR in planet's log, or resident memory that grows more than 10%
 # after warm-up. Memory is sampled every second; warm-up is the first quarter of the run
-# (at least 20 s: the sled cache, the render cache and the search index's segments fill
-# during the first passes; runs under 90 s stop before the index settles), and
+# (at least 20 s: the sled cache and the render cache fill during the first passes), and
 # the check compares the median of the first third after warm-up with the median of the
 # last third, so a sample taken in the middle of a pass does not read as a leak.
 # Bounded in time and rate (RATE requests/s).
