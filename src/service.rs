@@ -271,9 +271,7 @@ impl Service {
     /// it on a blocking thread, tests call it as the single step it is.
     pub fn update_search_index(&self) -> anyhow::Result<usize> {
         let config = self.config();
-        let names = |member: &config::MemberId| {
-            config.members.iter().find(|m| &m.id == member).map_or_else(|| member.to_string(), |m| m.name.clone())
-        };
+        let names = |member: &config::MemberId| config.member_name(member);
         let stopping = || *self.stop_passes.borrow();
         let rebuilt = match self.search.is_ready() && !self.search.rebuild_beats_catch_up(&self.store) {
             true => 0,
@@ -294,9 +292,7 @@ impl Service {
     /// Rebuilds the search index from the store now, whatever its state (`planet reindex`).
     pub fn rebuild_search_index(&self) -> anyhow::Result<usize> {
         let config = self.config();
-        let names = |member: &config::MemberId| {
-            config.members.iter().find(|m| &m.id == member).map_or_else(|| member.to_string(), |m| m.name.clone())
-        };
+        let names = |member: &config::MemberId| config.member_name(member);
         Ok(self.search.rebuild(&self.store, &names, &|| false)?.unwrap_or_default())
     }
 

@@ -51,6 +51,11 @@ impl Config {
             || self.members.iter().find(|m| m.id == post.member).is_some_and(|m| m.tags.iter().any(matches))
     }
 
+    /// The display name of a member, or the id of one no longer configured.
+    pub fn member_name(&self, id: &MemberId) -> String {
+        self.members.iter().find(|m| &m.id == id).map_or_else(|| id.to_string(), |m| m.name.clone())
+    }
+
     /// The members whose feeds.toml entry has `tag` (lowercase): all their posts are filed
     /// under it.
     pub fn members_tagged(&self, tag: &str) -> Vec<MemberId> {
