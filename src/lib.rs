@@ -45,6 +45,7 @@ pub mod model;
 pub mod parse;
 pub mod refresh;
 pub mod render;
+pub mod river;
 pub mod sanitize;
 pub mod search;
 pub mod serve;

@@ -40,6 +40,9 @@ pub struct RiverConfig {
     /// On a feed's first fetch, how many undated or same-dated posts count as new; the rest
     /// are backlog (on the member's page, in search and the API, not in the river).
     pub first_fetch_posts: usize,
+    /// The most posts of one member on one day (site time zone) that the combined feeds, the
+    /// home page and the digest show; member feeds, member pages and the API are not capped.
+    pub max_per_member_per_day: usize,
 }
 
 impl Config {

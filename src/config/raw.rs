@@ -27,6 +27,7 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawRiver {
     pub first_fetch_posts: Option<Spanned<usize>>,
+    pub max_per_member_per_day: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -98,6 +98,16 @@ pub fn config(text: &str, path: &Path) -> Result<Config, ConfigError> {
             Some(n) => *n.get_ref(),
             None => 5,
         },
+        max_per_member_per_day: match &raw.river.max_per_member_per_day {
+            Some(n) if *n.get_ref() == 0 => {
+                return Err(locator.at(n, "river.max_per_member_per_day", "must be at least 1"))
+            }
+            Some(n) if *n.get_ref() > 1000 => {
+                return Err(locator.at(n, "river.max_per_member_per_day", "must be at most 1000"))
+            }
+            Some(n) => *n.get_ref(),
+            None => 5,
+        },
     };
     Ok(Config { source: path.to_path_buf(), site, store, fetch, members, digest, events, river })
 }

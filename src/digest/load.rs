@@ -28,5 +28,5 @@ pub fn week_posts(config: &Config, store: &Store, week: Week) -> anyhow::Result<
 /// The digest of `week` as the store holds it now.
 pub fn compose_week(config: &Config, store: &Store, week: Week) -> anyhow::Result<Digest> {
     let posts = week_posts(config, store, week)?;
-    Ok(compose(&config.site, &config.digest, &config.members, &posts, &config.events, week))
+    Ok(compose(&config.site, &config.digest, &config.river, &config.members, &posts, &config.events, week))
 }

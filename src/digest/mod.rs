@@ -11,7 +11,7 @@ mod week;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::config::{DigestConfig, Event, Member, Site};
+use crate::config::{DigestConfig, Event, Member, RiverConfig, Site};
 use crate::model::Post;
 use crate::texts::fill;
 
@@ -80,6 +80,7 @@ pub const MAX_POSTS_PER_MEMBER: usize = 10;
 pub fn compose(
     site: &Site,
     config: &DigestConfig,
+    river: &RiverConfig,
     members: &[Member],
     posts: &[Post],
     events: &[Event],
@@ -92,6 +93,9 @@ pub fn compose(
     let mut groups: Vec<MemberGroup> = Vec::new();
     let mut in_week: Vec<&Post> = posts.iter().filter(|p| p.published >= starts && p.published < ends).collect();
     in_week.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
+    // A member's posts past the daily cap are counted in "还有 N 篇", like those past the
+    // weekly one.
+    let (in_week, held_back) = crate::river::cap_posts(&in_week, river.max_per_member_per_day, zone);
     for post in in_week {
         let member_url = absolute(&format!("members/{}", post.member));
         let when = post.published.with_timezone(&zone);
@@ -119,10 +123,12 @@ pub fn compose(
     }
     // Members with most posts first; ties by name, so the order is stable.
     groups.sort_by(|a, b| b.posts.len().cmp(&a.posts.len()).then_with(|| a.member_name.cmp(&b.member_name)));
-    let post_count = groups.iter().map(|g| g.posts.len()).sum();
+    // Every post of the week counts, shown or not.
+    let post_count = groups.iter().map(|g| g.posts.len()).sum::<usize>() + held_back.values().sum::<usize>();
     let member_count = groups.len();
     for group in &mut groups {
-        let extra = group.posts.len().saturating_sub(MAX_POSTS_PER_MEMBER);
+        let capped = held_back.iter().find(|(member, _)| member.as_str() == group.member_id).map_or(0, |(_, n)| *n);
+        let extra = group.posts.len().saturating_sub(MAX_POSTS_PER_MEMBER) + capped;
         if extra > 0 {
             group.posts.truncate(MAX_POSTS_PER_MEMBER);
             group.more = Some(fill(t.digest_more, &[("count", &extra)]));

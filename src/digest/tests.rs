@@ -76,7 +76,7 @@ fn compose_groups_by_member_with_most_posts_first_and_lists_upcoming_events() {
         post("alice", "old", "Last week", "2026-11-20T02:00:00Z"),
     ];
     let week = Week::parse("2026-W48").unwrap();
-    let digest = compose(&config.site, &config.digest, &config.members, &posts, &config.events, week);
+    let digest = compose(&config.site, &config.digest, &config.river, &config.members, &posts, &config.events, week);
     assert_eq!(digest.headline, "本周 2 位成员发表了 3 篇文章");
     assert_eq!(digest.subject, "长沙.NET社区周报 · 2026 第 48 周 · 3 篇");
     let names: Vec<&str> = digest.groups.iter().map(|g| g.member_name.as_str()).collect();
@@ -92,7 +92,15 @@ fn compose_groups_by_member_with_most_posts_first_and_lists_upcoming_events() {
 #[test]
 fn an_empty_week_says_so() {
     let config = config();
-    let digest = compose(&config.site, &config.digest, &config.members, &[], &[], Week::parse("2026-W10").unwrap());
+    let digest = compose(
+        &config.site,
+        &config.digest,
+        &config.river,
+        &config.members,
+        &[],
+        &[],
+        Week::parse("2026-W10").unwrap(),
+    );
     assert_eq!(digest.post_count, 0);
     assert_eq!(digest.headline, "本周没有成员发表文章。");
 }
@@ -117,7 +125,7 @@ fn the_composed_digest_and_its_text_mail_match_their_snapshots() {
         post("bob", "b2", "EF Core 性能调优", "2026-11-29T15:30:00Z"),
     ];
     let week = Week::parse("2026-W48").unwrap();
-    let digest = compose(&config.site, &config.digest, &config.members, &posts, &config.events, week);
+    let digest = compose(&config.site, &config.digest, &config.river, &config.members, &posts, &config.events, week);
     assert_snapshot("2026-W48.json", &format!("{}\n", serde_json::to_string_pretty(&digest).unwrap()));
     let text =
         crate::render::digest::email_text(&config.site, &digest, Some("https://planet.example.cn/unsubscribe?token=t"));

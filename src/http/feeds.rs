@@ -89,8 +89,9 @@ fn render_feed(state: &AppState, format: Format, selection: Selection) -> Result
     let config = state.service.config();
     let site = &config.site;
     let posts = match &selection {
-        // The combined feeds are the river: a first fetch's backlog stays on member feeds.
-        Selection::All => visible_posts(state, None, None, site.feed_size, |post| !post.backlog)?,
+        // The combined feeds are the river: a first fetch's backlog and a member's posts past
+        // the daily cap stay on member feeds.
+        Selection::All => super::river::river_posts(state, None, site.feed_size)?.posts,
         Selection::Member(id) => visible_posts(state, Some(id), None, site.feed_size, |_| true)?,
         Selection::Tag(tag) => found_posts(state, "", Some(tag.to_lowercase()), site.feed_size)?,
         Selection::Search(query) => found_posts(state, query, None, site.feed_size)?,

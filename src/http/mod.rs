@@ -12,6 +12,7 @@ pub mod listen;
 mod ops;
 mod pages;
 mod rate_limit;
+mod river;
 mod search;
 mod subscribe;
 

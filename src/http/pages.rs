@@ -65,9 +65,11 @@ async fn index(
         .cached(&format!("page:{uri}"), move || {
             let state = render_state;
             let config = state.service.config();
-            let mut posts = visible_posts(&state, None, after.as_ref(), PAGE_SIZE + 1, |post| !post.backlog)?;
+            let river = super::river::river_posts(&state, after.as_ref(), PAGE_SIZE + 1)?;
+            let (mut posts, mut held_back) = (river.posts, river.held_back);
             let older = (posts.len() > PAGE_SIZE).then(|| {
                 posts.truncate(PAGE_SIZE);
+                held_back.truncate(PAGE_SIZE);
                 format!(
                     "{}?before={}",
                     site::base_path(&config.site),
@@ -75,7 +77,8 @@ async fn index(
                 )
             });
             let members = config.members.iter().map(|m| health(&state, m)).collect::<Result<Vec<_>, _>>()?;
-            let body = site::index(&config.site, &members, &posts, older, state.service.subscriptions_enabled());
+            let body =
+                site::index(&config.site, &members, &posts, &held_back, older, state.service.subscriptions_enabled());
             Ok(Rendered::new(body, "text/html; charset=utf-8", None))
         })
         .await?;

@@ -85,13 +85,15 @@ struct PostView {
     published_iso: String,
     time: String,
     excerpt: String,
+    /// "还有 N 篇" under the last post of a member's day the river capped; empty otherwise.
+    held_back: String,
 }
 
 /// Posts grouped by day in the site's time zone, newest first.
-fn days(site: &Site, members: &[Member], posts: &[Post]) -> Vec<Day> {
+fn days(site: &Site, members: &[Member], posts: &[Post], held_back: &[usize]) -> Vec<Day> {
     let base = base_path(site);
     let mut days: Vec<Day> = Vec::new();
-    for post in posts {
+    for (index, post) in posts.iter().enumerate() {
         let local = post.published.with_timezone(&site.timezone);
         let iso = local.format("%Y-%m-%d").to_string();
         if days.last().is_none_or(|day| day.iso != iso) {
@@ -111,6 +113,10 @@ fn days(site: &Site, members: &[Member], posts: &[Post]) -> Vec<Day> {
             published_iso: post.published.to_rfc3339(),
             time: local.format("%H:%M").to_string(),
             excerpt: post.excerpt.clone(),
+            held_back: match held_back.get(index) {
+                Some(&count) if count > 0 => fill(texts(site).river_more, &[("count", &count)]),
+                _ => String::new(),
+            },
         };
         if let Some(day) = days.last_mut() {
             day.posts.push(view);
@@ -139,7 +145,16 @@ impl MemberHealth<'_> {
     }
 }
 
-pub fn index(site: &Site, members: &[MemberHealth], posts: &[Post], older: Option<String>, subscribe: bool) -> String {
+/// The home page: the river's `posts` with, per post, how many of its member's day the cap
+/// held back (see `crate::river::held_back_notes`).
+pub fn index(
+    site: &Site,
+    members: &[MemberHealth],
+    posts: &[Post],
+    held_back: &[usize],
+    older: Option<String>,
+    subscribe: bool,
+) -> String {
     let all_members: Vec<Member> = members.iter().map(|m| m.member.clone()).collect();
     let summaries: Vec<MemberSummary> = members
         .iter()
@@ -157,7 +172,7 @@ pub fn index(site: &Site, members: &[MemberHealth], posts: &[Post], older: Optio
             t => texts(site),
             base_path => base_path(site),
             feeds => feed_links(site, ""),
-            days => days(site, &all_members, posts),
+            days => days(site, &all_members, posts, held_back),
             members => summaries,
             older => older,
             subscribe => subscribe,
@@ -231,7 +246,7 @@ pub fn member_page(site: &Site, health: &MemberHealth, posts: &[Post], older: Op
                 avatar => member.avatar.as_ref().map(|u| u.to_string()),
                 feeds => feeds,
             },
-            days => days(site, std::slice::from_ref(member), posts),
+            days => days(site, std::slice::from_ref(member), posts, &[]),
             older => older,
         },
     )

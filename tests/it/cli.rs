@@ -53,6 +53,10 @@ fn a_bad_value_is_reported_with_file_line_and_key() {
     write_config(directory.path(), "[fetch]\nschedule = \"0 9 * * 1\"\n");
     let error = text(&planet(&["config", "check"], directory.path()).stderr);
     assert!(error.contains("feeds.toml:10: fetch.schedule: weekday '1' is a number"), "{error}");
+
+    write_config(directory.path(), "[river]\nmax_per_member_per_day = 0\n");
+    let error = text(&planet(&["config", "check"], directory.path()).stderr);
+    assert!(error.contains("feeds.toml:10: river.max_per_member_per_day: must be at least 1"), "{error}");
 }
 
 #[test]

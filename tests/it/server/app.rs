@@ -22,6 +22,8 @@ pub struct TestApp {
     pub service: Arc<Service>,
     pub config_path: PathBuf,
     pub store_path: PathBuf,
+    /// The feeds.toml text after the members (kept by `rewrite_config`).
+    extra_config: String,
     stop: Option<oneshot::Sender<()>>,
     running: Option<JoinHandle<anyhow::Result<()>>>,
     directory: Option<tempfile::TempDir>,
@@ -117,6 +119,7 @@ async fn spawn(members: Vec<TestMember>, admin_token: Option<&str>, extra_config
         service,
         config_path,
         store_path,
+        extra_config: extra_config.to_string(),
         stop: Some(stop),
         running: Some(running),
         directory: Some(directory),
@@ -261,8 +264,8 @@ impl TestApp {
         for member in members {
             self.fixtures.route(&format!("/{}.xml", member.id), Route::feed(member.document.clone()));
         }
-        std::fs::write(&self.config_path, config_text(&self.store_path.display().to_string(), &self.fixtures, members))
-            .unwrap();
+        let text = config_text(&self.store_path.display().to_string(), &self.fixtures, members);
+        std::fs::write(&self.config_path, format!("{text}\n{}", self.extra_config)).unwrap();
         self.service.reload()
     }
 

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 
-use super::app::{member, spawn_app, TestApp};
+use super::app::{member, spawn_app, spawn_app_with, TestApp};
 use crate::helpers::rss;
 
 /// An RSS feed of `count` items without dates (or all with `date`), newest first.
@@ -26,13 +26,15 @@ async fn river_titles(app: &TestApp, prefix: &str) -> usize {
 #[tokio::test]
 async fn a_new_members_undated_or_same_dated_feed_does_not_flood_the_river() {
     let build_time = Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-    let app = spawn_app(
+    // The daily cap is another test's: here it must not hide what the first-fetch rule lets through.
+    let app = spawn_app_with(
         vec![
             member("undated", "Undated", feed("undated", 20, None)),
             member("stamped", "Stamped", feed("stamped", 12, Some(&build_time))),
             member("alice", "Alice", rss("alice", 8)),
         ],
         None,
+        "[river]\nmax_per_member_per_day = 50\n",
     )
     .await;
     app.pass().await;
@@ -66,4 +68,75 @@ async fn a_new_members_undated_or_same_dated_feed_does_not_flood_the_river() {
     let (_, atom) = app.feed_atom("").await;
     assert!(atom.contains("undated item new"), "a post after the first fetch is news");
     assert_eq!(river_titles(&app, "undated").await, 6);
+}
+
+/// An RSS feed of posts on Monday 2 November 2026 (+08:00), one per "HH:MM" in `times`.
+fn day_feed(prefix: &str, times: &[&str]) -> String {
+    let items: String = times
+        .iter()
+        .enumerate()
+        .map(|(i, time)| {
+            format!(
+                "<item><title>{prefix} item {i}</title><guid>{prefix}-{i}</guid><link>https://{prefix}.example.cn/{i}</link>\
+                 <pubDate>Mon, 02 Nov 2026 {time}:00 +0800</pubDate></item>"
+            )
+        })
+        .collect();
+    format!("<rss version=\"2.0\"><channel><title>{prefix}</title>{items}</channel></rss>")
+}
+
+#[tokio::test]
+async fn a_member_who_posts_nine_times_in_a_day_gets_five_places_in_the_river_and_a_note() {
+    let busy = ["23:50", "23:40", "23:30", "23:20", "23:10", "12:00", "11:00", "10:00", "09:00"];
+    let app = spawn_app(
+        vec![member("busy", "Busy", day_feed("busy", &busy)), member("calm", "Calm", day_feed("calm", &["15:00"]))],
+        None,
+    )
+    .await;
+    app.pass().await;
+    let (_, atom) = app.feed_atom("").await;
+    assert_eq!(atom.matches("<title>busy item ").count(), 5, "the combined feed is capped");
+    assert!(atom.contains("busy item 4<") && !atom.contains("busy item 5<"), "the newest five of the day");
+    assert!(atom.contains("calm item 0<"), "another member's post is not held back");
+
+    let (_, home) = app.index("").await;
+    assert_eq!(home.matches("busy item ").count(), 5);
+    assert!(home.contains("还有 4 篇"), "the home page says how many it held back");
+    assert!(home.contains("href=\"/members/busy\">还有 4 篇"), "and links to the member's page");
+
+    // Member feeds, member pages and the API are not capped.
+    let (_, member_feed) = app.feed_atom("?member=busy").await;
+    assert_eq!(member_feed.matches("<entry>").count(), 9);
+    let (_, page) = app.member_page("busy").await;
+    assert_eq!(page.matches("busy item ").count(), 9);
+    let (_, api) = app.posts("?limit=100").await;
+    assert_eq!(api["posts"].as_array().unwrap().iter().filter(|p| p["member"]["id"] == "busy").count(), 9);
+
+    // The digest shows five and counts the other four in its "还有 N 篇".
+    let (_, digest) = app.digest_json("2026-W45").await;
+    let group = digest["groups"].as_array().unwrap().iter().find(|g| g["member_id"] == "busy").unwrap().clone();
+    assert_eq!(group["posts"].as_array().unwrap().len(), 5);
+    assert!(group["more"].as_str().unwrap().contains('4'), "{group}");
+}
+
+#[tokio::test]
+async fn the_next_home_page_does_not_show_what_the_daily_cap_held_back_on_the_page_before() {
+    // busy's newest five open the day; its last four close it, on the second page.
+    let busy = ["23:59", "23:58", "23:57", "23:56", "23:55", "00:04", "00:03", "00:02", "00:01"];
+    let mut members = vec![member("busy", "Busy", day_feed("busy", &busy))];
+    for (m, id) in ["m1", "m2", "m3", "m4", "m5", "m6"].into_iter().enumerate() {
+        let times: Vec<String> = (0..5).map(|i| format!("{:02}:{:02}", 2 + m * 3, 10 + i)).collect();
+        let times: Vec<&str> = times.iter().map(String::as_str).collect();
+        members.push(member(id, id, day_feed(id, &times)));
+    }
+    let app = spawn_app(members, None).await;
+    app.pass().await;
+    let (_, first) = app.index("").await;
+    assert_eq!(first.matches("busy item ").count(), 5);
+    let older =
+        first.split("href=\"").find_map(|s| s.split('"').next().filter(|href| href.contains("?before="))).unwrap();
+    let (status, second) = app.index(older.trim_start_matches('/')).await;
+    assert_eq!(status, 200);
+    assert!(second.contains("m1 item "), "the second page holds the rest of the day");
+    assert_eq!(second.matches("busy item ").count(), 0, "busy had its five on the first page: {second}");
 }
