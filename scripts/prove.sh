@@ -30,7 +30,7 @@ if [ "$short" = "--short" ]; then
     cargo bench --bench scale -- --sizes 1000,5000
     scripts/bench_serving.sh 2
     scripts/crash_test.sh 3
-    scripts/soak.sh 40 100
+    scripts/soak.sh 240 100
     scripts/fuzz_api.sh 20
     scripts/hostile.sh --short
 else

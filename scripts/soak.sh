@@ -3,11 +3,15 @@
 # SECONDS (default 600) while fetch passes run every five seconds against feeds on loopback
 # whose posts are edited every five seconds (so every pass parses and updates, while the
 # amount of data stays the same: growth in memory then means a leak, not more posts).
-# Fails on any 5xx, any ERROR in planet's log, or resident memory that grows more than 10%
-# after warm-up. Memory is sampled every second; warm-up is the first quarter of the run
-# (at least 20 s: the sled cache and the render cache fill during the first passes), and
-# the check compares the median of the first third after warm-up with the median of the
-# last third, so a sample taken in the middle of a pass does not read as a leak.
+# Fails on any 5xx, any ERROR in planet's log, or resident memory whose peaks grow after
+# warm-up. Memory (RssAnon) is sampled every second. It is a bounded sawtooth, not a line:
+# sled's page cache fills with every pass's writes and is evicted in bursts (measured over
+# 480 s with cache_mb = 8: rising 0.5 MB a pass, falling back 10 to 18 MB every 70 to 170 s,
+# troughs 28-37 MB, peaks 41-47 MB; the same with the search index left alone, smaller).
+# So a leak is judged on the upper envelope: the peak of the second half after warm-up
+# (the first minute) against the peak of the first half, limit +20%. A leak of 0.2 MB a pass
+# or more fails a 240 s run; a comparison of medians over 40 s could not tell the sawtooth's
+# rising edge from a leak, which is why CI runs 240 s.
 # Bounded in time and rate (RATE requests/s).
 # Usage: scripts/soak.sh [SECONDS] [RATE]
 set -euo pipefail
@@ -41,7 +45,7 @@ pid=$!
 wait_for "http://127.0.0.1:$port/healthz"
 
 python3 - "$port" "$pid" "$seconds" "$rate" "$work/feeds" <<'PY'
-import http.client, pathlib, random, statistics, sys, time
+import http.client, pathlib, random, sys, time
 port, pid, seconds, rate, feeds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), pathlib.Path(sys.argv[5])
 paths = ["/feed.atom", "/feed.rss", "/feed.json", "/api/v1/posts", "/api/v1/posts?limit=5&member=m3", "/api/v1/members",
          "/api/v1/stats", "/", "/members/m1", "/about", "/opml.xml", "/digest", "/healthz", "/metrics"]
@@ -74,16 +78,18 @@ while (now := time.monotonic()) - start < seconds:
         sys.exit(f"soak: {path} answered {response.status}")
     sent += 1
     time.sleep(max(0.0, start + sent / rate - time.monotonic()))
-warm_up = min(max(20.0, seconds * 0.25), seconds / 2)
+warm_up = min(60.0, seconds / 4)
 warm = [mb for t, mb in samples if t >= warm_up]
-if len(warm) < 3:
+if len(warm) < 20:
     sys.exit(f"soak: only {len(warm)} memory samples after warm-up; run for longer")
-third = max(1, len(warm) // 3)
-baseline, final = statistics.median(warm[:third]), statistics.median(warm[-third:])
-print(f"soak: {sent} requests in {seconds:.0f}s at {rate:.0f}/s; statuses {dict(sorted(statuses.items()))}; RSS {baseline:.1f} MB after warm-up, {final:.1f} MB at the end")
-if final > baseline * 1.10:
+half = len(warm) // 2
+baseline, final = max(warm[:half]), max(warm[half:])
+print(f"soak: {sent} requests in {seconds:.0f}s at {rate:.0f}/s; statuses {dict(sorted(statuses.items()))}; "
+      f"RSS peak {baseline:.1f} MB in the first half after warm-up, {final:.1f} MB in the second "
+      f"(lowest {min(warm):.1f} MB)")
+if final > baseline * 1.20:
     print("soak: RSS MB each second: " + " ".join(f"{mb:.1f}" for _, mb in samples))
-    sys.exit(f"soak: memory grew {100 * (final / baseline - 1):.0f}% (limit 10%)")
+    sys.exit(f"soak: peak memory grew {100 * (final / baseline - 1):.0f}% (limit 20%)")
 PY
 if grep -q " ERROR " "$work/serve.log"; then
     echo "soak: errors in the log:"; grep " ERROR " "$work/serve.log" | head; exit 1

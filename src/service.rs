@@ -296,11 +296,18 @@ impl Service {
         Ok(self.search.rebuild(&self.store, &names, &|| false)?.unwrap_or_default())
     }
 
-    /// The post ids the store has and the index lacks, and those the index has and the store
-    /// lacks (`planet reindex --check`).
+    /// The ids of posts the store lists (not copies of an article) that the index lacks, and
+    /// those the index has and the store does not list (`planet reindex --check`).
     pub fn search_index_differences(&self) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         let indexed = self.search.ids()?;
-        let stored: std::collections::BTreeSet<String> = self.store.post_ids().collect::<anyhow::Result<_>>()?;
+        // Copies of an article are found through their canonical post, not indexed.
+        let mut stored = std::collections::BTreeSet::new();
+        for post in self.store.all_posts() {
+            let post = post?;
+            if post.duplicate_of.is_none() {
+                stored.insert(post.id);
+            }
+        }
         let missing = stored.difference(&indexed).cloned().collect();
         let extra = indexed.difference(&stored).cloned().collect();
         Ok((missing, extra))
@@ -328,10 +335,13 @@ impl Service {
         let config = self.config();
         let client = self.client.read().map(|c| c.clone()).unwrap_or_else(|p| p.into_inner().clone());
         let report = refresh::run_pass(&config, &self.store, &client, now, options).await;
+        if report.is_ok() {
+            // The same pass brings the search index up to date with what it wrote.
+            self.update_search_index_in_background().await;
+        }
+        // After the index update: its writer's arena (tantivy's 15 MB) is freed by then.
         crate::memory::release_freed_memory();
         let report = report?;
-        // The same pass brings the search index up to date with what it wrote.
-        self.update_search_index_in_background().await;
         self.store.set_last_pass(now)?;
         self.metrics.record_pass(&report);
         let totals = report.totals();
