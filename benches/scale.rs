@@ -135,6 +135,9 @@ fn write_export(path: &std::path::Path, posts: usize) -> u64 {
             content_html: planet::sanitize::html(&html, None),
             content_hash: format!("{i}"),
             backlog: false,
+            duplicate_of: None,
+            also_on: Vec::new(),
+            also_by: Vec::new(),
         };
         let line = serde_json::json!({ "kind": "post" });
         let mut value = serde_json::to_value(&post).unwrap();

@@ -33,6 +33,7 @@ pub mod cli;
 pub mod config;
 pub mod dates;
 pub mod decode;
+pub mod dedupe;
 pub mod digest;
 pub mod fetch;
 pub mod hashing;

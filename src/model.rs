@@ -66,6 +66,34 @@ pub struct Post {
     /// combined feeds, the home page or the digest (a new member does not flood them).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub backlog: bool,
+    /// Set on a copy of an article the same member published elsewhere (another of their
+    /// feeds): the id of the canonical post. A copy is not an entry of any list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
+    /// On a canonical post: where else its member published the same article.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_on: Vec<AlsoOn>,
+    /// Posts of other members that are the same article (a repost): flagged, not merged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_by: Vec<AlsoBy>,
+}
+
+/// Another place the same member published an article.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlsoOn {
+    /// The copy's post id.
+    pub id: String,
+    pub url: Option<String>,
+    /// A reader's name for the site, from the URL's host ("博客园", "CSDN", "blog.example.cn").
+    pub platform: String,
+}
+
+/// Another member's post of the same article.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlsoBy {
+    pub member: MemberId,
+    pub id: String,
+    pub url: Option<String>,
 }
 
 /// Where `published` came from.

@@ -114,6 +114,9 @@ mod tests {
             content_html: crate::sanitize::html("", None),
             content_hash: "h".into(),
             backlog: false,
+            duplicate_of: None,
+            also_on: Vec::new(),
+            also_by: Vec::new(),
         }
     }
 

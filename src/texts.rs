@@ -63,6 +63,8 @@ pub struct Texts {
     pub digest_more: &'static str,
     /// Under the last post of a member's day that the river's daily cap shortened.
     pub river_more: &'static str,
+    /// Before the links to the other places a member published an article.
+    pub also_on: &'static str,
     pub subscriptions_closed_heading: &'static str,
     pub subscriptions_closed: &'static str,
     pub links_closed_heading: &'static str,
@@ -142,6 +144,7 @@ pub const CHINESE: Texts = Texts {
     headline: "本周 {members} 位成员发表了 {posts} 篇文章",
     digest_more: "还有 {count} 篇，见成员页",
     river_more: "还有 {count} 篇",
+    also_on: "也发布于",
     subscriptions_closed_heading: "暂不开放订阅",
     subscriptions_closed: "这个站点没有配置邮件发送。",
     links_closed_heading: "暂不开放",
@@ -220,6 +223,7 @@ pub const ENGLISH: Texts = Texts {
     headline: "{members} members wrote {posts} posts this week.",
     digest_more: "and {count} more on the member's page",
     river_more: "{count} more",
+    also_on: "Also on",
     subscriptions_closed_heading: "Subscriptions are closed",
     subscriptions_closed: "This planet does not send mail.",
     links_closed_heading: "Closed",

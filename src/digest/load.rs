@@ -6,8 +6,8 @@ use crate::config::Config;
 use crate::model::Post;
 use crate::store::{Position, Store};
 
-/// The posts published in `week` by configured members, less any taken down and a first
-/// fetch's backlog.
+/// The posts published in `week` by configured members, less any taken down, a first
+/// fetch's backlog, and copies of an article (listed through their canonical post).
 pub fn week_posts(config: &Config, store: &Store, week: Week) -> anyhow::Result<Vec<Post>> {
     let zone = config.site.timezone;
     let (starts, ends) = (week.start(zone), week.end(zone));
@@ -18,7 +18,8 @@ pub fn week_posts(config: &Config, store: &Store, week: Week) -> anyhow::Result<
         if post.published < starts {
             break;
         }
-        if config.shows_member(post.member.as_str()) && !store.is_hidden(&post.id) && !post.backlog {
+        let listed = !post.backlog && post.duplicate_of.is_none();
+        if listed && config.shows_member(post.member.as_str()) && !store.is_hidden(&post.id) {
             posts.push(post);
         }
     }

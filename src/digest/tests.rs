@@ -29,6 +29,9 @@ fn post(member: &str, id: &str, title: &str, published: &str) -> Post {
         content_html: sanitize::html("<p>x</p>", None),
         content_hash: "h".into(),
         backlog: false,
+        duplicate_of: None,
+        also_on: Vec::new(),
+        also_by: Vec::new(),
     }
 }
 
@@ -124,6 +127,13 @@ fn the_composed_digest_and_its_text_mail_match_their_snapshots() {
         post("bob", "b1", "Minimal API 入门", "2026-11-25T02:00:00Z"),
         post("bob", "b2", "EF Core 性能调优", "2026-11-29T15:30:00Z"),
     ];
+    // Bob published the article on CSDN too: the digest links that copy.
+    let mut posts = posts;
+    posts[2].also_on = vec![crate::model::AlsoOn {
+        id: "b2-csdn".into(),
+        url: Some("https://blog.csdn.net/bob/article/details/1".into()),
+        platform: "CSDN".into(),
+    }];
     let week = Week::parse("2026-W48").unwrap();
     let digest = compose(&config.site, &config.digest, &config.river, &config.members, &posts, &config.events, week);
     assert_snapshot("2026-W48.json", &format!("{}\n", serde_json::to_string_pretty(&digest).unwrap()));

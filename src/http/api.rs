@@ -50,6 +50,13 @@ pub struct PostDto {
     tags: Vec<String>,
     excerpt: String,
     content_html: String,
+    /// Where else the member published the same article (copies are not listed themselves).
+    also_on: Vec<crate::model::AlsoOn>,
+    /// Other members' posts of the same article (reposts): flagged, not merged.
+    also_by: Vec<crate::model::AlsoBy>,
+    /// On a copy (fetched by id): the canonical post it is listed through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duplicate_of: Option<String>,
     /// For a search with words: the passage that matched, with the matching spans.
     #[serde(skip_serializing_if = "Option::is_none")]
     snippet: Option<crate::search::snippet::Snippet>,
@@ -73,6 +80,9 @@ fn post_dto(post: Post, members: &[Member]) -> PostDto {
         tags: post.tags,
         excerpt: post.excerpt,
         content_html: post.content_html.as_str().to_string(),
+        also_on: post.also_on,
+        also_by: post.also_by,
+        duplicate_of: post.duplicate_of,
         snippet: None,
     }
 }

@@ -361,7 +361,8 @@ pub fn visible_posts<V: Into<Verdict>>(
     let mut posts = Vec::with_capacity(limit.min(256));
     for post in iterator {
         let post = post?;
-        if !config.shows_member(post.member.as_str()) || store.is_hidden(&post.id) {
+        // A copy of an article (`duplicate_of`) is listed through its canonical post.
+        if !config.shows_member(post.member.as_str()) || store.is_hidden(&post.id) || post.duplicate_of.is_some() {
             continue;
         }
         match judge(&post).into() {

@@ -142,6 +142,9 @@ pub fn normalize(
         content_html,
         content_hash,
         backlog: false,
+        duplicate_of: None,
+        also_on: Vec::new(),
+        also_by: Vec::new(),
     }))
 }
 

@@ -68,6 +68,9 @@ pub fn parse_and_save(
     state.feed_title = Some(parsed.title).filter(|t| !t.is_empty());
     state.posts_in_feed = to_write.len() + counts.unchanged;
     store.save_refresh(&member.id, &to_write, state)?;
+    // The same article from another of the member's feeds becomes one entry.
+    let changed = to_write.iter().map(|p| p.id.clone()).collect();
+    super::dedupe::after_save(member, store, &changed)?;
     Ok(Ok(counts))
 }
 
@@ -171,6 +174,9 @@ fn carry_over(post: &mut Post, existing: &PostSummary) {
     post.id = existing.id.clone();
     post.first_seen = existing.first_seen;
     post.backlog = existing.backlog;
+    post.duplicate_of = existing.duplicate_of.clone();
+    post.also_on = existing.also_on.clone();
+    post.also_by = existing.also_by.clone();
     match post.date_source {
         DateSource::Feed => {}
         DateSource::FirstSeen => post.published = existing.published,

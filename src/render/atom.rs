@@ -40,6 +40,16 @@ pub fn atom(input: &FeedInput) -> String {
     feed.to_string()
 }
 
+/// The post's own link, and one `related` link per place the member also published it.
+fn entry_links(post: &Post) -> Vec<Link> {
+    let own = post.url.iter().map(|url| link(url, "alternate", Some("text/html")));
+    let copies = post.also_on.iter().filter_map(|copy| {
+        let title = Some(copy.platform.clone()).filter(|p| !p.is_empty());
+        copy.url.as_ref().map(|url| Link { title, ..link(url, "related", Some("text/html")) })
+    });
+    own.chain(copies).collect()
+}
+
 fn entry(input: &FeedInput, post: &Post) -> Entry {
     let member = input.member(post);
     let author = Person {
@@ -67,7 +77,7 @@ fn entry(input: &FeedInput, post: &Post) -> Entry {
         updated: fixed(post.updated.unwrap_or(post.published).max(post.published)),
         published: Some(fixed(post.published)),
         authors: vec![author],
-        links: post.url.iter().map(|url| link(url, "alternate", Some("text/html"))).collect(),
+        links: entry_links(post),
         categories: post.tags.iter().map(|tag| Category { term: tag.clone(), ..Category::default() }).collect(),
         summary: Some(post.excerpt.clone()).filter(|e| !e.is_empty()).map(Text::plain),
         content: Some(content).filter(|_| !post.content_html.is_empty()),

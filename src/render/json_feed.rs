@@ -51,6 +51,9 @@ struct PlanetExtension<'a> {
     member: &'a str,
     member_name: &'a str,
     post_id: &'a str,
+    /// Where else the member published the same article.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    also_on: &'a [crate::model::AlsoOn],
 }
 
 pub fn json_feed(input: &FeedInput) -> String {
@@ -93,6 +96,7 @@ fn item<'a>(input: &'a FeedInput, post: &'a Post) -> JsonItem<'a> {
             member: post.member.as_str(),
             member_name: input.member_name(post),
             post_id: &post.id,
+            also_on: &post.also_on,
         },
     }
 }

@@ -54,7 +54,8 @@ fn item(input: &FeedInput, post: &Post) -> Item {
         link: post.url.clone(),
         description: Some(post.content_html.as_str().to_string())
             .filter(|html| !html.is_empty())
-            .or_else(|| Some(post.excerpt.clone())),
+            .or_else(|| Some(post.excerpt.clone()))
+            .map(|description| description + &also_on_html(input, post)),
         guid: Some(Guid { value: input.entry_id(post), permalink: false }),
         pub_date: Some(post.published.to_rfc2822()),
         categories: post.tags.iter().map(|tag| Category { name: tag.clone(), domain: None }).collect(),
@@ -65,6 +66,30 @@ fn item(input: &FeedInput, post: &Post) -> Item {
         }),
         ..Item::default()
     }
+}
+
+/// RSS has one link per item: the other places the member published the article follow the
+/// description as a line of links (made through the sanitizer, like every HTML we publish).
+fn also_on_html(input: &FeedInput, post: &Post) -> String {
+    let links: Vec<String> = post
+        .also_on
+        .iter()
+        .filter_map(|copy| {
+            let url = copy.url.as_ref()?;
+            let name = if copy.platform.is_empty() { url } else { &copy.platform };
+            Some(format!("<a href=\"{}\">{}</a>", escape_html(url), escape_html(name)))
+        })
+        .collect();
+    if links.is_empty() {
+        return String::new();
+    }
+    let label = crate::texts::for_site(input.site).also_on;
+    let html = format!("<p>{label} {}</p>", links.join(" · "));
+    crate::sanitize::html(&html, None).as_str().to_string()
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Plain text that a reader rendering it as HTML still shows as written: a `<` that could

@@ -39,6 +39,9 @@ fn fixture() -> (config::Config, Vec<Post>) {
         content_html: sanitize::html("<p>Body <b>bold</b></p>", None),
         content_hash: "h".into(),
         backlog: false,
+        duplicate_of: None,
+        also_on: Vec::new(),
+        also_by: Vec::new(),
     };
     (config, vec![post])
 }

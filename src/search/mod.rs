@@ -226,7 +226,11 @@ impl SearchIndex {
                 tracing::info!(posts = count, "search index rebuild stopped; it starts again on the next start");
                 return Ok(None);
             }
-            writer.add_document(self.document(&post?, names))?;
+            let post = post?;
+            // A copy of an article is found through its canonical post.
+            if post.duplicate_of.is_none() {
+                writer.add_document(self.document(&post, names))?;
+            }
             count += 1;
         }
         writer.commit()?;
@@ -260,7 +264,7 @@ impl SearchIndex {
             let mut writer = self.writer()?;
             for (id, _) in &batch {
                 writer.delete_term(Term::from_field_text(self.fields.id, id));
-                if let Some(post) = store.post(id)? {
+                if let Some(post) = store.post(id)?.filter(|post| post.duplicate_of.is_none()) {
                     writer.add_document(self.document(&post, names))?;
                 }
             }

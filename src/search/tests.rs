@@ -26,6 +26,9 @@ fn post(member: &str, id: &str, title: &str, body: &str, tags: &[&str], day: u32
         content_html: crate::sanitize::html(body, None),
         content_hash: id.into(),
         backlog: false,
+        duplicate_of: None,
+        also_on: Vec::new(),
+        also_by: Vec::new(),
     }
 }
 

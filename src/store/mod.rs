@@ -113,6 +113,12 @@ pub struct PostSummary {
     pub updated: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub backlog: bool,
+    #[serde(default)]
+    pub duplicate_of: Option<String>,
+    #[serde(default)]
+    pub also_on: Vec<crate::model::AlsoOn>,
+    #[serde(default)]
+    pub also_by: Vec<crate::model::AlsoBy>,
 }
 
 impl Store {

@@ -32,6 +32,9 @@ fn post(member_id: &str, id: &str, hours: i64) -> Post {
         content_html: sanitize::html("<p>body</p>", None),
         content_hash: "hash".into(),
         backlog: false,
+        duplicate_of: None,
+        also_on: Vec::new(),
+        also_by: Vec::new(),
     }
 }
 

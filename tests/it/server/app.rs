@@ -36,10 +36,26 @@ pub struct TestMember {
     pub document: String,
     /// The member's `tags` in feeds.toml.
     pub tags: Vec<&'static str>,
+    /// The documents of the member's second, third... feeds (served as `/{id}-{n}.xml`).
+    pub more_documents: Vec<String>,
 }
 
 pub fn member(id: &'static str, name: &str, document: String) -> TestMember {
-    TestMember { id, name: name.to_string(), document, tags: Vec::new() }
+    TestMember { id, name: name.to_string(), document, tags: Vec::new(), more_documents: Vec::new() }
+}
+
+/// A member with several feeds, listed in this order.
+pub fn member_with_feeds(id: &'static str, name: &str, mut documents: Vec<String>) -> TestMember {
+    let first = documents.remove(0);
+    TestMember { more_documents: documents, ..member(id, name, first) }
+}
+
+impl TestMember {
+    /// The fixture paths of the member's feeds, in order, with their documents.
+    fn feeds(&self) -> Vec<(String, &String)> {
+        let more = self.more_documents.iter().enumerate().map(|(n, d)| (format!("/{}-{}.xml", self.id, n + 1), d));
+        std::iter::once((format!("/{}.xml", self.id), &self.document)).chain(more).collect()
+    }
 }
 
 pub fn config_text(store: &str, fixtures: &FixtureServer, members: &[TestMember]) -> String {
@@ -49,12 +65,13 @@ pub fn config_text(store: &str, fixtures: &FixtureServer, members: &[TestMember]
          [fetch]\n{LOOPBACK_FIXTURES}schedule = \"0 0 0 1 1 *\"\ntimeout = \"2s\"\nread_timeout = \"1s\"\n\n"
     );
     for member in members {
+        let urls: Vec<String> = member.feeds().iter().map(|(path, _)| fixtures.url(path)).collect();
         text.push_str(&format!(
-            "[[members]]\nid = \"{}\"\nname = \"{}\"\nsite = \"https://{}.example.cn/\"\nfeed = \"{}\"\ntags = {:?}\n\n",
+            "[[members]]\nid = \"{}\"\nname = \"{}\"\nsite = \"https://{}.example.cn/\"\nfeeds = {:?}\ntags = {:?}\n\n",
             member.id,
             member.name.replace('\\', "\\\\").replace('"', "\\\""),
             member.id,
-            fixtures.url(&format!("/{}.xml", member.id)),
+            urls,
             member.tags,
         ));
     }
@@ -81,10 +98,9 @@ pub async fn spawn_app_guarded(members: Vec<TestMember>) -> TestApp {
 async fn spawn(members: Vec<TestMember>, admin_token: Option<&str>, extra_config: &str, guarded: bool) -> TestApp {
     let fixtures = FixtureServer::start().await;
     for member in &members {
-        fixtures.route(
-            &format!("/{}.xml", member.id),
-            Route::feed_with_etag(member.document.clone(), &format!("\"{}-1\"", member.id)),
-        );
+        for (path, document) in member.feeds() {
+            fixtures.route(&path, Route::feed_with_etag(document.clone(), &format!("\"{}-1\"", member.id)));
+        }
     }
     let directory = tempfile::tempdir().unwrap();
     let store_path = directory.path().join("store");
@@ -262,7 +278,9 @@ impl TestApp {
     /// Rewrites feeds.toml with these members and reloads it, as SIGHUP would.
     pub fn rewrite_config(&self, members: &[TestMember]) -> bool {
         for member in members {
-            self.fixtures.route(&format!("/{}.xml", member.id), Route::feed(member.document.clone()));
+            for (path, document) in member.feeds() {
+                self.fixtures.route(&path, Route::feed(document.clone()));
+            }
         }
         let text = config_text(&self.store_path.display().to_string(), &self.fixtures, members);
         std::fs::write(&self.config_path, format!("{text}\n{}", self.extra_config)).unwrap();

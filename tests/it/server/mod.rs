@@ -10,3 +10,4 @@ mod moderation;
 mod pages;
 mod posts_api;
 mod river;
+mod same_article;
