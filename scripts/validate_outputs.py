@@ -87,6 +87,10 @@ def check_api():
     if page["next_cursor"]:
         conforms(f"/api/v1/posts?limit=2&cursor={page['next_cursor']}", 200, "PostsPage")
     conforms(f"/api/v1/posts/{page['posts'][0]['id']}", 200, "Post")
+    # Every listed post, and the copies of articles (also_on) fetched by id.
+    for post in conforms("/api/v1/posts?limit=100", 200, "PostsPage")["posts"]:
+        for copy in post["also_on"]:
+            assert conforms(f"/api/v1/posts/{copy['id']}", 200, "Post")["duplicate_of"] == post["id"]
     members = conforms("/api/v1/members", 200, "MembersPage")
     conforms(f"/api/v1/members/{members['members'][0]['id']}", 200, "Member")
     conforms("/api/v1/stats", 200, "Stats")
@@ -95,6 +99,7 @@ def check_api():
     conforms("/api/v1/members/nobody", 404, "Error")
     week = json.loads(get("/api/v1/digests/2026-W01")[1])
     conforms(f"/api/v1/digests/{week['week']}", 200, "Digest")
+    conforms("/api/v1/digests/2026-W45", 200, "Digest")
     conforms("/api/v1/digests/2026-W99", 400, "Error")
     conforms("/api/v1/digests/2999-W01", 404, "Error")
     print("jsonschema: API responses match /api/openapi.json (posts, post, members, member, stats, digest, 400, 404)")
