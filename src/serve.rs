@@ -32,7 +32,17 @@ pub async fn run(
     // gets 503 until it is ready); then the outbox left by a crash or an import is taken in.
     let indexer = tokio::spawn({
         let service = Arc::clone(&service);
-        async move { service.update_search_index_in_background().await }
+        async move {
+            // A store from before the grouping of copies (or just imported) is grouped first,
+            // so that the index takes in the grouped posts.
+            let regrouping = Arc::clone(&service);
+            match tokio::task::spawn_blocking(move || regrouping.regroup_if_needed()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => tracing::error!("grouping copies of articles failed: {error:#}"),
+                Err(error) => tracing::error!("grouping copies of articles panicked: {error}"),
+            }
+            service.update_search_index_in_background().await
+        }
     });
     let address = listener.local_addr()?;
     tracing::info!(%address, "serving");

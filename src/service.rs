@@ -117,6 +117,10 @@ impl Service {
         let modified = modified_time(&config.source);
         let search =
             crate::search::SearchIndex::open(&crate::search::path_for_store(&config.store.path), &store.identity()?)?;
+        if store.post_count() == 0 {
+            // Nothing to group: a new store starts under the current rules.
+            store.set_grouping_version(refresh::dedupe::GROUPING_VERSION)?;
+        }
         Ok(Arc::new(Service {
             search,
             reads: ReadPermits::new(READ_PERMITS),
@@ -287,6 +291,25 @@ impl Service {
             crate::memory::release_freed_memory();
         }
         Ok(rebuilt + taken)
+    }
+
+    /// Groups the copies of articles in a store last grouped under older rules (or none:
+    /// written before grouping existed, or imported), member by member; returns how many
+    /// members it grouped. Runs at start, before the search index catches up.
+    pub fn regroup_if_needed(&self) -> anyhow::Result<usize> {
+        if self.store.grouping_version()? >= refresh::dedupe::GROUPING_VERSION {
+            return Ok(0);
+        }
+        let config = self.config();
+        for member in &config.members {
+            if *self.stop_passes.borrow() {
+                return Ok(0);
+            }
+            refresh::dedupe::regroup_member(member, &self.store)?;
+        }
+        self.store.set_grouping_version(refresh::dedupe::GROUPING_VERSION)?;
+        tracing::info!(members = config.members.len(), "copies of articles grouped under the current rules");
+        Ok(config.members.len())
     }
 
     /// Rebuilds the search index from the store now, whatever its state (`planet reindex`).

@@ -24,8 +24,18 @@ const OTHERS_SCANNED: usize = 2_000;
 /// How far apart in time a repost is looked for.
 const REPOST_WINDOW: TimeDelta = TimeDelta::days(7);
 
+/// The grouping rules' version: a store grouped under an older one (or none: written before
+/// grouping existed, or imported) is grouped again, member by member, on the next start.
+pub const GROUPING_VERSION: u32 = 1;
+
 /// Two feeds of one member can finish at once; their groupings must not interleave.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Groups all of `member`'s recent posts again, as if each had just been fetched.
+pub fn regroup_member(member: &Member, store: &Store) -> anyhow::Result<()> {
+    let ids = store.member_posts(&member.id, WINDOW)?.into_iter().map(|post| post.id).collect();
+    after_save(member, store, &ids)
+}
 
 /// Groups `member`'s recent posts after the posts in `changed` were saved, and flags reposts.
 pub fn after_save(member: &Member, store: &Store, changed: &HashSet<String>) -> anyhow::Result<()> {

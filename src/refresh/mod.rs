@@ -3,7 +3,7 @@
 //! recorded on that feed, with exponential backoff, and never stops the others.
 
 mod backoff;
-mod dedupe;
+pub mod dedupe;
 mod merge;
 
 use std::collections::HashMap;

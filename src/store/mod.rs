@@ -240,6 +240,17 @@ impl Store {
         Ok(())
     }
 
+    /// The version of the grouping of copies (`refresh::dedupe`) the stored posts were last
+    /// grouped under; 0 for a store written before there was one, or just imported.
+    pub fn grouping_version(&self) -> anyhow::Result<u32> {
+        Ok(self.db.get("grouping_version")?.map(|bytes| decode(&bytes)).transpose()?.unwrap_or(0))
+    }
+
+    pub fn set_grouping_version(&self, version: u32) -> anyhow::Result<()> {
+        self.db.insert("grouping_version", encode(&version)?)?;
+        Ok(())
+    }
+
     pub fn flush(&self) -> anyhow::Result<()> {
         self.db.flush().context("failed to flush the store")?;
         Ok(())

@@ -104,7 +104,9 @@ fn export_then_import_into_an_empty_store_round_trips() {
     assert_eq!(counts, ImportCounts { posts: 2, feed_states: 2, subscribers: 1, moderation_events: 0 });
 
     let (_dir2, copy) = open();
+    copy.set_grouping_version(1).unwrap();
     assert_eq!(import(&copy, exported.as_slice()).unwrap(), counts);
+    assert_eq!(copy.grouping_version().unwrap(), 0, "imported posts are grouped on the next start");
     assert_eq!(copy.recent_posts(10).unwrap(), store.recent_posts(10).unwrap());
     assert_eq!(copy.feed_state(&member("b"), &failing.feed_url).unwrap(), Some(failing));
     assert_eq!(copy.subscriber("reader@mail.example.cn").unwrap(), Some(subscriber));

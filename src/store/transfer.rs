@@ -108,6 +108,10 @@ pub fn import(store: &Store, input: impl BufRead) -> anyhow::Result<ImportCounts
         }
     }
     save_batch(store, &mut batch)?;
+    if counts.posts > 0 {
+        // The next start groups copies of articles among what came in (`refresh::dedupe`).
+        store.set_grouping_version(0)?;
+    }
     store.flush()?;
     Ok(counts)
 }
