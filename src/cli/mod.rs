@@ -110,8 +110,9 @@ pub enum Command {
         /// check that the index holds exactly the store's posts; exit 1 if it does not.
         #[arg(long, conflicts_with = "if_needed")]
         check: bool,
-        /// Only what a start would do: rebuild an index that is missing, outdated or from
-        /// another store, and take in the posts it lacks (for systemd's ExecStartPre).
+        /// Only what a start would do: group copies of articles if the store's grouping is
+        /// outdated, rebuild an index that is missing, outdated or from another store, and
+        /// take in the posts it lacks (for systemd's ExecStartPre).
         #[arg(long)]
         if_needed: bool,
     },
@@ -247,9 +248,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "imported {} posts, {} feed states and {} subscribers",
                 counts.posts, counts.feed_states, counts.subscribers
             );
-            // Indexed here, in a process that ends, rather than by the next `serve`: sled keeps
-            // every page it reads in memory, and the index is built by reading them all.
+            // Grouped and indexed here, in a process that ends, rather than by the next `serve`:
+            // sled keeps every page it reads in memory, and both read every member's posts.
             let service = crate::service::Service::new(config, store, crate::service::Secrets::default())?;
+            service.regroup_if_needed()?;
             let indexed = service.update_search_index()?;
             eprintln!("indexed {indexed} posts for search");
             Ok(ExitCode::SUCCESS)
@@ -279,6 +281,10 @@ fn reindex(config_path: &std::path::Path, check: bool, if_needed: bool) -> anyho
     let config = config::load(config_path)?;
     let store = Store::open(&config.store.path, config.store.cache_bytes)?;
     let service = crate::service::Service::new(config, store, crate::service::Secrets::default())?;
+    // What a start does first: group copies of articles in a store from older rules.
+    if if_needed || check {
+        service.regroup_if_needed()?;
+    }
     if if_needed {
         let count = service.update_search_index()?;
         println!("indexed {count} posts; the search index is up to date");
