@@ -7,6 +7,7 @@
 //! Which members are shown is decided per query (`Request::visible`), not by deleting their
 //! documents: a member removed from feeds.toml and added back needs no re-index.
 
+mod directory;
 pub mod query;
 pub mod snippet;
 pub mod tokenizer;
@@ -19,7 +20,6 @@ use std::sync::Mutex;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use tantivy::collector::TopDocs;
-use tantivy::directory::{Advice, MmapDirectory};
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING,
@@ -150,9 +150,8 @@ impl SearchIndex {
         let (schema, fields) = schema();
         let stamp = format!("{INDEX_SCHEMA_VERSION} {store_identity}");
         let current = std::fs::read_to_string(path.join(VERSION_FILE)).ok().is_some_and(|text| text.trim() == stamp);
-        // Searches read scattered pieces of the index's files: without read-ahead, only the
-        // pages a query touches become resident, not their neighbours.
-        let directory = || MmapDirectory::open_with_madvice(path, Advice::Random);
+        // Read with pread, not mapped: see `directory`.
+        let directory = || directory::ReadAtDirectory::open(path);
         let opened = match current {
             true => directory().ok().and_then(|d| Index::open(d).ok()).filter(|index| index.schema() == schema),
             false => None,
