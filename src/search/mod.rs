@@ -170,7 +170,11 @@ impl SearchIndex {
         };
         index.tokenizers().register(tokenizer::ANALYZER, tokenizer::analyzer());
         index.tokenizers().register(tokenizer::EXACT, tokenizer::exact_analyzer());
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        // A hit's id is read from the doc store; tantivy keeps 100 decompressed blocks per
+        // segment by default, which over many searches is the whole store in memory. A few
+        // blocks keep neighbouring hits cheap.
+        let reader =
+            index.reader_builder().reload_policy(ReloadPolicy::Manual).doc_store_cache_num_blocks(4).try_into()?;
         Ok(SearchIndex {
             stamp,
             path: path.to_path_buf(),
