@@ -41,6 +41,9 @@ pub fn river_posts(state: &AppState, after: Option<&Position>, limit: usize) -> 
     Ok(RiverPage { posts, held_back })
 }
 
+/// The most posts of the cursor's day read again to replay the cap.
+const MAX_REPLAYED: usize = 5_000;
+
 /// A page that starts inside a day must count what the newer page showed of that day: the
 /// posts of the cursor's day that are newer than it go through the cap again, in the same
 /// order, so that paging never shows more of one member's day than one long page would.
@@ -53,7 +56,8 @@ fn replay_newer_posts_of_the_day(state: &AppState, after: &Position, cap: &mut D
     let Some(day_end) = next_midnight else { return Ok(()) };
     let start = Position { published: day_end.to_utc(), id: String::new() };
     let cursor = (after.published.timestamp_millis(), after.id.as_str());
-    for post in store.posts_newest_first(Some(&start)) {
+    // Bounded like the page's own scan: a day of ten thousand posts is not read to the end.
+    for post in store.posts_newest_first(Some(&start)).take(MAX_REPLAYED) {
         let post = post?;
         if (post.published.timestamp_millis(), post.id.as_str()) <= cursor || cap.exhausted() {
             break;
