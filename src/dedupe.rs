@@ -117,7 +117,8 @@ pub fn same_article(a: (&Post, &Fingerprint), b: (&Post, &Fingerprint)) -> bool 
         return false;
     }
     let bodies = containment(a, b);
-    let close = (post_a.published - post_b.published).abs() <= SAME_TITLE_WINDOW;
+    // Strictly within: a weekly column published at the same hour each week is 7 days apart.
+    let close = (post_a.published - post_b.published).abs() < SAME_TITLE_WINDOW;
     if !a.title.is_empty() && a.title == b.title && close {
         return bodies.is_none_or(|shared| shared >= UNRELATED_BODIES);
     }

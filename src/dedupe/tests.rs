@@ -142,3 +142,16 @@ fn platforms_are_named_from_the_host() {
     assert_eq!(platform_of(Some("https://notcsdn.net/a")), "notcsdn.net");
     assert_eq!(platform_of(None), "");
 }
+
+#[test]
+fn a_weekly_column_under_one_title_is_not_one_article() {
+    let posts = wang_posts();
+    let first = by_title(&posts, "我的 2026", "example.dev").clone();
+    let mut next_week = first.clone();
+    next_week.id = "next-week".into();
+    next_week.published = first.published + chrono::TimeDelta::days(7);
+    let (a, b) = (fingerprint(&first), fingerprint(&next_week));
+    assert!(!same_article((&first, &a), (&next_week, &b)), "seven days apart");
+    next_week.published = first.published + chrono::TimeDelta::days(2);
+    assert!(same_article((&first, &a), (&next_week, &b)), "two days apart, same title and text");
+}
