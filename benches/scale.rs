@@ -184,8 +184,6 @@ fn import_child(directory: &std::path::Path) {
 /// The child that serves the store in `directory` until its standard input closes; prints its
 /// address first.
 async fn serve_child(directory: std::path::PathBuf) {
-    // As `planet`'s main does before any thread starts.
-    planet::memory::limit_arenas();
     let config = store_config(&directory);
     let store = planet::store::Store::open(&config.store.path, config.store.cache_bytes).unwrap();
     let service = Service::new(config, store, Secrets::default()).unwrap();
@@ -277,8 +275,15 @@ struct Server {
     _directory: tempfile::TempDir,
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // As `planet`'s main does, before the runtime's threads exist (inside an async main it
+    // came after them). It did not explain why the serving child holds about 11 MB more
+    // anonymous memory than the `planet` binary on an equal store (BENCHMARKS.md section 10).
+    planet::memory::limit_arenas();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(bench_main());
+}
+
+async fn bench_main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--import") {
         return import_child(std::path::Path::new(&args[at + 1]));
