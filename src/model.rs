@@ -88,6 +88,28 @@ pub struct AlsoOn {
     pub platform: String,
 }
 
+/// A copy of a post's article as a page, the digest or a feed shows it: a link and the name
+/// to show (the platform, else the URL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CopyLink {
+    pub url: String,
+    pub platform: String,
+}
+
+impl Post {
+    /// The copies in `also_on` that have a link, in order.
+    pub fn copy_links(&self) -> Vec<CopyLink> {
+        self.also_on
+            .iter()
+            .filter_map(|copy| {
+                let url = copy.url.clone()?;
+                let platform = if copy.platform.is_empty() { url.clone() } else { copy.platform.clone() };
+                Some(CopyLink { url, platform })
+            })
+            .collect()
+    }
+}
+
 /// Another member's post of the same article.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlsoBy {

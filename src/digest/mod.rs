@@ -58,14 +58,7 @@ pub struct DigestPost {
     /// The time as a reader in the site's time zone reads it.
     pub when: String,
     /// Where else the member published the same article (only copies with a link).
-    pub also_on: Vec<AlsoOnLink>,
-}
-
-/// A copy of a digest post's article on another platform.
-#[derive(Debug, Clone, Serialize)]
-pub struct AlsoOnLink {
-    pub url: String,
-    pub platform: String,
+    pub also_on: Vec<crate::model::CopyLink>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -115,11 +108,7 @@ pub fn compose(
             excerpt: post.excerpt.clone(),
             published: post.published,
             when: when.format(t.post_time).to_string(),
-            also_on: post
-                .also_on
-                .iter()
-                .filter_map(|copy| Some(AlsoOnLink { url: copy.url.clone()?, platform: copy.platform.clone() }))
-                .collect(),
+            also_on: post.copy_links(),
         };
         match groups.iter_mut().find(|g| g.member_id == post.member.as_str()) {
             Some(group) => group.posts.push(view),

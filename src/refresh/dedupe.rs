@@ -89,10 +89,13 @@ fn flag_reposts(member: &Member, store: &Store, fresh: Vec<&mut Post>) -> anyhow
             others.push(post);
         }
     }
+    // Each title folded once, not once per fresh post.
+    let other_keys: Vec<String> = others.iter().map(|o| dedupe::title_key(&o.title)).collect();
     let (mut changed_own, mut to_write): (Vec<String>, Vec<Post>) = (Vec::new(), Vec::new());
     for post in fresh {
         let key = dedupe::title_key(&post.title);
-        let candidates: Vec<Post> = others.iter().filter(|o| dedupe::title_key(&o.title) == key).cloned().collect();
+        let candidates: Vec<Post> =
+            others.iter().zip(&other_keys).filter(|(_, k)| **k == key).map(|(o, _)| o.clone()).collect();
         let found = dedupe::also_by(post, &candidates);
         for flag in &found {
             let Some(other) = others.iter_mut().find(|o| o.id == flag.id) else { continue };

@@ -72,13 +72,9 @@ fn item(input: &FeedInput, post: &Post) -> Item {
 /// description as a line of links (made through the sanitizer, like every HTML we publish).
 fn also_on_html(input: &FeedInput, post: &Post) -> String {
     let links: Vec<String> = post
-        .also_on
+        .copy_links()
         .iter()
-        .filter_map(|copy| {
-            let url = copy.url.as_ref()?;
-            let name = if copy.platform.is_empty() { url } else { &copy.platform };
-            Some(format!("<a href=\"{}\">{}</a>", escape_html(url), escape_html(name)))
-        })
+        .map(|copy| format!("<a href=\"{}\">{}</a>", escape_html(&copy.url), escape_html(&copy.platform)))
         .collect();
     if links.is_empty() {
         return String::new();

@@ -88,25 +88,7 @@ struct PostView {
     /// "还有 N 篇" under the last post of a member's day the river capped; empty otherwise.
     held_back: String,
     /// The same article elsewhere: "也发布于 CSDN · 掘金".
-    also_on: Vec<AlsoOnView>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct AlsoOnView {
-    pub url: String,
-    pub platform: String,
-}
-
-/// The copies of a post that have a link, for a page or a mail.
-pub(crate) fn also_on_views(post: &Post) -> Vec<AlsoOnView> {
-    post.also_on
-        .iter()
-        .filter_map(|copy| {
-            let url = copy.url.clone()?;
-            let platform = if copy.platform.is_empty() { url.clone() } else { copy.platform.clone() };
-            Some(AlsoOnView { url, platform })
-        })
-        .collect()
+    also_on: Vec<crate::model::CopyLink>,
 }
 
 /// Posts grouped by day in the site's time zone, newest first.
@@ -137,7 +119,7 @@ fn days(site: &Site, members: &[Member], posts: &[Post], held_back: &[usize]) ->
                 Some(&count) if count > 0 => fill(texts(site).river_more, &[("count", &count)]),
                 _ => String::new(),
             },
-            also_on: also_on_views(post),
+            also_on: post.copy_links(),
         };
         if let Some(day) = days.last_mut() {
             day.posts.push(view);

@@ -15,6 +15,7 @@ pub(crate) fn environment() -> &'static Environment<'static> {
         for (name, source) in [
             ("base.html", include_str!("templates/base.html")),
             ("posts.html", include_str!("templates/posts.html")),
+            ("also_on.html", include_str!("templates/also_on.html")),
             ("index.html", include_str!("templates/index.html")),
             ("member.html", include_str!("templates/member.html")),
             ("search.html", include_str!("templates/search.html")),
