@@ -249,7 +249,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 counts.posts, counts.feed_states, counts.subscribers
             );
             // Grouped and indexed here, in a process that ends, rather than by the next `serve`:
-            // sled keeps every page it reads in memory, and both read every member's posts.
+            // both read every post, and sled keeps most pages it reads resident (posts are in
+            // the body log, but their references and indexes pass through sled's cache).
             let service = crate::service::Service::new(config, store, crate::service::Secrets::default())?;
             service.regroup_if_needed()?;
             let indexed = service.update_search_index()?;

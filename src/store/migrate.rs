@@ -4,7 +4,9 @@
 //! id) in `timeline` with `post_index` from id, and one value per member in `member_posts`
 //! and `member_aliases`. The new trees are rebuilt in full from the old ones before the
 //! version is bumped, so a crash mid-way just rebuilds them on the next open; the old trees
-//! are dropped only after.
+//! are dropped only after. Version 3 moves the posts out of `timeline` into the body log
+//! (`bodies`); that move is `post_codec::rewrite_outdated`'s, which runs next on every open
+//! until it is done, so here the version is only recorded.
 
 use anyhow::Context as _;
 
@@ -27,9 +29,11 @@ pub fn to_current(store: &Store) -> anyhow::Result<()> {
         stored <= SCHEMA_VERSION,
         "the store has schema version {stored}, newer than this planet ({SCHEMA_VERSION}); upgrade planet"
     );
-    if stored == 1 {
-        tracing::info!("migrating the store from schema version 1 to {SCHEMA_VERSION}");
-        rebuild_from_version_1(store)?;
+    if stored < SCHEMA_VERSION {
+        tracing::info!("migrating the store from schema version {stored} to {SCHEMA_VERSION}");
+        if stored == 1 {
+            rebuild_from_version_1(store)?;
+        }
         db.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
         db.flush().context("failed to flush the migrated store")?;
     }

@@ -3,8 +3,10 @@
 //! pages; an index from id to that key; per member one value with its posts in time order
 //! and one with its aliases (GUID and normalized link to post id, which keep identity
 //! stable); and per-feed fetch state. Each member refresh is one atomic transaction; `flush`
-//! is called at the end of every pass.
+//! is called at the end of every pass. Posts themselves live in the body log beside sled's
+//! files (`bodies`); `timeline` holds a reference to each.
 
+mod bodies;
 mod digest;
 mod keys;
 mod member_index;
@@ -31,12 +33,14 @@ pub use transfer::{export, import, ImportCounts};
 
 /// The layout this code reads and writes. An older store is migrated on open (see
 /// `migrate`); a store with a newer version is refused.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A cheap-to-clone handle on the open store.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// The stored posts, which `timeline` refers to.
+    bodies: std::sync::Arc<bodies::BodyLog>,
     /// Posts by (published, id): what is read together is stored together.
     timeline: sled::Tree,
     /// Post id to the time bytes of its timeline key.
@@ -66,6 +70,10 @@ pub struct Store {
 }
 
 const POSTS_COUNTER: &str = "posts";
+/// Bytes of the body log that no reference names any more (`post_codec::compact_if_wasteful`).
+const BODY_GARBAGE_COUNTER: &str = "body_garbage";
+/// The number of the body log file appends go to.
+const BODY_FILE_KEY: &str = "body_file";
 
 fn counter_value(bytes: &[u8]) -> anyhow::Result<u64> {
     Ok(u64::from_be_bytes(bytes.try_into().context("the posts counter is corrupt")?))
@@ -129,6 +137,8 @@ impl Store {
             std::fs::create_dir_all(parent).with_context(|| format!("failed to create {}", parent.display()))?;
         }
         let db = open_sled(path, cache_bytes)?;
+        let body_file = db.get(BODY_FILE_KEY)?.map(|bytes| counter_value(&bytes)).transpose()?.unwrap_or(1);
+        let bodies = std::sync::Arc::new(bodies::BodyLog::open(path, u32::try_from(body_file)?)?);
         let tree = |name: &str| db.open_tree(name).with_context(|| format!("failed to open tree {name}"));
         let store = Store {
             timeline: tree("timeline")?,
@@ -145,12 +155,14 @@ impl Store {
             moderation_log: tree("moderation_log")?,
             hidden_ids: Default::default(),
             db,
+            bodies,
             generation: Default::default(),
             post_count: Default::default(),
             post_writes: Default::default(),
         };
         migrate::to_current(&store)?;
         post_codec::rewrite_outdated(&store)?;
+        post_codec::compact_if_wasteful(&store)?;
         store.load_hidden_ids()?;
         let count = match store.counters.get(POSTS_COUNTER)? {
             Some(bytes) => counter_value(&bytes)?,
@@ -191,7 +203,7 @@ impl Store {
             Some(position) => self.timeline.range(..keys::by_time(position.published, &position.id)),
             None => self.timeline.range::<&[u8], _>(..),
         };
-        range.rev().map(|item| decode_post(&item?.1))
+        range.rev().map(|item| self.decode_stored(&item?.1))
     }
 
     /// One member's posts newest first, starting after `after` (exclusive).
@@ -208,7 +220,7 @@ impl Store {
             self.timeline
                 .get(keys::by_millis(millis, &id))
                 .map_err(anyhow::Error::from)?
-                .map(|b| decode_post(&b))
+                .map(|b| self.decode_stored(&b))
                 .transpose()
         };
         error.map(Err).into_iter().chain(entries.into_iter().filter_map(move |entry| read(entry).transpose()))
@@ -256,18 +268,32 @@ impl Store {
         Ok(())
     }
 
-    /// The stored bytes of post `id`, found through the index.
+    /// The `timeline` value of post `id` (a reference into the body log), found through the
+    /// index.
     fn post_bytes(&self, id: &str) -> anyhow::Result<Option<sled::IVec>> {
         let Some(time) = self.post_index.get(id)? else { return Ok(None) };
         Ok(self.timeline.get(keys::with_id(&time, id))?)
     }
 
+    /// The stored post a `timeline` value names: read from the body log, or (a store from
+    /// before the log, until it is rewritten on open) the value itself.
+    fn stored<'a>(&self, value: &'a [u8]) -> anyhow::Result<std::borrow::Cow<'a, [u8]>> {
+        match bodies::BodyRef::decode(value) {
+            Some(reference) => Ok(std::borrow::Cow::Owned(self.bodies.read(&reference)?)),
+            None => Ok(std::borrow::Cow::Borrowed(value)),
+        }
+    }
+
+    fn decode_stored(&self, value: &[u8]) -> anyhow::Result<Post> {
+        decode_post(&self.stored(value)?)
+    }
+
     pub fn post(&self, id: &str) -> anyhow::Result<Option<Post>> {
-        self.post_bytes(id)?.map(|bytes| decode_post(&bytes)).transpose()
+        self.post_bytes(id)?.map(|bytes| self.decode_stored(&bytes)).transpose()
     }
 
     pub fn post_summary(&self, id: &str) -> anyhow::Result<Option<PostSummary>> {
-        self.post_bytes(id)?.map(|bytes| decode(&post_codec::unpack(&bytes)?)).transpose()
+        self.post_bytes(id)?.map(|bytes| decode(&post_codec::unpack(&self.stored(&bytes)?)?)).transpose()
     }
 
     /// Up to `limit` posts written since the search index took them in: (id, write sequence).
@@ -326,12 +352,31 @@ impl Store {
 
     /// Every post, oldest first (rebuilding derived data).
     pub fn all_posts(&self) -> impl Iterator<Item = anyhow::Result<Post>> + '_ {
-        self.timeline.iter().values().map(|value| decode_post(&value?))
+        self.timeline.iter().values().map(|value| self.decode_stored(&value?))
     }
 
-    /// Bytes the store's files take on disk.
+    /// Bytes the store's files take on disk: sled's and the body log's.
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        self.db.size_on_disk().unwrap_or(0) + self.bodies.size_on_disk()
+    }
+
+    /// Bytes of the body log no post refers to any more.
+    fn body_garbage(&self) -> anyhow::Result<u64> {
+        self.counters
+            .get(BODY_GARBAGE_COUNTER)?
+            .map(|bytes| counter_value(&bytes))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    fn add_body_garbage(&self, bytes: u64) -> anyhow::Result<()> {
+        if bytes > 0 {
+            self.counters.update_and_fetch(BODY_GARBAGE_COUNTER, |old| {
+                let old = old.and_then(|b| counter_value(b).ok()).unwrap_or_default();
+                Some((old + bytes).to_be_bytes().to_vec())
+            })?;
+        }
+        Ok(())
     }
 
     pub fn post_count(&self) -> usize {
@@ -381,8 +426,10 @@ impl Store {
     }
 
     fn save(&self, member: &MemberId, posts: &[Post], state: Option<&FeedState>) -> anyhow::Result<()> {
-        let encoded: Vec<(&Post, Vec<u8>)> =
-            posts.iter().map(|p| Ok((p, encode_post(p)?))).collect::<anyhow::Result<_>>()?;
+        let packed: Vec<Vec<u8>> = posts.iter().map(encode_post).collect::<anyhow::Result<_>>()?;
+        // Appended (and synced) before the transaction that refers to them commits.
+        let references = self.bodies.append(&packed)?;
+        let encoded: Vec<(&Post, bodies::BodyRef)> = posts.iter().zip(references).collect();
         let state_bytes = state
             .map(|state| Ok::<_, anyhow::Error>((keys::feed(member, &state.feed_url), encode(state)?)))
             .transpose()?;
@@ -425,27 +472,32 @@ fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
 /// and the post counter, inside the refresh's transaction. Returns the new post count.
 fn write_posts(
     member: &MemberId,
-    encoded: &[(&Post, Vec<u8>)],
+    encoded: &[(&Post, bodies::BodyRef)],
     [timeline, post_index, member_posts, member_aliases, counters, pending]: [&TransactionTree; 6],
 ) -> Result<u64, ConflictableTransactionError<String>> {
     let mut post_list: MemberPosts = decode_or_default(member_posts.get(member.as_str())?).map_err(abort)?;
     let mut aliases: MemberAliases = decode_or_default(member_aliases.get(member.as_str())?).map_err(abort)?;
     let mut added = 0;
-    for (post, bytes) in encoded {
+    let mut garbage = 0u64;
+    for (post, reference) in encoded {
         let time = keys::time_bytes(post.published);
         match post_index.insert(post.id.as_bytes(), &time)? {
             None => added += 1,
-            // An edit can move a post in time (a corrected date): its old timeline entry
-            // goes, or it would be listed twice.
-            Some(old_time) if old_time.as_ref() != time => {
-                timeline.remove(keys::with_id(&old_time, &post.id))?;
-                if let Some(old_published) = keys::time_of(&old_time) {
-                    post_list.remove(old_published, &post.id);
+            Some(old_time) => {
+                let old_key = keys::with_id(&old_time, &post.id);
+                let replaced = timeline.get(&old_key)?.as_deref().and_then(bodies::BodyRef::decode);
+                garbage += replaced.map_or(0, |old| u64::from(old.len));
+                // An edit can move a post in time (a corrected date): its old timeline entry
+                // goes, or it would be listed twice.
+                if old_time.as_ref() != time {
+                    timeline.remove(old_key)?;
+                    if let Some(old_published) = keys::time_of(&old_time) {
+                        post_list.remove(old_published, &post.id);
+                    }
                 }
             }
-            Some(_) => {}
         }
-        timeline.insert(keys::with_id(&time, &post.id), bytes.as_slice())?;
+        timeline.insert(keys::with_id(&time, &post.id), reference.encode().as_slice())?;
         pending.insert(post.id.as_bytes(), &pending.generate_id()?.to_be_bytes())?;
         post_list.insert(post.published, &post.id);
         for alias in post_aliases(post) {
@@ -457,6 +509,11 @@ fn write_posts(
     let stored = counters.get(POSTS_COUNTER)?.map(|bytes| counter_value(&bytes)).transpose().map_err(abort)?;
     let total = stored.unwrap_or_default() + added;
     counters.insert(POSTS_COUNTER, &total.to_be_bytes())?;
+    if garbage > 0 {
+        let stored =
+            counters.get(BODY_GARBAGE_COUNTER)?.map(|bytes| counter_value(&bytes)).transpose().map_err(abort)?;
+        counters.insert(BODY_GARBAGE_COUNTER, &(stored.unwrap_or_default() + garbage).to_be_bytes())?;
+    }
     Ok(total)
 }
 

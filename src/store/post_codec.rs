@@ -5,13 +5,14 @@
 //! sanitized again on the way in. When the policy or the format changes, `rewrite_outdated`
 //! rewrites every post once, on open, like a schema migration.
 //!
-//! Why compress: posts are most of the store, sled keeps every page it has read in memory
-//! (its 0.34 cache evicts only pages it wrote), and both the disk and that memory shrink by
-//! the compression ratio.
+//! Why compress: posts are most of the store, and the disk and the kernel's page cache the
+//! body log (`bodies`) reads through shrink by the compression ratio. The body log is kept
+//! lean here too: `compact` copies the live posts to a new file when most of it is garbage.
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+use super::bodies::BodyRef;
 use super::{Store, SCHEMA_VERSION};
 use crate::model::Post;
 use crate::sanitize::{self, POLICY_VERSION};
@@ -71,32 +72,45 @@ pub fn decode_post(bytes: &[u8]) -> anyhow::Result<Post> {
 }
 
 const POLICY_KEY: &str = "sanitizer_policy";
-/// The stored post format: 2 is LZ4-compressed (1 was plain JSON).
+/// The stored post format: 3 is LZ4-compressed in the body log, referred to from `timeline`
+/// (2 was LZ4-compressed inside `timeline`, 1 plain JSON there).
 const FORMAT_KEY: &str = "post_format";
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
+/// Posts rewritten or moved per append to the body log and per sled batch.
+const REWRITE_BATCH: usize = 1_000;
+/// Garbage in the body log below this is left alone (a compaction copies every live post).
+const COMPACT_MIN_GARBAGE: u64 = 16 << 20;
 
 fn recorded(store: &Store, key: &str) -> anyhow::Result<Option<u32>> {
     Ok(store.db.get(key)?.map(|b| u32::from_be_bytes(b.as_ref().try_into().unwrap_or_default())))
 }
 
 /// Rewrites every post stored under another sanitizer policy (sanitizing it again) or in
-/// another format, then records this policy and format. A crash part-way leaves the old ones
-/// recorded, so the next open goes on (posts already rewritten are rewritten as they are).
+/// another format (inside `timeline`: moved to the body log), then records this policy and
+/// format. A crash part-way leaves the old ones recorded, so the next open goes on (posts
+/// already rewritten are read as they are).
 pub fn rewrite_outdated(store: &Store) -> anyhow::Result<()> {
     if recorded(store, POLICY_KEY)? == Some(POLICY_VERSION) && recorded(store, FORMAT_KEY)? == Some(FORMAT) {
         return Ok(());
     }
     let started = std::time::Instant::now();
     let mut rewritten = 0usize;
+    let mut batch = Vec::new();
     for item in store.timeline.iter() {
         let (key, value) = item?;
-        let envelope_bytes = unpack(&value)?;
+        let in_log = BodyRef::decode(&value).is_some();
+        let stored = store.stored(&value)?;
+        let envelope_bytes = unpack(&stored)?;
         let envelope: StoredEnvelope = serde_json::from_slice(&envelope_bytes).context("stored post is unreadable")?;
-        if envelope.p != POLICY_VERSION || value.first() != Some(&LZ4) {
-            store.timeline.insert(key, encode_post(&decode_post(&value)?)?)?;
+        if envelope.p != POLICY_VERSION || !in_log || stored.first() != Some(&LZ4) {
+            batch.push((key, encode_post(&decode_post(&stored)?)?));
             rewritten += 1;
         }
+        if batch.len() >= REWRITE_BATCH {
+            replace_bodies(store, &mut batch)?;
+        }
     }
+    replace_bodies(store, &mut batch)?;
     store.db.insert(POLICY_KEY, &POLICY_VERSION.to_be_bytes())?;
     store.db.insert(FORMAT_KEY, &FORMAT.to_be_bytes())?;
     store.db.flush().context("failed to flush the re-sanitized store")?;
@@ -107,5 +121,70 @@ pub fn rewrite_outdated(store: &Store) -> anyhow::Result<()> {
             "posts rewritten for sanitizer policy {POLICY_VERSION}, format {FORMAT}"
         );
     }
+    Ok(())
+}
+
+/// Appends these posts to the body log and points their `timeline` keys at them; the bodies
+/// they replace count as garbage.
+pub(super) fn replace_bodies(store: &Store, batch: &mut Vec<(sled::IVec, Vec<u8>)>) -> anyhow::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let packed: Vec<&Vec<u8>> = batch.iter().map(|(_, bytes)| bytes).collect();
+    let references = store.bodies.append(&packed)?;
+    let mut garbage = 0;
+    let mut writes = sled::Batch::default();
+    for ((key, _), reference) in batch.iter().zip(references) {
+        let old = store.timeline.get(key)?;
+        garbage += old.as_deref().and_then(BodyRef::decode).map_or(0, |old| u64::from(old.len));
+        writes.insert(key, reference.encode().as_slice());
+    }
+    store.timeline.apply_batch(writes)?;
+    store.add_body_garbage(garbage)?;
+    batch.clear();
+    Ok(())
+}
+
+/// Compacts the body log when more than half of it (and at least 16 MiB) is bodies no post
+/// refers to any more, or when a compaction was cut short (two files).
+pub fn compact_if_wasteful(store: &Store) -> anyhow::Result<()> {
+    let garbage = store.body_garbage()?;
+    let wasteful = garbage >= COMPACT_MIN_GARBAGE && garbage.saturating_mul(2) > store.bodies.size_on_disk();
+    if wasteful || store.bodies.numbers().len() > 1 {
+        compact(store)?;
+    }
+    Ok(())
+}
+
+/// Copies every live post into a new body log file, points `timeline` at the copies, records
+/// the new file, flushes sled, and only then deletes the old files: a crash at any step
+/// leaves every reference valid (old files stay until the next open compacts again).
+pub fn compact(store: &Store) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let before = store.bodies.size_on_disk();
+    let target = store.bodies.numbers().last().copied().unwrap_or(0) + 1;
+    store.bodies.switch_to(target)?;
+    let mut batch = Vec::new();
+    for item in store.timeline.iter() {
+        let (key, value) = item?;
+        match BodyRef::decode(&value) {
+            Some(reference) if reference.file != target => batch.push((key, store.bodies.read(&reference)?)),
+            _ => {}
+        }
+        if batch.len() >= REWRITE_BATCH {
+            replace_bodies(store, &mut batch)?;
+        }
+    }
+    replace_bodies(store, &mut batch)?;
+    store.db.insert(super::BODY_FILE_KEY, &u64::from(target).to_be_bytes())?;
+    store.counters.insert(super::BODY_GARBAGE_COUNTER, &0u64.to_be_bytes())?;
+    store.db.flush().context("failed to flush the compacted store")?;
+    store.bodies.remove_others()?;
+    tracing::info!(
+        before_bytes = before,
+        after_bytes = store.bodies.size_on_disk(),
+        seconds = started.elapsed().as_secs_f32(),
+        "body log compacted"
+    );
     Ok(())
 }

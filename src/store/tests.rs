@@ -316,6 +316,7 @@ fn plant_html(store: &Store, id: &str, html: &str, policy: u32) {
     let time = store.post_index.get(id).unwrap().unwrap();
     let key = keys::with_id(&time, id);
     let stored = store.timeline.get(&key).unwrap().unwrap();
+    let stored = store.stored(&stored).unwrap();
     let mut value: serde_json::Value = serde_json::from_slice(&post_codec::unpack(&stored).unwrap()).unwrap();
     value["p"] = policy.into();
     value["data"]["content_html"] = html.into();
@@ -346,7 +347,9 @@ fn posts_of_an_older_sanitizer_policy_are_rewritten_once_on_open() {
         store.flush().unwrap();
     }
     let store = Store::open(&path, 8 << 20).unwrap();
-    let stored = store.timeline.iter().values().next().unwrap().unwrap();
+    let reference = store.timeline.iter().values().next().unwrap().unwrap();
+    assert!(bodies::BodyRef::decode(&reference).is_some(), "moved to the body log");
+    let stored = store.stored(&reference).unwrap();
     assert_eq!(stored.first(), Some(&1), "and compressed");
     let value: serde_json::Value = serde_json::from_slice(&post_codec::unpack(&stored).unwrap()).unwrap();
     assert_eq!(value["p"], sanitize::POLICY_VERSION);
@@ -360,4 +363,88 @@ fn a_corrupt_compressed_post_is_an_error_not_a_huge_allocation() {
     value.extend_from_slice(b"garbage");
     assert!(post_codec::decode_post(&value).is_err());
     assert!(post_codec::decode_post(&[1, 5, 0, 0, 0, 9]).is_err());
+}
+
+/// Every post of the store, as read back, by id.
+fn all_by_id(store: &Store) -> std::collections::BTreeMap<String, Post> {
+    store.all_posts().map(|post| post.unwrap()).map(|post| (post.id.clone(), post)).collect()
+}
+
+#[test]
+fn posts_stored_inside_the_timeline_by_an_older_planet_move_to_the_body_log_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let posts = [post("a", "a1", 1), post("a", "a2", 2), post("b", "b1", 3)];
+    let before = {
+        let store = Store::open(&path, 8 << 20).unwrap();
+        store.save_refresh(&member("a"), &posts[..2], &state("a")).unwrap();
+        store.save_refresh(&member("b"), &posts[2..], &state("b")).unwrap();
+        // What format 2 wrote: the compressed post itself as the timeline value.
+        for item in store.timeline.iter() {
+            let (key, reference) = item.unwrap();
+            let inline = store.stored(&reference).unwrap().into_owned();
+            store.timeline.insert(key, inline).unwrap();
+        }
+        store.db.insert("post_format", &2u32.to_be_bytes()).unwrap();
+        store.db.insert("schema_version", &2u32.to_be_bytes()).unwrap();
+        store.flush().unwrap();
+        all_by_id(&store)
+    };
+    let store = Store::open(&path, 8 << 20).unwrap();
+    for value in store.timeline.iter().values() {
+        assert!(bodies::BodyRef::decode(&value.unwrap()).is_some(), "every timeline value is a reference");
+    }
+    assert_eq!(all_by_id(&store), before);
+    assert_eq!(store.post_count(), 3);
+    assert_eq!(store.db.get("schema_version").unwrap().unwrap().as_ref(), &SCHEMA_VERSION.to_be_bytes());
+}
+
+#[test]
+fn an_edited_posts_old_body_is_garbage_until_a_compaction_copies_the_live_posts_to_a_new_file() {
+    let (_dir, store) = open();
+    let posts: Vec<Post> = (0..50).map(|n| post("a", &format!("a{n}"), n)).collect();
+    store.save_refresh(&member("a"), &posts, &state("a")).unwrap();
+    assert_eq!(store.body_garbage().unwrap(), 0);
+    let mut edited = posts.clone();
+    for post in &mut edited {
+        post.content_html = sanitize::html("<p>edited, and longer than it was</p>", None);
+    }
+    store.save_refresh(&member("a"), &edited, &state("a")).unwrap();
+    let garbage = store.body_garbage().unwrap();
+    let before = store.bodies.size_on_disk();
+    assert!(garbage > 0 && garbage < before, "{garbage} of {before}");
+    let expected = all_by_id(&store);
+
+    post_codec::compact(&store).unwrap();
+    assert_eq!(store.bodies.numbers(), vec![2], "one new file, the old one deleted");
+    assert_eq!(store.bodies.size_on_disk(), before - garbage);
+    assert_eq!(store.body_garbage().unwrap(), 0);
+    assert_eq!(all_by_id(&store), expected);
+    store.save_refresh(&member("a"), &[post("a", "new", 99)], &state("a")).unwrap();
+    assert_eq!(store.post("new").unwrap().unwrap().id, "new", "appends go to the new file");
+}
+
+#[test]
+fn a_compaction_cut_short_leaves_every_post_readable_and_the_next_open_finishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let expected = {
+        let store = Store::open(&path, 8 << 20).unwrap();
+        let posts: Vec<Post> = (0..30).map(|n| post("a", &format!("a{n}"), n)).collect();
+        store.save_refresh(&member("a"), &posts, &state("a")).unwrap();
+        // A compaction that moved ten posts to file 2, then the process died.
+        store.bodies.switch_to(2).unwrap();
+        let mut moved = Vec::new();
+        for item in store.timeline.iter().take(10) {
+            let (key, value) = item.unwrap();
+            moved.push((key, store.stored(&value).unwrap().into_owned()));
+        }
+        post_codec::replace_bodies(&store, &mut moved).unwrap();
+        store.flush().unwrap();
+        all_by_id(&store)
+    };
+    assert_eq!(expected.len(), 30);
+    let store = Store::open(&path, 8 << 20).unwrap();
+    assert_eq!(store.bodies.numbers().len(), 1, "finished on open: {:?}", store.bodies.numbers());
+    assert_eq!(all_by_id(&store), expected);
 }

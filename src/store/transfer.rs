@@ -33,7 +33,7 @@ pub struct ImportCounts {
 pub fn export(store: &Store, mut out: impl Write) -> anyhow::Result<ImportCounts> {
     let mut counts = ImportCounts::default();
     for value in store.timeline.iter().values() {
-        let post: Post = super::post_codec::decode_post(&value?)?;
+        let post: Post = store.decode_stored(&value?)?;
         serde_json::to_writer(&mut out, &Line::Post(Box::new(post)))?;
         out.write_all(b"\n")?;
         counts.posts += 1;
