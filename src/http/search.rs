@@ -106,7 +106,7 @@ pub fn find(service: &Service, mut find: Find, now: DateTime<Utc>) -> Result<Vec
     let mut found = Vec::with_capacity(hits.len());
     for hit in hits {
         // A post the index still has but the store no longer shows is left out.
-        let Some(post) = service.store.post(&hit.id)? else { continue };
+        let Some(post) = service.store.post_published_at(&hit.id, hit.published_millis)? else { continue };
         if !config.shows_member(post.member.as_str()) || service.store.is_hidden(&post.id) {
             continue;
         }

@@ -292,6 +292,17 @@ impl Store {
         self.post_bytes(id)?.map(|bytes| self.decode_stored(&bytes)).transpose()
     }
 
+    /// Post `id`, looked up first where a search index says it is (its publication time in
+    /// milliseconds): one `timeline` read instead of two, so a page of search hits leaves
+    /// half as many of sled's pages resident. A post that moved in time since it was indexed
+    /// is found through the index.
+    pub fn post_published_at(&self, id: &str, published_millis: i64) -> anyhow::Result<Option<Post>> {
+        match self.timeline.get(keys::by_millis(published_millis, id))? {
+            Some(value) => self.decode_stored(&value).map(Some),
+            None => self.post(id),
+        }
+    }
+
     pub fn post_summary(&self, id: &str) -> anyhow::Result<Option<PostSummary>> {
         self.post_bytes(id)?.map(|bytes| decode(&post_codec::unpack(&self.stored(&bytes)?)?)).transpose()
     }

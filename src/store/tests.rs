@@ -448,3 +448,19 @@ fn a_compaction_cut_short_leaves_every_post_readable_and_the_next_open_finishes_
     assert_eq!(store.bodies.numbers().len(), 1, "finished on open: {:?}", store.bodies.numbers());
     assert_eq!(all_by_id(&store), expected);
 }
+
+#[test]
+fn a_post_is_found_where_the_search_index_says_it_is_and_through_its_id_when_it_has_moved() {
+    let (_dir, store) = open();
+    let original = post("a", "a1", 1);
+    store.save_refresh(&member("a"), std::slice::from_ref(&original), &state("a")).unwrap();
+    let indexed_at = original.published.timestamp_millis();
+    assert_eq!(store.post_published_at("a1", indexed_at).unwrap().unwrap().title, original.title);
+
+    // The feed corrected the date after the index took the post in.
+    let moved = Post { published: time(5), ..original.clone() };
+    store.save_refresh(&member("a"), &[moved], &state("a")).unwrap();
+    let found = store.post_published_at("a1", indexed_at).unwrap().unwrap();
+    assert_eq!(found.published, time(5));
+    assert!(store.post_published_at("nobody", indexed_at).unwrap().is_none());
+}
