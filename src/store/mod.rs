@@ -14,12 +14,12 @@ mod migrate;
 mod moderation;
 mod post_codec;
 mod transfer;
+mod write;
 
 use std::path::Path;
 
 use anyhow::Context as _;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use crate::config::MemberId;
 use crate::model::{FeedState, Post};
@@ -28,8 +28,9 @@ pub use digest::{Delivery, DeliveryStatus, Subscriber, SubscriberStatus, WeekSen
 pub use member_index::MemberAliases;
 use member_index::MemberPosts;
 pub use moderation::{Action, ModerationEvent, Via};
-use post_codec::{decode_post, encode_post};
+use post_codec::decode_post;
 pub use transfer::{export, import, ImportCounts};
+pub use write::post_aliases;
 
 /// The layout this code reads and writes. An older store is migrated on open (see
 /// `migrate`); a store with a newer version is refused.
@@ -422,122 +423,6 @@ impl Store {
         self.changed();
         Ok(())
     }
-
-    /// Writes a member feed's new and changed posts, their indexes and aliases, and its fetch
-    /// state, in one transaction: after a crash either all of a refresh is there or none.
-    pub fn save_refresh(&self, member: &MemberId, posts: &[Post], state: &FeedState) -> anyhow::Result<()> {
-        self.save(member, posts, Some(state))
-    }
-
-    /// Writes one member's posts with their indexes and aliases in one transaction, without a
-    /// feed state (`import`, many posts at a time: the member's index values are rewritten
-    /// once per call, not once per post).
-    pub fn save_posts(&self, member: &MemberId, posts: &[Post]) -> anyhow::Result<()> {
-        self.save(member, posts, None)
-    }
-
-    fn save(&self, member: &MemberId, posts: &[Post], state: Option<&FeedState>) -> anyhow::Result<()> {
-        let packed: Vec<Vec<u8>> = posts.iter().map(encode_post).collect::<anyhow::Result<_>>()?;
-        // Appended (and synced) before the transaction that refers to them commits.
-        let references = self.bodies.append(&packed)?;
-        let encoded: Vec<(&Post, bodies::BodyRef)> = posts.iter().zip(references).collect();
-        let state_bytes = state
-            .map(|state| Ok::<_, anyhow::Error>((keys::feed(member, &state.feed_url), encode(state)?)))
-            .transpose()?;
-        let trees = (
-            &self.timeline,
-            &self.post_index,
-            &self.member_posts,
-            &self.member_aliases,
-            &self.feeds,
-            &self.counters,
-            &self.search_pending,
-        );
-        // Every transaction that adds posts writes the counter, so they are serialized anyway.
-        let _writing = self.post_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let result: Result<Option<u64>, TransactionError<String>> =
-            trees.transaction(|(timeline, post_index, member_posts, member_aliases, feeds, counters, pending)| {
-                let indexes = [timeline, post_index, member_posts, member_aliases, counters, pending];
-                let count = if encoded.is_empty() { None } else { Some(write_posts(member, &encoded, indexes)?) };
-                if let Some((key, bytes)) = &state_bytes {
-                    feeds.insert(key.as_slice(), bytes.as_slice())?;
-                }
-                Ok(count)
-            });
-        let count = result.map_err(|error| anyhow::anyhow!("failed to save the posts of {member}: {error}"))?;
-        if let Some(count) = count {
-            self.post_count.store(count, std::sync::atomic::Ordering::Release);
-        }
-        self.changed();
-        Ok(())
-    }
-}
-
-type TransactionTree = sled::transaction::TransactionalTree;
-
-fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
-    ConflictableTransactionError::Abort(error.to_string())
-}
-
-/// A refresh's posts, their timeline and index entries, the member's post list and aliases,
-/// and the post counter, inside the refresh's transaction. Returns the new post count.
-fn write_posts(
-    member: &MemberId,
-    encoded: &[(&Post, bodies::BodyRef)],
-    [timeline, post_index, member_posts, member_aliases, counters, pending]: [&TransactionTree; 6],
-) -> Result<u64, ConflictableTransactionError<String>> {
-    let mut post_list: MemberPosts = decode_or_default(member_posts.get(member.as_str())?).map_err(abort)?;
-    let mut aliases: MemberAliases = decode_or_default(member_aliases.get(member.as_str())?).map_err(abort)?;
-    let mut added = 0;
-    let mut garbage = 0u64;
-    for (post, reference) in encoded {
-        let time = keys::time_bytes(post.published);
-        match post_index.insert(post.id.as_bytes(), &time)? {
-            None => added += 1,
-            Some(old_time) => {
-                let old_key = keys::with_id(&old_time, &post.id);
-                let replaced = timeline.get(&old_key)?.as_deref().and_then(bodies::BodyRef::decode);
-                garbage += replaced.map_or(0, |old| u64::from(old.len));
-                // An edit can move a post in time (a corrected date): its old timeline entry
-                // goes, or it would be listed twice.
-                if old_time.as_ref() != time {
-                    timeline.remove(old_key)?;
-                    if let Some(old_published) = keys::time_of(&old_time) {
-                        post_list.remove(old_published, &post.id);
-                    }
-                }
-            }
-        }
-        timeline.insert(keys::with_id(&time, &post.id), reference.encode().as_slice())?;
-        pending.insert(post.id.as_bytes(), &pending.generate_id()?.to_be_bytes())?;
-        post_list.insert(post.published, &post.id);
-        for alias in post_aliases(post) {
-            aliases.insert(alias, &post.id);
-        }
-    }
-    member_posts.insert(member.as_str(), encode(&post_list).map_err(abort)?)?;
-    member_aliases.insert(member.as_str(), encode(&aliases).map_err(abort)?)?;
-    let stored = counters.get(POSTS_COUNTER)?.map(|bytes| counter_value(&bytes)).transpose().map_err(abort)?;
-    let total = stored.unwrap_or_default() + added;
-    counters.insert(POSTS_COUNTER, &total.to_be_bytes())?;
-    if garbage > 0 {
-        let stored =
-            counters.get(BODY_GARBAGE_COUNTER)?.map(|bytes| counter_value(&bytes)).transpose().map_err(abort)?;
-        counters.insert(BODY_GARBAGE_COUNTER, &(stored.unwrap_or_default() + garbage).to_be_bytes())?;
-    }
-    Ok(total)
-}
-
-/// The aliases a post is found by on later refreshes.
-pub fn post_aliases(post: &Post) -> Vec<String> {
-    let mut aliases = Vec::new();
-    if let Some(guid) = &post.guid {
-        aliases.push(format!("guid:{guid}"));
-    }
-    if let Some(link) = post.url.as_deref().and_then(crate::identity::normalize_link) {
-        aliases.push(format!("link:{link}"));
-    }
-    aliases
 }
 
 /// Opens sled. A handle dropped in this process releases its file lock only when sled's
