@@ -77,7 +77,12 @@ const BODY_GARBAGE_COUNTER: &str = "body_garbage";
 const BODY_FILE_KEY: &str = "body_file";
 
 fn counter_value(bytes: &[u8]) -> anyhow::Result<u64> {
-    Ok(u64::from_be_bytes(bytes.try_into().context("the posts counter is corrupt")?))
+    Ok(u64::from_be_bytes(bytes.try_into().context("a counter in the store is corrupt")?))
+}
+
+/// A counter as stored, 0 when there is none yet.
+fn counter_or_zero(bytes: Option<sled::IVec>) -> anyhow::Result<u64> {
+    Ok(bytes.map(|bytes| counter_value(&bytes)).transpose()?.unwrap_or_default())
 }
 
 /// A position in the newest-first order: posts strictly older than this come next.
@@ -138,7 +143,7 @@ impl Store {
             std::fs::create_dir_all(parent).with_context(|| format!("failed to create {}", parent.display()))?;
         }
         let db = open_sled(path, cache_bytes)?;
-        let body_file = db.get(BODY_FILE_KEY)?.map(|bytes| counter_value(&bytes)).transpose()?.unwrap_or(1);
+        let body_file = counter_or_zero(db.get(BODY_FILE_KEY)?)?.max(1);
         let bodies = std::sync::Arc::new(bodies::BodyLog::open(path, u32::try_from(body_file)?)?);
         let tree = |name: &str| db.open_tree(name).with_context(|| format!("failed to open tree {name}"));
         let store = Store {
@@ -374,11 +379,7 @@ impl Store {
 
     /// Bytes of the body log no post refers to any more.
     fn body_garbage(&self) -> anyhow::Result<u64> {
-        self.counters
-            .get(BODY_GARBAGE_COUNTER)?
-            .map(|bytes| counter_value(&bytes))
-            .transpose()
-            .map(Option::unwrap_or_default)
+        counter_or_zero(self.counters.get(BODY_GARBAGE_COUNTER)?)
     }
 
     fn add_body_garbage(&self, bytes: u64) -> anyhow::Result<()> {

@@ -98,12 +98,12 @@ pub fn rewrite_outdated(store: &Store) -> anyhow::Result<()> {
     let mut batch = Vec::new();
     for item in store.timeline.iter() {
         let (key, value) = item?;
-        let in_log = BodyRef::decode(&value).is_some();
+        let old = BodyRef::decode(&value);
         let stored = store.stored(&value)?;
         let envelope_bytes = unpack(&stored)?;
         let envelope: StoredEnvelope = serde_json::from_slice(&envelope_bytes).context("stored post is unreadable")?;
-        if envelope.p != POLICY_VERSION || !in_log || stored.first() != Some(&LZ4) {
-            batch.push((key, encode_post(&decode_post(&stored)?)?));
+        if envelope.p != POLICY_VERSION || old.is_none() || stored.first() != Some(&LZ4) {
+            batch.push(Replacement { key, old, packed: encode_post(&decode_post(&stored)?)? });
             rewritten += 1;
         }
         if batch.len() >= REWRITE_BATCH {
@@ -124,23 +124,29 @@ pub fn rewrite_outdated(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A post's new stored bytes for its `timeline` key, and the body they replace (none for a
+/// post stored inline by an older planet).
+pub(super) struct Replacement {
+    pub key: sled::IVec,
+    pub old: Option<BodyRef>,
+    pub packed: Vec<u8>,
+}
+
 /// Appends these posts to the body log and points their `timeline` keys at them; the bodies
 /// they replace count as garbage.
-pub(super) fn replace_bodies(store: &Store, batch: &mut Vec<(sled::IVec, Vec<u8>)>) -> anyhow::Result<()> {
+pub(super) fn replace_bodies(store: &Store, batch: &mut Vec<Replacement>) -> anyhow::Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    let packed: Vec<&Vec<u8>> = batch.iter().map(|(_, bytes)| bytes).collect();
+    let packed: Vec<&Vec<u8>> = batch.iter().map(|replacement| &replacement.packed).collect();
     let references = store.bodies.append(&packed)?;
-    let mut garbage = 0;
     let mut writes = sled::Batch::default();
-    for ((key, _), reference) in batch.iter().zip(references) {
-        let old = store.timeline.get(key)?;
-        garbage += old.as_deref().and_then(BodyRef::decode).map_or(0, |old| u64::from(old.len));
-        writes.insert(key, reference.encode().as_slice());
+    for (replacement, reference) in batch.iter().zip(references) {
+        writes.insert(&replacement.key, reference.encode().as_slice());
     }
     store.timeline.apply_batch(writes)?;
-    store.add_body_garbage(garbage)?;
+    store
+        .add_body_garbage(batch.iter().filter_map(|replacement| replacement.old).map(|old| u64::from(old.len)).sum())?;
     batch.clear();
     Ok(())
 }
@@ -168,7 +174,9 @@ pub fn compact(store: &Store) -> anyhow::Result<()> {
     for item in store.timeline.iter() {
         let (key, value) = item?;
         match BodyRef::decode(&value) {
-            Some(reference) if reference.file != target => batch.push((key, store.bodies.read(&reference)?)),
+            Some(reference) if reference.file != target => {
+                batch.push(Replacement { key, old: Some(reference), packed: store.bodies.read(&reference)? })
+            }
             _ => {}
         }
         if batch.len() >= REWRITE_BATCH {

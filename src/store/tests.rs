@@ -437,7 +437,8 @@ fn a_compaction_cut_short_leaves_every_post_readable_and_the_next_open_finishes_
         let mut moved = Vec::new();
         for item in store.timeline.iter().take(10) {
             let (key, value) = item.unwrap();
-            moved.push((key, store.stored(&value).unwrap().into_owned()));
+            let packed = store.stored(&value).unwrap().into_owned();
+            moved.push(post_codec::Replacement { key, old: bodies::BodyRef::decode(&value), packed });
         }
         post_codec::replace_bodies(&store, &mut moved).unwrap();
         store.flush().unwrap();

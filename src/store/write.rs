@@ -4,7 +4,7 @@
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use super::member_index::{MemberAliases, MemberPosts};
-use super::{bodies, counter_value, decode_or_default, encode, keys, post_codec::encode_post, Store};
+use super::{bodies, counter_or_zero, decode_or_default, encode, keys, post_codec::encode_post, Store};
 use super::{BODY_GARBAGE_COUNTER, POSTS_COUNTER};
 use crate::config::MemberId;
 use crate::model::{FeedState, Post};
@@ -104,14 +104,21 @@ fn write_posts(
     }
     member_posts.insert(member.as_str(), encode(&post_list).map_err(abort)?)?;
     member_aliases.insert(member.as_str(), encode(&aliases).map_err(abort)?)?;
-    let stored = counters.get(POSTS_COUNTER)?.map(|bytes| counter_value(&bytes)).transpose().map_err(abort)?;
-    let total = stored.unwrap_or_default() + added;
-    counters.insert(POSTS_COUNTER, &total.to_be_bytes())?;
+    let total = add_to_counter(counters, POSTS_COUNTER, added)?;
     if garbage > 0 {
-        let stored =
-            counters.get(BODY_GARBAGE_COUNTER)?.map(|bytes| counter_value(&bytes)).transpose().map_err(abort)?;
-        counters.insert(BODY_GARBAGE_COUNTER, &(stored.unwrap_or_default() + garbage).to_be_bytes())?;
+        add_to_counter(counters, BODY_GARBAGE_COUNTER, garbage)?;
     }
+    Ok(total)
+}
+
+/// Adds `amount` to a counter inside the transaction; returns the new value.
+fn add_to_counter(
+    counters: &TransactionTree,
+    key: &str,
+    amount: u64,
+) -> Result<u64, ConflictableTransactionError<String>> {
+    let total = counter_or_zero(counters.get(key)?).map_err(abort)? + amount;
+    counters.insert(key, &total.to_be_bytes())?;
     Ok(total)
 }
 
