@@ -12,7 +12,9 @@ mod keys;
 mod member_index;
 mod migrate;
 mod moderation;
+mod open;
 mod post_codec;
+mod search_outbox;
 mod transfer;
 mod write;
 
@@ -142,7 +144,7 @@ impl Store {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("failed to create {}", parent.display()))?;
         }
-        let db = open_sled(path, cache_bytes)?;
+        let db = open::open_sled(path, cache_bytes)?;
         let body_file = counter_or_zero(db.get(BODY_FILE_KEY)?)?.max(1);
         let bodies = std::sync::Arc::new(bodies::BodyLog::open(path, u32::try_from(body_file)?)?);
         let tree = |name: &str| db.open_tree(name).with_context(|| format!("failed to open tree {name}"));
@@ -313,50 +315,6 @@ impl Store {
         self.post_bytes(id)?.map(|bytes| decode(&post_codec::unpack(&self.stored(&bytes)?)?)).transpose()
     }
 
-    /// Up to `limit` posts written since the search index took them in: (id, write sequence).
-    pub fn pending_search_updates(&self, limit: usize) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-        self.search_pending
-            .iter()
-            .take(limit)
-            .map(|item| {
-                let (id, sequence) = item?;
-                Ok((String::from_utf8_lossy(&id).into_owned(), sequence.to_vec()))
-            })
-            .collect()
-    }
-
-    /// Marks these updates as taken in by the index (after its commit). A post written again
-    /// meanwhile has a new sequence number and stays pending.
-    pub fn clear_search_updates(&self, taken: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
-        for (id, sequence) in taken {
-            let _ = self.search_pending.compare_and_swap(id.as_bytes(), Some(sequence.as_slice()), None::<&[u8]>)?;
-        }
-        Ok(())
-    }
-
-    /// How many posts wait for the search index, counting at most `limit`.
-    pub fn pending_search_count(&self, limit: usize) -> usize {
-        self.search_pending.iter().take(limit).count()
-    }
-
-    /// A sequence number above every outbox entry written so far.
-    pub fn search_watermark(&self) -> anyhow::Result<u64> {
-        Ok(self.db.generate_id()?)
-    }
-
-    /// Clears the outbox entries written before `watermark` (a rebuild that started after
-    /// them has indexed them all); later ones stay.
-    pub fn clear_search_updates_before(&self, watermark: u64) -> anyhow::Result<()> {
-        for item in self.search_pending.iter() {
-            let (id, sequence) = item?;
-            let written = sequence.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
-            if written < watermark {
-                let _ = self.search_pending.compare_and_swap(&id, Some(sequence), None::<&[u8]>)?;
-            }
-        }
-        Ok(())
-    }
-
     /// The members the store holds posts of (one key each in `member_posts`).
     pub fn members_stored(&self) -> anyhow::Result<Vec<String>> {
         self.member_posts.iter().keys().map(|key| Ok(String::from_utf8_lossy(&key?).into_owned())).collect()
@@ -423,48 +381,6 @@ impl Store {
         self.feeds.insert(keys::feed(member, &state.feed_url), encode(state)?)?;
         self.changed();
         Ok(())
-    }
-}
-
-/// Opens sled. A handle dropped in this process releases its file lock only when sled's
-/// deferred (epoch-based) clean-up gets to it, a moment later, so a lock held right after a
-/// drop is tried again for up to two seconds before it is reported as another process's.
-fn open_sled(path: &Path, cache_bytes: u64) -> anyhow::Result<sled::Db> {
-    let started = std::time::Instant::now();
-    loop {
-        let opened = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            // sled's default fsyncs every 500 ms; planet flushes at the end of each pass and
-            // each refresh is already atomic, so a slower background flush is enough.
-            .flush_every_ms(Some(2000))
-            .open();
-        match opened {
-            Ok(db) => return Ok(db),
-            Err(error) if is_lock_held(&error) && started.elapsed() < std::time::Duration::from_secs(2) => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(error) => return Err(open_error(path, error)),
-        }
-    }
-}
-
-fn is_lock_held(error: &sled::Error) -> bool {
-    let text = error.to_string();
-    text.contains("could not acquire lock")
-        || text.contains("WouldBlock")
-        || text.contains("Resource temporarily unavailable")
-}
-
-fn open_error(path: &Path, error: sled::Error) -> anyhow::Error {
-    let text = error.to_string();
-    if is_lock_held(&error) {
-        anyhow::anyhow!(
-            "the store {} is in use by another planet process (sled allows one process at a time); stop it or use another [store] path",
-            path.display()
-        )
-    } else {
-        anyhow::anyhow!("failed to open the store {}: {text}", path.display())
     }
 }
 
