@@ -12,8 +12,10 @@
 //! Writes: bodies are appended and synced before the sled transaction that points at them
 //! commits, so a reference never names bytes that a crash could lose; a crash between the two
 //! leaves unreferenced bytes only. Bodies replaced by an edit or a rewrite are garbage until a
-//! compaction copies the live ones to a new file (`compact`, run on open when garbage passes
-//! half the log).
+//! compaction copies the live ones to a new file (`compaction`, on open and after a
+//! fetch pass when garbage passes half the log). The files a compaction empties are unlinked
+//! at once but stay open for reading until the next pass (`release_retired`): a reader that
+//! took a reference just before the compaction moved it still finds its bytes.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -70,6 +72,8 @@ pub struct BodyLog {
     dir: PathBuf,
     /// Every log file there is, for reading (a compaction cut short leaves two).
     files: RwLock<BTreeMap<u32, Arc<File>>>,
+    /// Files a compaction emptied: unlinked, still in `files` until `release_retired`.
+    retired: Mutex<Vec<u32>>,
     appender: Mutex<Appender>,
 }
 
@@ -119,6 +123,7 @@ impl BodyLog {
         Ok(BodyLog {
             dir: dir.to_path_buf(),
             files: RwLock::new(files),
+            retired: Mutex::new(Vec::new()),
             appender: Mutex::new(Appender { number: current, file, end }),
         })
     }
@@ -175,9 +180,11 @@ impl BodyLog {
         files.get(&number).cloned().with_context(|| format!("the body log {} is missing", file_name(number)))
     }
 
-    /// The numbers of the log files, in order.
+    /// The numbers of the log files, in order (not those a compaction retired).
     pub fn numbers(&self) -> Vec<u32> {
-        self.files.read().unwrap_or_else(std::sync::PoisonError::into_inner).keys().copied().collect()
+        let retired = self.retired.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let files = self.files.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        files.keys().copied().filter(|number| !retired.contains(number)).collect()
     }
 
     /// The file appends go to.
@@ -201,16 +208,28 @@ impl BodyLog {
     }
 
     /// Deletes every file but the current one (after a compaction moved all references).
+    /// They stay open, and readable, until `release_retired`.
     pub fn remove_others(&self) -> anyhow::Result<()> {
         let current = self.current();
-        let mut files = self.files.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let others: Vec<u32> = files.keys().copied().filter(|number| *number != current).collect();
-        for number in others {
-            files.remove(&number);
-            let path = self.dir.join(file_name(number));
-            std::fs::remove_file(&path).with_context(|| format!("failed to remove {}", path.display()))?;
+        let numbers = self.numbers();
+        let mut retired = self.retired.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for number in numbers {
+            if number != current {
+                let path = self.dir.join(file_name(number));
+                std::fs::remove_file(&path).with_context(|| format!("failed to remove {}", path.display()))?;
+                retired.push(number);
+            }
         }
         Ok(())
+    }
+
+    /// Closes the files `remove_others` unlinked, which frees their disk space.
+    pub fn release_retired(&self) {
+        let numbers = std::mem::take(&mut *self.retired.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let mut files = self.files.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for number in numbers {
+            files.remove(&number);
+        }
     }
 }
 
@@ -264,6 +283,10 @@ mod tests {
         assert_eq!(log.read(&old[0]).unwrap(), b"old");
         log.remove_others().unwrap();
         assert!(!dir.path().join(file_name(1)).exists());
+        assert_eq!(log.numbers(), vec![2]);
+        assert_eq!(log.read(&old[0]).unwrap(), b"old", "a retired file reads until it is released");
+        log.release_retired();
+        assert!(log.read(&old[0]).unwrap_err().to_string().contains("missing"));
         assert_eq!(log.read(&new[0]).unwrap(), b"new");
         assert_eq!(log.size_on_disk(), 3);
     }

@@ -7,6 +7,7 @@
 //! files (`bodies`); `timeline` holds a reference to each.
 
 mod bodies;
+mod compaction;
 mod digest;
 mod keys;
 mod member_index;
@@ -67,13 +68,14 @@ pub struct Store {
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The `posts` counter as last committed.
     post_count: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    /// Held from a refresh's commit until `post_count` shows it: two refreshes that commit in
-    /// one order must not publish their counts in the other (the count would go back).
+    /// Held from a refresh's append to the body log until `post_count` shows its commit: two
+    /// refreshes that commit in one order must not publish their counts in the other (the
+    /// count would go back), and a compaction must not move a post while it is rewritten.
     post_writes: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 const POSTS_COUNTER: &str = "posts";
-/// Bytes of the body log that no reference names any more (`post_codec::compact_if_wasteful`).
+/// Bytes of the body log that no reference names any more (`compaction`).
 const BODY_GARBAGE_COUNTER: &str = "body_garbage";
 /// The number of the body log file appends go to.
 const BODY_FILE_KEY: &str = "body_file";
@@ -170,7 +172,9 @@ impl Store {
         };
         migrate::to_current(&store)?;
         post_codec::rewrite_outdated(&store)?;
-        post_codec::compact_if_wasteful(&store)?;
+        compaction::compact_if_wasteful(&store, compaction::COMPACT_MIN_GARBAGE)?;
+        // Nothing reads yet: the files a compaction emptied can close now.
+        store.bodies.release_retired();
         store.load_hidden_ids()?;
         let count = match store.counters.get(POSTS_COUNTER)? {
             Some(bytes) => counter_value(&bytes)?,
@@ -199,6 +203,12 @@ impl Store {
 
     pub fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Held by whoever appends to the body log and commits references to it (`write`,
+    /// `compaction`), so a compaction never moves a post a refresh is rewriting.
+    fn lock_post_writes(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.post_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn changed(&self) {

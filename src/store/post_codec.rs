@@ -7,7 +7,7 @@
 //!
 //! Why compress: posts are most of the store, and the disk and the kernel's page cache the
 //! body log (`bodies`) reads through shrink by the compression ratio. The body log is kept
-//! lean here too: `compact` copies the live posts to a new file when most of it is garbage.
+//! lean too: `compaction` copies the live posts to a new file when most of it is garbage.
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
@@ -77,9 +77,7 @@ const POLICY_KEY: &str = "sanitizer_policy";
 const FORMAT_KEY: &str = "post_format";
 const FORMAT: u32 = 3;
 /// Posts rewritten or moved per append to the body log and per sled batch.
-const REWRITE_BATCH: usize = 1_000;
-/// Garbage in the body log below this is left alone (a compaction copies every live post).
-const COMPACT_MIN_GARBAGE: u64 = 16 << 20;
+pub(super) const REWRITE_BATCH: usize = 1_000;
 
 fn recorded(store: &Store, key: &str) -> anyhow::Result<Option<u32>> {
     Ok(store.db.get(key)?.map(|b| u32::from_be_bytes(b.as_ref().try_into().unwrap_or_default())))
@@ -148,51 +146,5 @@ pub(super) fn replace_bodies(store: &Store, batch: &mut Vec<Replacement>) -> any
     store
         .add_body_garbage(batch.iter().filter_map(|replacement| replacement.old).map(|old| u64::from(old.len)).sum())?;
     batch.clear();
-    Ok(())
-}
-
-/// Compacts the body log when more than half of it (and at least 16 MiB) is bodies no post
-/// refers to any more, or when a compaction was cut short (two files).
-pub fn compact_if_wasteful(store: &Store) -> anyhow::Result<()> {
-    let garbage = store.body_garbage()?;
-    let wasteful = garbage >= COMPACT_MIN_GARBAGE && garbage.saturating_mul(2) > store.bodies.size_on_disk();
-    if wasteful || store.bodies.numbers().len() > 1 {
-        compact(store)?;
-    }
-    Ok(())
-}
-
-/// Copies every live post into a new body log file, points `timeline` at the copies, records
-/// the new file, flushes sled, and only then deletes the old files: a crash at any step
-/// leaves every reference valid (old files stay until the next open compacts again).
-pub fn compact(store: &Store) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    let before = store.bodies.size_on_disk();
-    let target = store.bodies.numbers().last().copied().unwrap_or(0) + 1;
-    store.bodies.switch_to(target)?;
-    let mut batch = Vec::new();
-    for item in store.timeline.iter() {
-        let (key, value) = item?;
-        match BodyRef::decode(&value) {
-            Some(reference) if reference.file != target => {
-                batch.push(Replacement { key, old: Some(reference), packed: store.bodies.read(&reference)? })
-            }
-            _ => {}
-        }
-        if batch.len() >= REWRITE_BATCH {
-            replace_bodies(store, &mut batch)?;
-        }
-    }
-    replace_bodies(store, &mut batch)?;
-    store.db.insert(super::BODY_FILE_KEY, &u64::from(target).to_be_bytes())?;
-    store.counters.insert(super::BODY_GARBAGE_COUNTER, &0u64.to_be_bytes())?;
-    store.db.flush().context("failed to flush the compacted store")?;
-    store.bodies.remove_others()?;
-    tracing::info!(
-        before_bytes = before,
-        after_bytes = store.bodies.size_on_disk(),
-        seconds = started.elapsed().as_secs_f32(),
-        "body log compacted"
-    );
     Ok(())
 }

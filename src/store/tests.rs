@@ -6,15 +6,15 @@ use super::*;
 use crate::model::DateSource;
 use crate::sanitize;
 
-fn member(id: &str) -> MemberId {
+pub(super) fn member(id: &str) -> MemberId {
     MemberId::parse(id).unwrap()
 }
 
-fn time(hours: i64) -> DateTime<Utc> {
+pub(super) fn time(hours: i64) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap().with_timezone(&Utc) + Duration::hours(hours)
 }
 
-fn post(member_id: &str, id: &str, hours: i64) -> Post {
+pub(super) fn post(member_id: &str, id: &str, hours: i64) -> Post {
     Post {
         id: id.to_string(),
         member: member(member_id),
@@ -38,12 +38,12 @@ fn post(member_id: &str, id: &str, hours: i64) -> Post {
     }
 }
 
-fn state(member_id: &str) -> FeedState {
+pub(super) fn state(member_id: &str) -> FeedState {
     let url = format!("https://{member_id}.example/feed");
     FeedState { member: Some(member(member_id)), feed_url: url.clone(), current_url: url, ..FeedState::default() }
 }
 
-fn open() -> (tempfile::TempDir, Store) {
+pub(super) fn open() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store"), 8 * 1024 * 1024).unwrap();
     (dir, store)
@@ -366,7 +366,7 @@ fn a_corrupt_compressed_post_is_an_error_not_a_huge_allocation() {
 }
 
 /// Every post of the store, as read back, by id.
-fn all_by_id(store: &Store) -> std::collections::BTreeMap<String, Post> {
+pub(super) fn all_by_id(store: &Store) -> std::collections::BTreeMap<String, Post> {
     store.all_posts().map(|post| post.unwrap()).map(|post| (post.id.clone(), post)).collect()
 }
 
@@ -397,57 +397,6 @@ fn posts_stored_inside_the_timeline_by_an_older_planet_move_to_the_body_log_on_o
     assert_eq!(all_by_id(&store), before);
     assert_eq!(store.post_count(), 3);
     assert_eq!(store.db.get("schema_version").unwrap().unwrap().as_ref(), &SCHEMA_VERSION.to_be_bytes());
-}
-
-#[test]
-fn an_edited_posts_old_body_is_garbage_until_a_compaction_copies_the_live_posts_to_a_new_file() {
-    let (_dir, store) = open();
-    let posts: Vec<Post> = (0..50).map(|n| post("a", &format!("a{n}"), n)).collect();
-    store.save_refresh(&member("a"), &posts, &state("a")).unwrap();
-    assert_eq!(store.body_garbage().unwrap(), 0);
-    let mut edited = posts.clone();
-    for post in &mut edited {
-        post.content_html = sanitize::html("<p>edited, and longer than it was</p>", None);
-    }
-    store.save_refresh(&member("a"), &edited, &state("a")).unwrap();
-    let garbage = store.body_garbage().unwrap();
-    let before = store.bodies.size_on_disk();
-    assert!(garbage > 0 && garbage < before, "{garbage} of {before}");
-    let expected = all_by_id(&store);
-
-    post_codec::compact(&store).unwrap();
-    assert_eq!(store.bodies.numbers(), vec![2], "one new file, the old one deleted");
-    assert_eq!(store.bodies.size_on_disk(), before - garbage);
-    assert_eq!(store.body_garbage().unwrap(), 0);
-    assert_eq!(all_by_id(&store), expected);
-    store.save_refresh(&member("a"), &[post("a", "new", 99)], &state("a")).unwrap();
-    assert_eq!(store.post("new").unwrap().unwrap().id, "new", "appends go to the new file");
-}
-
-#[test]
-fn a_compaction_cut_short_leaves_every_post_readable_and_the_next_open_finishes_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store");
-    let expected = {
-        let store = Store::open(&path, 8 << 20).unwrap();
-        let posts: Vec<Post> = (0..30).map(|n| post("a", &format!("a{n}"), n)).collect();
-        store.save_refresh(&member("a"), &posts, &state("a")).unwrap();
-        // A compaction that moved ten posts to file 2, then the process died.
-        store.bodies.switch_to(2).unwrap();
-        let mut moved = Vec::new();
-        for item in store.timeline.iter().take(10) {
-            let (key, value) = item.unwrap();
-            let packed = store.stored(&value).unwrap().into_owned();
-            moved.push(post_codec::Replacement { key, old: bodies::BodyRef::decode(&value), packed });
-        }
-        post_codec::replace_bodies(&store, &mut moved).unwrap();
-        store.flush().unwrap();
-        all_by_id(&store)
-    };
-    assert_eq!(expected.len(), 30);
-    let store = Store::open(&path, 8 << 20).unwrap();
-    assert_eq!(store.bodies.numbers().len(), 1, "finished on open: {:?}", store.bodies.numbers());
-    assert_eq!(all_by_id(&store), expected);
 }
 
 #[test]

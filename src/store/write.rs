@@ -25,6 +25,9 @@ impl Store {
 
     fn save(&self, member: &MemberId, posts: &[Post], state: Option<&FeedState>) -> anyhow::Result<()> {
         let packed: Vec<Vec<u8>> = posts.iter().map(encode_post).collect::<anyhow::Result<_>>()?;
+        // Every transaction that adds posts writes the counter, so they are serialized anyway;
+        // held from the append, so a compaction cannot switch files between the two.
+        let _writing = self.lock_post_writes();
         // Appended (and synced) before the transaction that refers to them commits.
         let references = self.bodies.append(&packed)?;
         let encoded: Vec<(&Post, bodies::BodyRef)> = posts.iter().zip(references).collect();
@@ -40,8 +43,6 @@ impl Store {
             &self.counters,
             &self.search_pending,
         );
-        // Every transaction that adds posts writes the counter, so they are serialized anyway.
-        let _writing = self.post_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let result: Result<Option<u64>, TransactionError<String>> =
             trees.transaction(|(timeline, post_index, member_posts, member_aliases, feeds, counters, pending)| {
                 let indexes = [timeline, post_index, member_posts, member_aliases, counters, pending];

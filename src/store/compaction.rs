@@ -1,0 +1,255 @@
+//! Reclaiming the body log. Bodies replaced by an edit, a regrouping or a second import stay
+//! in the log as garbage (counted in the transaction that replaced them); when more than half
+//! of the log is garbage, the live bodies are copied to a new file and the old one deleted.
+//! This runs on open and after every fetch pass (`Store::maintain_body_log`), so a server
+//! that runs for months does not keep a feed's every edit.
+//!
+//! A compaction runs beside refreshes that keep writing. Writers append only while they hold
+//! `post_writes` (see `write`); a compaction takes it to switch files and again for each batch
+//! it moves, and moves a post only if its reference is still the one it read, so a post
+//! written meanwhile keeps its newer body. The old file is unlinked at the end but stays open
+//! for reading until the next maintenance (`BodyLog::release_retired`): a reader that took a
+//! reference just before it was moved still finds its bytes.
+
+use anyhow::Context as _;
+
+use super::bodies::BodyRef;
+use super::post_codec::REWRITE_BATCH;
+use super::{Store, BODY_FILE_KEY, BODY_GARBAGE_COUNTER};
+
+/// Garbage in the body log below this is left alone: a compaction copies every live post.
+pub const COMPACT_MIN_GARBAGE: u64 = 16 << 20;
+
+impl Store {
+    /// After a fetch pass: closes the files the last compaction emptied, and compacts again
+    /// if the log is mostly garbage. Reads and writes every live post when it compacts, so it
+    /// runs off the async workers.
+    pub fn maintain_body_log(&self) -> anyhow::Result<()> {
+        self.bodies.release_retired();
+        compact_if_wasteful(self, COMPACT_MIN_GARBAGE)?;
+        Ok(())
+    }
+}
+
+/// Compacts the body log when more than half of it (and at least `min_garbage` bytes) is
+/// bodies no post refers to any more, or when a compaction was cut short (two files).
+/// Returns whether it compacted.
+pub fn compact_if_wasteful(store: &Store, min_garbage: u64) -> anyhow::Result<bool> {
+    let garbage = store.body_garbage()?;
+    let wasteful = garbage >= min_garbage.max(1) && garbage.saturating_mul(2) > store.bodies.size_on_disk();
+    let cut_short = store.bodies.numbers().len() > 1;
+    if wasteful || cut_short {
+        compact(store)?;
+    }
+    Ok(wasteful || cut_short)
+}
+
+/// Copies every live post into a new body log file, points `timeline` at the copies, flushes
+/// sled, and only then deletes the old files: a crash at any step leaves every reference
+/// valid (old files stay until the next open compacts again).
+pub fn compact(store: &Store) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let before = store.bodies.size_on_disk();
+    let target = store.bodies.numbers().last().copied().unwrap_or(0) + 1;
+    {
+        let _writing = store.lock_post_writes();
+        store.bodies.switch_to(target)?;
+        store.db.insert(BODY_FILE_KEY, &u64::from(target).to_be_bytes())?;
+    }
+    let mut batch = Vec::new();
+    for item in store.timeline.iter() {
+        let (key, value) = item?;
+        if let Some(reference) = BodyRef::decode(&value).filter(|reference| reference.file != target) {
+            batch.push((key, reference));
+        }
+        if batch.len() >= REWRITE_BATCH {
+            move_to_current_file(store, &mut batch)?;
+        }
+    }
+    move_to_current_file(store, &mut batch)?;
+    {
+        // Bodies replaced during the compaction are not counted: most were in the old file.
+        let _writing = store.lock_post_writes();
+        store.counters.insert(BODY_GARBAGE_COUNTER, &0u64.to_be_bytes())?;
+    }
+    store.db.flush().context("failed to flush the compacted store")?;
+    store.bodies.remove_others()?;
+    tracing::info!(
+        before_bytes = before,
+        after_bytes = store.bodies.size_on_disk(),
+        seconds = started.elapsed().as_secs_f32(),
+        "body log compacted"
+    );
+    Ok(())
+}
+
+/// Copies these posts' bodies to the file appends go to and points their `timeline` keys at
+/// the copies, holding the write lock; a post written (or moved in time) since its reference
+/// was read is left as it is: its new body is in the new file already.
+pub(super) fn move_to_current_file(store: &Store, batch: &mut Vec<(sled::IVec, BodyRef)>) -> anyhow::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let _writing = store.lock_post_writes();
+    let mut keys = Vec::with_capacity(batch.len());
+    let mut bodies = Vec::with_capacity(batch.len());
+    for (key, old) in batch.drain(..) {
+        if store.timeline.get(&key)?.as_deref() == Some(old.encode().as_slice()) {
+            bodies.push(store.bodies.read(&old)?);
+            keys.push(key);
+        }
+    }
+    let references = store.bodies.append(&bodies)?;
+    let mut writes = sled::Batch::default();
+    for (key, reference) in keys.iter().zip(references) {
+        writes.insert(key, reference.encode().as_slice());
+    }
+    store.timeline.apply_batch(writes)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::post_codec;
+    use super::super::tests::{all_by_id, member, open, post, state};
+    use super::*;
+    use crate::model::Post;
+    use crate::sanitize;
+
+    fn edited(posts: &[Post], text: &str) -> Vec<Post> {
+        let content_html = sanitize::html(&format!("<p>{text}, and longer than the body was</p>"), None);
+        posts.iter().map(|post| Post { content_html: content_html.clone(), ..post.clone() }).collect()
+    }
+
+    #[test]
+    fn an_edited_posts_old_body_is_garbage_until_a_compaction_copies_the_live_posts_to_a_new_file() {
+        let (_dir, store) = open();
+        let posts: Vec<Post> = (0..50).map(|n| post("a", &format!("a{n}"), n)).collect();
+        store.save_refresh(&member("a"), &posts, &state("a")).unwrap();
+        assert_eq!(store.body_garbage().unwrap(), 0);
+        let mut edited = posts.clone();
+        for post in &mut edited {
+            post.content_html = sanitize::html("<p>edited, and longer than it was</p>", None);
+        }
+        store.save_refresh(&member("a"), &edited, &state("a")).unwrap();
+        let garbage = store.body_garbage().unwrap();
+        let before = store.bodies.size_on_disk();
+        assert!(garbage > 0 && garbage < before, "{garbage} of {before}");
+        let expected = all_by_id(&store);
+
+        compact(&store).unwrap();
+        assert_eq!(store.bodies.numbers(), vec![2], "one new file, the old one deleted");
+        assert_eq!(store.bodies.size_on_disk(), before + before - garbage, "the old file is open until released");
+        store.bodies.release_retired();
+        assert_eq!(store.bodies.size_on_disk(), before - garbage);
+        assert_eq!(store.body_garbage().unwrap(), 0);
+        assert_eq!(all_by_id(&store), expected);
+        store.save_refresh(&member("a"), &[post("a", "new", 99)], &state("a")).unwrap();
+        assert_eq!(store.post("new").unwrap().unwrap().id, "new", "appends go to the new file");
+    }
+
+    #[test]
+    fn a_compaction_cut_short_leaves_every_post_readable_and_the_next_open_finishes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let expected = {
+            let store = Store::open(&path, 8 << 20).unwrap();
+            let posts: Vec<Post> = (0..30).map(|n| post("a", &format!("a{n}"), n)).collect();
+            store.save_refresh(&member("a"), &posts, &state("a")).unwrap();
+            // A compaction that moved ten posts to file 2, then the process died.
+            store.bodies.switch_to(2).unwrap();
+            let mut moved = Vec::new();
+            for item in store.timeline.iter().take(10) {
+                let (key, value) = item.unwrap();
+                let packed = store.stored(&value).unwrap().into_owned();
+                moved.push(post_codec::Replacement { key, old: BodyRef::decode(&value), packed });
+            }
+            post_codec::replace_bodies(&store, &mut moved).unwrap();
+            store.flush().unwrap();
+            all_by_id(&store)
+        };
+        assert_eq!(expected.len(), 30);
+        let store = Store::open(&path, 8 << 20).unwrap();
+        assert_eq!(store.bodies.numbers().len(), 1, "finished on open: {:?}", store.bodies.numbers());
+        assert_eq!(all_by_id(&store), expected);
+    }
+
+    #[test]
+    fn a_post_edited_while_a_compaction_moves_its_batch_keeps_its_new_body() {
+        let (_dir, store) = open();
+        let posts: Vec<Post> = (0..20).map(|n| post("a", &format!("a{n}"), n)).collect();
+        store.save_refresh(&member("a"), &posts, &state("a")).unwrap();
+        // The compaction has switched files and read a batch's references...
+        store.bodies.switch_to(2).unwrap();
+        let mut batch: Vec<(sled::IVec, BodyRef)> = store
+            .timeline
+            .iter()
+            .map(|item| item.unwrap())
+            .map(|(key, value)| (key, BodyRef::decode(&value).unwrap()))
+            .collect();
+        // ...when a refresh rewrites one of those posts.
+        let edit = edited(&posts[3..4], "edited during the compaction");
+        store.save_refresh(&member("a"), &edit, &state("a")).unwrap();
+        move_to_current_file(&store, &mut batch).unwrap();
+
+        let stored = all_by_id(&store);
+        assert_eq!(stored["a3"].content_html, edit[0].content_html, "the edit is not overwritten");
+        assert_eq!(stored["a4"].content_html, posts[4].content_html);
+        assert_eq!(stored.len(), 20);
+        for item in store.timeline.iter() {
+            assert_eq!(BodyRef::decode(&item.unwrap().1).unwrap().file, 2, "every post is in the new file");
+        }
+    }
+
+    #[test]
+    fn compactions_beside_a_refresh_that_keeps_editing_lose_no_edit() {
+        let (_dir, store) = open();
+        let posts: Vec<Post> = (0..40).map(|n| post("a", &format!("a{n}"), n)).collect();
+        store.save_refresh(&member("a"), &posts, &state("a")).unwrap();
+        let writer = {
+            let (store, posts) = (store.clone(), posts.clone());
+            std::thread::spawn(move || {
+                for round in 0..30 {
+                    store.save_refresh(&member("a"), &edited(&posts, &format!("round {round}")), &state("a")).unwrap();
+                }
+            })
+        };
+        for _ in 0..10 {
+            compact(&store).unwrap();
+            store.maintain_body_log().unwrap();
+        }
+        writer.join().unwrap();
+        let last = edited(&posts, "round 29");
+        let stored = all_by_id(&store);
+        assert_eq!(stored.len(), 40);
+        for post in &last {
+            assert_eq!(stored[&post.id].content_html, post.content_html, "{}", post.id);
+        }
+        compact(&store).unwrap();
+        assert_eq!(all_by_id(&store), stored);
+        assert_eq!(store.bodies.numbers().len(), 1);
+    }
+
+    #[test]
+    fn maintenance_compacts_a_log_that_is_mostly_garbage_and_frees_the_old_file_one_pass_later() {
+        let (_dir, store) = open();
+        let posts: Vec<Post> = (0..30).map(|n| post("a", &format!("a{n}"), n)).collect();
+        store.save_refresh(&member("a"), &posts, &state("a")).unwrap();
+        assert!(!compact_if_wasteful(&store, 0).unwrap(), "no garbage, no compaction");
+        store.save_refresh(&member("a"), &edited(&posts, "first edit"), &state("a")).unwrap();
+        store.save_refresh(&member("a"), &edited(&posts, "second edit"), &state("a")).unwrap();
+        let expected = all_by_id(&store);
+        let before = store.bodies.size_on_disk();
+        // A reader took a post's reference just before the compaction moved it.
+        let taken = BodyRef::decode(&store.timeline.iter().next().unwrap().unwrap().1).unwrap();
+
+        assert!(compact_if_wasteful(&store, 0).unwrap(), "two thirds garbage");
+        assert_eq!(store.body_garbage().unwrap(), 0);
+        assert_eq!(all_by_id(&store), expected);
+        assert!(store.bodies.read(&taken).is_ok(), "the old file reads until the next maintenance");
+        store.maintain_body_log().unwrap();
+        assert!(store.bodies.read(&taken).is_err());
+        assert!(store.bodies.size_on_disk() < before / 2, "{} of {before}", store.bodies.size_on_disk());
+        assert_eq!(all_by_id(&store), expected);
+    }
+}
