@@ -347,6 +347,18 @@ impl Service {
         }
     }
 
+    /// Closes the body log files the last compaction emptied and compacts it again if it is
+    /// mostly garbage, on a blocking thread (a compaction copies every live post); a failure
+    /// is logged and leaves every post readable.
+    async fn maintain_body_log_in_background(&self) {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.maintain_body_log()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!("body log maintenance failed: {error:#}"),
+            Err(error) => tracing::error!("body log maintenance panicked: {error}"),
+        }
+    }
+
     async fn pass_while_locked(
         self: &Arc<Self>,
         now: DateTime<Utc>,
@@ -361,6 +373,7 @@ impl Service {
         if report.is_ok() {
             // The same pass brings the search index up to date with what it wrote.
             self.update_search_index_in_background().await;
+            self.maintain_body_log_in_background().await;
         }
         // After the index update: its writer's arena (tantivy's 15 MB) is freed by then.
         crate::memory::release_freed_memory();
