@@ -192,7 +192,12 @@ impl BodyLog {
         self.appender.lock().unwrap_or_else(std::sync::PoisonError::into_inner).number
     }
 
-    /// Bytes of every log file.
+    /// Bytes of the file appends go to.
+    pub fn current_len(&self) -> u64 {
+        self.appender.lock().unwrap_or_else(std::sync::PoisonError::into_inner).end
+    }
+
+    /// Bytes of every log file, counting those retired but not yet released.
     pub fn size_on_disk(&self) -> u64 {
         let files = self.files.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         files.values().filter_map(|file| file.metadata().ok()).map(|m| m.len()).sum()

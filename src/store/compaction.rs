@@ -76,7 +76,7 @@ pub fn compact(store: &Store) -> anyhow::Result<()> {
     store.bodies.remove_others()?;
     tracing::info!(
         before_bytes = before,
-        after_bytes = store.bodies.size_on_disk(),
+        after_bytes = store.bodies.current_len(),
         seconds = started.elapsed().as_secs_f32(),
         "body log compacted"
     );
@@ -142,6 +142,7 @@ mod tests {
         assert_eq!(store.bodies.size_on_disk(), before + before - garbage, "the old file is open until released");
         store.bodies.release_retired();
         assert_eq!(store.bodies.size_on_disk(), before - garbage);
+        assert_eq!(store.bodies.current_len(), before - garbage);
         assert_eq!(store.body_garbage().unwrap(), 0);
         assert_eq!(all_by_id(&store), expected);
         store.save_refresh(&member("a"), &[post("a", "new", 99)], &state("a")).unwrap();
