@@ -13,10 +13,15 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::config::{self, Config};
 use crate::digest::send::{self as digest_send, SendOptions, SendReport};
 use crate::fetch;
-use crate::mail::{Mailer, Outgoing, StubMailbox};
+use crate::mail::{Mailer, StubMailbox};
 use crate::metrics::Metrics;
 use crate::refresh::{self, PassOptions, PassReport};
-use crate::store::{Store, Subscriber, SubscriberStatus};
+use crate::store::Store;
+
+mod confirmations;
+mod derived;
+
+use confirmations::ConfirmationQueue;
 
 /// Secrets, read from the environment by `main` (never from feeds.toml).
 #[derive(Debug, Clone, Default)]
@@ -97,19 +102,6 @@ impl ReadPermits {
     }
 }
 
-/// Subscriptions waiting for their confirmation mail. The form answers at once and the same
-/// way for every address; whether the address is new, pending or already confirmed is
-/// looked up here, off the request, so the answer's timing reveals nothing either.
-#[derive(Default)]
-struct ConfirmationQueue {
-    waiting: Mutex<std::collections::VecDeque<(String, DateTime<Utc>)>>,
-    ready: tokio::sync::Notify,
-    sending: tokio::sync::Mutex<()>,
-}
-
-/// Confirmations waiting at most; past it a request is dropped (and logged), not queued.
-const MAX_WAITING_CONFIRMATIONS: usize = 10_000;
-
 impl Service {
     pub fn new(config: Config, store: Store, secrets: Secrets) -> anyhow::Result<Arc<Service>> {
         let client = fetch::Client::new(&config.fetch)?;
@@ -163,61 +155,6 @@ impl Service {
         self.digest_secret.is_some() && self.mailer().is_some()
     }
 
-    /// Queues a subscription's confirmation mail; false when the queue is full.
-    pub fn queue_confirmation(&self, address: &str, at: DateTime<Utc>) -> bool {
-        let Ok(mut waiting) = self.confirmations.waiting.lock() else { return false };
-        if waiting.len() >= MAX_WAITING_CONFIRMATIONS {
-            tracing::warn!("the confirmation queue is full; a subscription request was dropped");
-            return false;
-        }
-        waiting.push_back((address.to_string(), at));
-        self.confirmations.ready.notify_one();
-        true
-    }
-
-    /// Waits until a confirmation is queued (the confirmation loop's wake-up).
-    pub async fn confirmation_queued(&self) {
-        self.confirmations.ready.notified().await;
-    }
-
-    /// Records and mails every queued confirmation (the confirmation loop's single step).
-    /// Returns how many mails were sent; when it returns, none is still being sent.
-    pub async fn send_queued_confirmations(&self) -> usize {
-        let _sending = self.confirmations.sending.lock().await;
-        let mut sent = 0;
-        loop {
-            let next = self.confirmations.waiting.lock().ok().and_then(|mut waiting| waiting.pop_front());
-            let Some((address, at)) = next else { return sent };
-            match self.confirm(&address, at).await {
-                Ok(true) => sent += 1,
-                Ok(false) => {}
-                Err(error) => tracing::warn!("confirmation mail not sent: {error:#}"),
-            }
-        }
-    }
-
-    /// A pending subscriber and a confirmation mail for `address`, unless already confirmed.
-    async fn confirm(&self, address: &str, at: DateTime<Utc>) -> anyhow::Result<bool> {
-        let (Some(secret), Some(mailer)) = (self.digest_secret(), self.mailer()) else { return Ok(false) };
-        let existing = self.store.subscriber(address)?;
-        if existing.is_some_and(|s| s.status == SubscriberStatus::Confirmed) {
-            return Ok(false);
-        }
-        self.store.put_subscriber(&Subscriber::new(address, SubscriberStatus::Pending, at))?;
-        let mail = digest_send::confirmation_mail(&self.config(), secret, address, at)?;
-        let outgoing = Outgoing {
-            to: address,
-            subject: &mail.subject,
-            text: mail.text,
-            html: None,
-            list_id: None,
-            unsubscribe_url: None,
-            message_id: mail.message_id,
-        };
-        mailer.send(&outgoing).await?;
-        Ok(true)
-    }
-
     /// Sends the digest that is due, if any (the digest loop's single step).
     pub async fn send_due_digest(&self, now: DateTime<Utc>) -> anyhow::Result<Option<SendReport>> {
         let Some(mailer) = self.mailer() else { return Ok(None) };
@@ -268,95 +205,6 @@ impl Service {
             }
         });
         true
-    }
-
-    /// Brings the search index up to date with the store: rebuilt in full when it is new or
-    /// of an older schema, then the outbox of written posts taken in. Blocking; the loops run
-    /// it on a blocking thread, tests call it as the single step it is.
-    pub fn update_search_index(&self) -> anyhow::Result<usize> {
-        let config = self.config();
-        let names = |member: &config::MemberId| config.member_name(member);
-        let stopping = || *self.stop_passes.borrow();
-        let rebuilt = match self.search.is_ready() && !self.search.rebuild_beats_catch_up(&self.store) {
-            true => 0,
-            false => match self.search.rebuild(&self.store, &names, &stopping)? {
-                Some(count) => count,
-                None => return Ok(0),
-            },
-        };
-        let taken = self.search.catch_up(&self.store, &names)?;
-        if rebuilt + taken > 0 {
-            // Reading every post for a rebuild passes the whole store through sled's cache and
-            // the index writer's arena: give the freed pages back.
-            crate::memory::release_freed_memory();
-        }
-        Ok(rebuilt + taken)
-    }
-
-    /// Groups the copies of articles in a store last grouped under older rules (or none:
-    /// written before grouping existed, or imported), member by member; returns how many
-    /// members it grouped. Runs at start, before the search index catches up.
-    pub fn regroup_if_needed(&self) -> anyhow::Result<usize> {
-        if self.store.grouping_version()? >= refresh::dedupe::GROUPING_VERSION {
-            return Ok(0);
-        }
-        let config = self.config();
-        for member in &config.members {
-            if *self.stop_passes.borrow() {
-                return Ok(0);
-            }
-            refresh::dedupe::regroup_member(member, &self.store)?;
-        }
-        self.store.set_grouping_version(refresh::dedupe::GROUPING_VERSION)?;
-        tracing::info!(members = config.members.len(), "copies of articles grouped under the current rules");
-        Ok(config.members.len())
-    }
-
-    /// Rebuilds the search index from the store now, whatever its state (`planet reindex`).
-    pub fn rebuild_search_index(&self) -> anyhow::Result<usize> {
-        let config = self.config();
-        let names = |member: &config::MemberId| config.member_name(member);
-        Ok(self.search.rebuild(&self.store, &names, &|| false)?.unwrap_or_default())
-    }
-
-    /// The ids of posts the store lists (not copies of an article) that the index lacks, and
-    /// those the index has and the store does not list (`planet reindex --check`).
-    pub fn search_index_differences(&self) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-        let indexed = self.search.ids()?;
-        // Copies of an article are found through their canonical post, not indexed.
-        let mut stored = std::collections::BTreeSet::new();
-        for post in self.store.all_posts() {
-            let post = post?;
-            if post.duplicate_of.is_none() {
-                stored.insert(post.id);
-            }
-        }
-        let missing = stored.difference(&indexed).cloned().collect();
-        let extra = indexed.difference(&stored).cloned().collect();
-        Ok((missing, extra))
-    }
-
-    /// `update_search_index` on a blocking thread; failures are logged (the index is derived
-    /// data: the next pass tries again).
-    pub async fn update_search_index_in_background(self: &Arc<Self>) {
-        let service = Arc::clone(self);
-        match tokio::task::spawn_blocking(move || service.update_search_index()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => tracing::error!("search index update failed: {error:#}"),
-            Err(error) => tracing::error!("search index update panicked: {error}"),
-        }
-    }
-
-    /// Closes the body log files the last compaction emptied and compacts it again if it is
-    /// mostly garbage, on a blocking thread (a compaction copies every live post); a failure
-    /// is logged and leaves every post readable.
-    async fn maintain_body_log_in_background(&self) {
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.maintain_body_log()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::error!("body log maintenance failed: {error:#}"),
-            Err(error) => tracing::error!("body log maintenance panicked: {error}"),
-        }
     }
 
     async fn pass_while_locked(
