@@ -7,7 +7,8 @@
 //! A compaction runs beside refreshes that keep writing. Writers append only while they hold
 //! `post_writes` (see `write`); a compaction takes it to switch files and again for each batch
 //! it moves, and moves a post only if its reference is still the one it read, so a post
-//! written meanwhile keeps its newer body. The old file is unlinked at the end but stays open
+//! written meanwhile keeps its newer body. Garbage is counted per file, so bodies replaced
+//! during a compaction count where they are: in the old file, which goes, or the new one. The old file is unlinked at the end but stays open
 //! for reading until the next maintenance (`BodyLog::release_retired`): a reader that took a
 //! reference just before it was moved still finds its bytes.
 
@@ -15,7 +16,7 @@ use anyhow::Context as _;
 
 use super::bodies::BodyRef;
 use super::post_codec::REWRITE_BATCH;
-use super::{Store, BODY_FILE_KEY, BODY_GARBAGE_COUNTER};
+use super::{body_garbage_counter, Store, BODY_FILE_KEY};
 
 /// Garbage in the body log below this is left alone: a compaction copies every live post.
 pub const COMPACT_MIN_GARBAGE: u64 = 16 << 20;
@@ -50,12 +51,30 @@ pub fn compact_if_wasteful(store: &Store, min_garbage: u64) -> anyhow::Result<bo
 pub fn compact(store: &Store) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let before = store.bodies.size_on_disk();
+    let target = switch_to_new_file(store)?;
+    move_all_to_current_file(store, target)?;
+    finish(store, target)?;
+    tracing::info!(
+        before_bytes = before,
+        after_bytes = store.bodies.current_len(),
+        seconds = started.elapsed().as_secs_f32(),
+        "body log compacted"
+    );
+    Ok(())
+}
+
+/// Makes appends go to a new file, under the write lock: no refresh is between its append
+/// and its commit. Returns the new file's number.
+fn switch_to_new_file(store: &Store) -> anyhow::Result<u32> {
     let target = store.bodies.numbers().last().copied().unwrap_or(0) + 1;
-    {
-        let _writing = store.lock_post_writes();
-        store.bodies.switch_to(target)?;
-        store.db.insert(BODY_FILE_KEY, &u64::from(target).to_be_bytes())?;
-    }
+    let _writing = store.lock_post_writes();
+    store.bodies.switch_to(target)?;
+    store.db.insert(BODY_FILE_KEY, &u64::from(target).to_be_bytes())?;
+    Ok(target)
+}
+
+/// Moves every post whose body is not in file `target` there, a batch at a time.
+fn move_all_to_current_file(store: &Store, target: u32) -> anyhow::Result<()> {
     let mut batch = Vec::new();
     for item in store.timeline.iter() {
         let (key, value) = item?;
@@ -66,21 +85,17 @@ pub fn compact(store: &Store) -> anyhow::Result<()> {
             move_to_current_file(store, &mut batch)?;
         }
     }
-    move_to_current_file(store, &mut batch)?;
-    {
-        // Bodies replaced during the compaction are not counted: most were in the old file.
-        let _writing = store.lock_post_writes();
-        store.counters.insert(BODY_GARBAGE_COUNTER, &0u64.to_be_bytes())?;
+    move_to_current_file(store, &mut batch)
+}
+
+/// Every reference names file `target` now, and no refresh can name another again: the old
+/// files' garbage counts go, sled is flushed, and only then are the old files removed.
+fn finish(store: &Store, target: u32) -> anyhow::Result<()> {
+    for file in store.bodies.numbers().into_iter().filter(|file| *file != target) {
+        store.counters.remove(body_garbage_counter(file))?;
     }
     store.db.flush().context("failed to flush the compacted store")?;
-    store.bodies.remove_others()?;
-    tracing::info!(
-        before_bytes = before,
-        after_bytes = store.bodies.current_len(),
-        seconds = started.elapsed().as_secs_f32(),
-        "body log compacted"
-    );
-    Ok(())
+    store.bodies.remove_others()
 }
 
 /// Copies these posts' bodies to the file appends go to and points their `timeline` keys at
@@ -175,6 +190,48 @@ mod tests {
         assert_eq!(all_by_id(&store), expected);
     }
 
+    /// Every byte of the body log is a live post's or counted as garbage.
+    fn assert_garbage_is_exact(store: &Store) {
+        store.bodies.release_retired();
+        let live: u64 =
+            store.timeline.iter().map(|item| u64::from(BodyRef::decode(&item.unwrap().1).unwrap().len)).sum();
+        assert_eq!(store.bodies.size_on_disk(), live + store.body_garbage().unwrap(), "live {live}");
+    }
+
+    #[test]
+    fn bodies_replaced_during_a_compaction_count_as_garbage_where_they_are_left() {
+        let (_dir, store) = open();
+        let posts: Vec<Post> = (0..20).map(|n| post("a", &format!("a{n}"), n)).collect();
+        store.save_refresh(&member("a"), &posts, &state("a")).unwrap();
+        let target = switch_to_new_file(&store).unwrap();
+        // The compaction has moved the ten oldest posts...
+        let mut oldest: Vec<(sled::IVec, BodyRef)> = store
+            .timeline
+            .iter()
+            .take(10)
+            .map(|item| item.unwrap())
+            .map(|(key, value)| (key, BodyRef::decode(&value).unwrap()))
+            .collect();
+        move_to_current_file(&store, &mut oldest).unwrap();
+        // ...when a refresh edits one it moved (a2) and one it has not reached (a15).
+        let moved_copy = |id: &str| {
+            let time = store.post_index.get(id).unwrap().unwrap();
+            BodyRef::decode(&store.timeline.get(super::super::keys::with_id(&time, id)).unwrap().unwrap()).unwrap()
+        };
+        let a2_moved = moved_copy("a2");
+        assert_eq!(a2_moved.file, target);
+        let edits = edited(&[posts[2].clone(), posts[15].clone()], "edited mid-compaction");
+        store.save_refresh(&member("a"), &edits, &state("a")).unwrap();
+        move_all_to_current_file(&store, target).unwrap();
+        finish(&store, target).unwrap();
+
+        assert_eq!(store.body_garbage().unwrap(), u64::from(a2_moved.len), "a15's old body went with the old file");
+        assert_garbage_is_exact(&store);
+        let stored = all_by_id(&store);
+        assert_eq!(stored["a2"].content_html, edits[0].content_html);
+        assert_eq!(stored["a15"].content_html, edits[1].content_html);
+    }
+
     #[test]
     fn a_post_edited_while_a_compaction_moves_its_batch_keeps_its_new_body() {
         let (_dir, store) = open();
@@ -220,6 +277,8 @@ mod tests {
             store.maintain_body_log().unwrap();
         }
         writer.join().unwrap();
+        store.maintain_body_log().unwrap();
+        assert_garbage_is_exact(&store);
         let last = edited(&posts, "round 29");
         let stored = all_by_id(&store);
         assert_eq!(stored.len(), 40);
@@ -244,6 +303,7 @@ mod tests {
         // A reader took a post's reference just before the compaction moved it.
         let taken = BodyRef::decode(&store.timeline.iter().next().unwrap().unwrap().1).unwrap();
 
+        assert_garbage_is_exact(&store);
         assert!(compact_if_wasteful(&store, 0).unwrap(), "two thirds garbage");
         assert_eq!(store.body_garbage().unwrap(), 0);
         assert_eq!(all_by_id(&store), expected);

@@ -75,8 +75,11 @@ pub struct Store {
 }
 
 const POSTS_COUNTER: &str = "posts";
-/// Bytes of the body log that no reference names any more (`compaction`).
-const BODY_GARBAGE_COUNTER: &str = "body_garbage";
+/// Bytes of one body log file that no reference names any more (`compaction`): counted per
+/// file, so what a compaction removes with a file goes with it and the rest stays exact.
+fn body_garbage_counter(file: u32) -> String {
+    format!("body_garbage:{file:06}")
+}
 /// The number of the body log file appends go to.
 const BODY_FILE_KEY: &str = "body_file";
 
@@ -347,14 +350,16 @@ impl Store {
 
     /// Bytes of the body log no post refers to any more.
     fn body_garbage(&self) -> anyhow::Result<u64> {
-        counter_or_zero(self.counters.get(BODY_GARBAGE_COUNTER)?)
+        let files = self.bodies.numbers();
+        files.into_iter().map(|file| counter_or_zero(self.counters.get(body_garbage_counter(file))?)).sum()
     }
 
-    fn add_body_garbage(&self, bytes: u64) -> anyhow::Result<()> {
-        if bytes > 0 {
-            self.counters.update_and_fetch(BODY_GARBAGE_COUNTER, |old| {
-                let old = old.and_then(|b| counter_value(b).ok()).unwrap_or_default();
-                Some((old + bytes).to_be_bytes().to_vec())
+    /// Counts these replaced bodies as garbage of their files.
+    fn add_body_garbage(&self, replaced: impl Iterator<Item = bodies::BodyRef>) -> anyhow::Result<()> {
+        for old in replaced {
+            self.counters.update_and_fetch(body_garbage_counter(old.file), |count| {
+                let count = count.and_then(|b| counter_value(b).ok()).unwrap_or_default();
+                Some((count + u64::from(old.len)).to_be_bytes().to_vec())
             })?;
         }
         Ok(())

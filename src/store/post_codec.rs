@@ -143,8 +143,7 @@ pub(super) fn replace_bodies(store: &Store, batch: &mut Vec<Replacement>) -> any
         writes.insert(&replacement.key, reference.encode().as_slice());
     }
     store.timeline.apply_batch(writes)?;
-    store
-        .add_body_garbage(batch.iter().filter_map(|replacement| replacement.old).map(|old| u64::from(old.len)).sum())?;
+    store.add_body_garbage(batch.iter().filter_map(|replacement| replacement.old))?;
     batch.clear();
     Ok(())
 }

@@ -5,7 +5,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use super::member_index::{MemberAliases, MemberPosts};
 use super::{bodies, counter_or_zero, decode_or_default, encode, keys, post_codec::encode_post, Store};
-use super::{BODY_GARBAGE_COUNTER, POSTS_COUNTER};
+use super::{body_garbage_counter, POSTS_COUNTER};
 use crate::config::MemberId;
 use crate::model::{FeedState, Post};
 
@@ -77,7 +77,8 @@ fn write_posts(
     let mut post_list: MemberPosts = decode_or_default(member_posts.get(member.as_str())?).map_err(abort)?;
     let mut aliases: MemberAliases = decode_or_default(member_aliases.get(member.as_str())?).map_err(abort)?;
     let mut added = 0;
-    let mut garbage = 0u64;
+    // Bytes replaced, per body log file.
+    let mut garbage = std::collections::BTreeMap::<u32, u64>::new();
     for (post, reference) in encoded {
         let time = keys::time_bytes(post.published);
         match post_index.insert(post.id.as_bytes(), &time)? {
@@ -85,7 +86,9 @@ fn write_posts(
             Some(old_time) => {
                 let old_key = keys::with_id(&old_time, &post.id);
                 let replaced = timeline.get(&old_key)?.as_deref().and_then(bodies::BodyRef::decode);
-                garbage += replaced.map_or(0, |old| u64::from(old.len));
+                if let Some(old) = replaced {
+                    *garbage.entry(old.file).or_default() += u64::from(old.len);
+                }
                 // An edit can move a post in time (a corrected date): its old timeline entry
                 // goes, or it would be listed twice.
                 if old_time.as_ref() != time {
@@ -106,8 +109,8 @@ fn write_posts(
     member_posts.insert(member.as_str(), encode(&post_list).map_err(abort)?)?;
     member_aliases.insert(member.as_str(), encode(&aliases).map_err(abort)?)?;
     let total = add_to_counter(counters, POSTS_COUNTER, added)?;
-    if garbage > 0 {
-        add_to_counter(counters, BODY_GARBAGE_COUNTER, garbage)?;
+    for (file, bytes) in garbage {
+        add_to_counter(counters, &body_garbage_counter(file), bytes)?;
     }
     Ok(total)
 }
