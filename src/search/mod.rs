@@ -8,6 +8,7 @@
 //! documents: a member removed from feeds.toml and added back needs no re-index.
 
 mod directory;
+mod indexing;
 pub mod query;
 pub mod snippet;
 pub mod tokenizer;
@@ -26,7 +27,7 @@ use tantivy::schema::{
 };
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
-use crate::model::{MemberId, Post};
+use crate::model::MemberId;
 pub use query::ParsedQuery;
 
 /// The layout of the index's documents and its analyzers. A change means a rebuild, which
@@ -205,114 +206,6 @@ impl SearchIndex {
 
     fn writer(&self) -> anyhow::Result<IndexWriter> {
         self.index.writer_with_num_threads(1, WRITER_BYTES).context("failed to open the search index for writing")
-    }
-
-    /// Re-indexes every post in the store. The version file goes first and comes back last, so
-    /// a rebuild cut short (by `stop`, or by the process dying) is started again on the next
-    /// open. Returns how many posts it indexed, or `None` when stopped.
-    pub fn rebuild(
-        &self,
-        store: &crate::store::Store,
-        names: &dyn Fn(&MemberId) -> String,
-        stop: &dyn Fn() -> bool,
-    ) -> anyhow::Result<Option<usize>> {
-        let _writing = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let started = std::time::Instant::now();
-        let _ = std::fs::remove_file(self.path.join(VERSION_FILE));
-        // Everything in the outbox now is covered by reading every post below.
-        let watermark = store.search_watermark()?;
-        let mut writer = self.writer()?;
-        writer.delete_all_documents()?;
-        let mut count = 0;
-        for post in store.all_posts() {
-            if count % 256 == 0 && stop() {
-                tracing::info!(posts = count, "search index rebuild stopped; it starts again on the next start");
-                return Ok(None);
-            }
-            let post = post?;
-            // A copy of an article is found through its canonical post.
-            if post.duplicate_of.is_none() {
-                writer.add_document(self.document(&post, names))?;
-            }
-            count += 1;
-        }
-        writer.commit()?;
-        writer.wait_merging_threads()?;
-        std::fs::write(self.path.join(VERSION_FILE), &self.stamp)
-            .context("failed to write the search index version")?;
-        store.clear_search_updates_before(watermark)?;
-        self.reader.reload()?;
-        self.ready.store(true, Ordering::Release);
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        tracing::info!(posts = count, seconds = started.elapsed().as_secs_f32(), "search index rebuilt");
-        Ok(Some(count))
-    }
-
-    /// Whether the outbox is so long (an import) that reading every post in order beats
-    /// looking each one up.
-    pub fn rebuild_beats_catch_up(&self, store: &crate::store::Store) -> bool {
-        let threshold = (store.post_count() / 4).max(10_000);
-        store.pending_search_count(threshold + 1) > threshold
-    }
-
-    /// Takes the store's outbox of written posts into the index; returns how many.
-    pub fn catch_up(&self, store: &crate::store::Store, names: &dyn Fn(&MemberId) -> String) -> anyhow::Result<usize> {
-        let _writing = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut total = 0;
-        loop {
-            let batch = store.pending_search_updates(CATCH_UP_BATCH)?;
-            if batch.is_empty() {
-                break;
-            }
-            let mut writer = self.writer()?;
-            for (id, _) in &batch {
-                writer.delete_term(Term::from_field_text(self.fields.id, id));
-                if let Some(post) = store.post(id)?.filter(|post| post.duplicate_of.is_none()) {
-                    writer.add_document(self.document(&post, names))?;
-                }
-            }
-            writer.commit()?;
-            writer.wait_merging_threads()?;
-            store.clear_search_updates(&batch)?;
-            total += batch.len();
-        }
-        if total > 0 {
-            self.reader.reload()?;
-            self.generation.fetch_add(1, Ordering::AcqRel);
-        }
-        Ok(total)
-    }
-
-    fn document(&self, post: &Post, names: &dyn Fn(&MemberId) -> String) -> TantivyDocument {
-        let f = &self.fields;
-        let mut document = TantivyDocument::default();
-        document.add_text(f.id, &post.id);
-        document.add_text(f.member, post.member.as_str());
-        for tag in &post.tags {
-            document.add_text(f.tag, tag.trim());
-            document.add_text(f.tags, tag);
-        }
-        document.add_text(f.title, &post.title);
-        document.add_text(f.body, crate::sanitize::text_of(&post.content_html));
-        if let Some(author) = &post.author {
-            document.add_text(f.author, author);
-        }
-        document.add_text(f.member_name, names(&post.member));
-        document.add_i64(f.published, post.published.timestamp_millis());
-        document
-    }
-
-    /// Every post id in the index (checking it against the store).
-    pub fn ids(&self) -> anyhow::Result<std::collections::BTreeSet<String>> {
-        let searcher = self.reader.searcher();
-        let mut ids = std::collections::BTreeSet::new();
-        for address in searcher.search(&tantivy::query::AllQuery, &tantivy::collector::DocSetCollector)? {
-            let document: TantivyDocument = searcher.doc(address)?;
-            if let Some(id) = document.get_first(self.fields.id).and_then(|v| v.as_str()) {
-                ids.insert(id.to_string());
-            }
-        }
-        Ok(ids)
     }
 
     /// The posts that match, in the requested order; at most `limit` (and never past
