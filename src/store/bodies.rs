@@ -67,6 +67,15 @@ impl BodyRef {
     }
 }
 
+/// The bytes these references name, per file (garbage is counted per file).
+pub fn bytes_per_file(references: impl IntoIterator<Item = BodyRef>) -> BTreeMap<u32, u64> {
+    let mut bytes = BTreeMap::new();
+    for reference in references {
+        *bytes.entry(reference.file).or_default() += u64::from(reference.len);
+    }
+    bytes
+}
+
 /// The open body log of one store.
 pub struct BodyLog {
     dir: PathBuf,

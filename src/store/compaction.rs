@@ -8,14 +8,15 @@
 //! `post_writes` (see `write`); a compaction takes it to switch files and again for each batch
 //! it moves, and moves a post only if its reference is still the one it read, so a post
 //! written meanwhile keeps its newer body. Garbage is counted per file, so bodies replaced
-//! during a compaction count where they are: in the old file, which goes, or the new one. The old file is unlinked at the end but stays open
-//! for reading until the next maintenance (`BodyLog::release_retired`): a reader that took a
-//! reference just before it was moved still finds its bytes.
+//! during a compaction count where they are: in the old file, which goes, or the new one.
+//! The old file is unlinked at the end but stays open for reading until the next maintenance
+//! (`BodyLog::release_retired`): a reader that took a reference just before it was moved
+//! still finds its bytes.
 
 use anyhow::Context as _;
 
 use super::bodies::BodyRef;
-use super::post_codec::REWRITE_BATCH;
+use super::post_codec::{replace_bodies, Replacement, REWRITE_BATCH};
 use super::{body_garbage_counter, Store, BODY_FILE_KEY};
 
 /// Garbage in the body log below this is left alone: a compaction copies every live post.
@@ -100,27 +101,17 @@ fn finish(store: &Store, target: u32) -> anyhow::Result<()> {
 
 /// Copies these posts' bodies to the file appends go to and points their `timeline` keys at
 /// the copies, holding the write lock; a post written (or moved in time) since its reference
-/// was read is left as it is: its new body is in the new file already.
+/// was read is left as it is: its new body is in the new file already. (The old copies count
+/// as garbage of the old file, whose count goes with it in `finish`.)
 pub(super) fn move_to_current_file(store: &Store, batch: &mut Vec<(sled::IVec, BodyRef)>) -> anyhow::Result<()> {
-    if batch.is_empty() {
-        return Ok(());
-    }
     let _writing = store.lock_post_writes();
-    let mut keys = Vec::with_capacity(batch.len());
-    let mut bodies = Vec::with_capacity(batch.len());
+    let mut moves = Vec::with_capacity(batch.len());
     for (key, old) in batch.drain(..) {
         if store.timeline.get(&key)?.as_deref() == Some(old.encode().as_slice()) {
-            bodies.push(store.bodies.read(&old)?);
-            keys.push(key);
+            moves.push(Replacement { packed: store.bodies.read(&old)?, key, old: Some(old) });
         }
     }
-    let references = store.bodies.append(&bodies)?;
-    let mut writes = sled::Batch::default();
-    for (key, reference) in keys.iter().zip(references) {
-        writes.insert(key, reference.encode().as_slice());
-    }
-    store.timeline.apply_batch(writes)?;
-    Ok(())
+    replace_bodies(store, &mut moves)
 }
 
 #[cfg(test)]

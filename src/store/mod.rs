@@ -354,12 +354,12 @@ impl Store {
         files.into_iter().map(|file| counter_or_zero(self.counters.get(body_garbage_counter(file))?)).sum()
     }
 
-    /// Counts these replaced bodies as garbage of their files.
+    /// Counts these replaced bodies as garbage of their files: one counter update per file.
     fn add_body_garbage(&self, replaced: impl Iterator<Item = bodies::BodyRef>) -> anyhow::Result<()> {
-        for old in replaced {
-            self.counters.update_and_fetch(body_garbage_counter(old.file), |count| {
+        for (file, bytes) in bodies::bytes_per_file(replaced) {
+            self.counters.update_and_fetch(body_garbage_counter(file), |count| {
                 let count = count.and_then(|b| counter_value(b).ok()).unwrap_or_default();
-                Some((count + u64::from(old.len)).to_be_bytes().to_vec())
+                Some((count + bytes).to_be_bytes().to_vec())
             })?;
         }
         Ok(())

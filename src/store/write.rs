@@ -77,18 +77,14 @@ fn write_posts(
     let mut post_list: MemberPosts = decode_or_default(member_posts.get(member.as_str())?).map_err(abort)?;
     let mut aliases: MemberAliases = decode_or_default(member_aliases.get(member.as_str())?).map_err(abort)?;
     let mut added = 0;
-    // Bytes replaced, per body log file.
-    let mut garbage = std::collections::BTreeMap::<u32, u64>::new();
+    let mut replaced = Vec::new();
     for (post, reference) in encoded {
         let time = keys::time_bytes(post.published);
         match post_index.insert(post.id.as_bytes(), &time)? {
             None => added += 1,
             Some(old_time) => {
                 let old_key = keys::with_id(&old_time, &post.id);
-                let replaced = timeline.get(&old_key)?.as_deref().and_then(bodies::BodyRef::decode);
-                if let Some(old) = replaced {
-                    *garbage.entry(old.file).or_default() += u64::from(old.len);
-                }
+                replaced.extend(timeline.get(&old_key)?.as_deref().and_then(bodies::BodyRef::decode));
                 // An edit can move a post in time (a corrected date): its old timeline entry
                 // goes, or it would be listed twice.
                 if old_time.as_ref() != time {
@@ -109,7 +105,7 @@ fn write_posts(
     member_posts.insert(member.as_str(), encode(&post_list).map_err(abort)?)?;
     member_aliases.insert(member.as_str(), encode(&aliases).map_err(abort)?)?;
     let total = add_to_counter(counters, POSTS_COUNTER, added)?;
-    for (file, bytes) in garbage {
+    for (file, bytes) in bodies::bytes_per_file(replaced) {
         add_to_counter(counters, &body_garbage_counter(file), bytes)?;
     }
     Ok(total)
