@@ -1,18 +1,24 @@
 //! The accept loop under the router: what a public server needs that `axum::serve` does not
 //! offer. A client gets `HEADER_READ_TIMEOUT` to send a request's headers, counted from the
 //! connection's start and from the end of the previous response, so it is also the idle
-//! keep-alive timeout; connections past `MAX_CONNECTIONS` are shed at once with a 503
-//! instead of queueing; at shutdown, accepting stops and open connections finish their
-//! requests. Until a connection's first request head is complete it is read here, into a
-//! buffer that grows with what arrived: a client that trickles its headers costs well
-//! under a kilobyte, where hyper's connection state costs 16 KB.
+//! keep-alive timeout; connections past `MAX_CONNECTIONS`, or past `MAX_CONNECTIONS_PER_CLIENT`
+//! of one client, are shed at once with a 503 instead of queueing; at shutdown, accepting
+//! stops and open connections finish their requests. Until a connection's first request head
+//! is complete it is read here, into a buffer that grows with what arrived: a client that
+//! trickles its headers costs well under a kilobyte, where hyper's connection state costs 16 KB.
+//!
+//! HTTP/1.1 only. HTTP/2 over cleartext (prior knowledge) is refused with a 505: nothing that
+//! reads planet needs it (nginx and other proxies speak HTTP/1.1 to an upstream, readers reach
+//! planet through them or over HTTP/1.1), and hyper's HTTP/2 has no idle timeout, so a client
+//! that answers pings and opens no stream would hold its slot for ever.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request};
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -21,25 +27,49 @@ use hyper_util::service::TowerToHyperService;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
+
+use super::client_slots::{ClientSlot, ClientSlots};
+use super::rate_limit::{client_address, client_key};
 
 /// Time to send a request's headers, from the connection's start or the previous response.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
 /// Open connections at most; `deploy/planet.service` allows 8,192 descriptors.
 pub const MAX_CONNECTIONS: usize = 4096;
-/// An HTTP/2 connection is pinged this often and closed when a ping is not answered in time.
-const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(30);
+/// Open connections of one client at most: a sixteenth of the slots, far more than readers
+/// behind one office NAT hold at once (a reader holds one connection for a few seconds).
+pub const MAX_CONNECTIONS_PER_CLIENT: usize = MAX_CONNECTIONS / 16;
+
+/// The accept loop's limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub max_per_client: usize,
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: MAX_CONNECTIONS,
+            max_per_client: MAX_CONNECTIONS_PER_CLIENT,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+        }
+    }
+}
 
 /// What a shed connection is told before it is closed.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 22\r\n\r\nplanet is busy: retry\n";
+/// What a client that opens with the HTTP/2 preface is told before it is closed.
+const HTTP2_REFUSED: &[u8] = b"HTTP/1.1 505 HTTP Version Not Supported\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 32\r\n\r\nplanet speaks HTTP/1.1, not h2c\n";
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets open connections
 /// finish their requests.
 pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    serve_with_limits(listener, router, shutdown, MAX_CONNECTIONS, HEADER_READ_TIMEOUT).await
+    serve_with_limits(listener, router, shutdown, Limits::default()).await
 }
 
 /// `serve` with the limits given (tests use small ones).
@@ -47,14 +77,13 @@ pub async fn serve_with_limits(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()>,
-    max_connections: usize,
-    header_read_timeout: Duration,
+    limits: Limits,
 ) -> anyhow::Result<()> {
     let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
-    builder.http2().timer(TokioTimer::new()).keep_alive_interval(HTTP2_KEEP_ALIVE).keep_alive_timeout(HTTP2_KEEP_ALIVE);
-    let builder = Arc::new(builder);
-    let slots = Arc::new(Semaphore::new(max_connections));
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    let builder = Arc::new(builder.http1_only());
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let clients = ClientSlots::new(limits.max_per_client);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -75,6 +104,18 @@ pub async fn serve_with_limits(
             let _ = stream.try_write(BUSY);
             continue;
         };
+        // A direct client is counted at once; a proxy's connection once its first request
+        // names the client it carries (below).
+        let client_slot = match peer.ip().is_loopback() {
+            true => None,
+            false => match clients.try_take(client_key(peer.ip())) {
+                Some(client_slot) => Some(client_slot),
+                None => {
+                    let _ = stream.try_write(BUSY);
+                    continue;
+                }
+            },
+        };
         if let Err(error) = stream.set_nodelay(true) {
             // A response is written whole; Nagle could only hold its last segment.
             tracing::debug!("could not set TCP_NODELAY on a connection: {error}");
@@ -86,24 +127,51 @@ pub async fn serve_with_limits(
             }));
         let builder = Arc::clone(&builder);
         let watcher = graceful.watcher();
+        let clients = Arc::clone(&clients);
         tokio::spawn(async move {
             let mut stream = stream;
-            let head = match tokio::time::timeout(header_read_timeout, first_head(&mut stream)).await {
+            let head = match tokio::time::timeout(limits.header_read_timeout, first_head(&mut stream)).await {
                 Ok(Ok(Some(head))) => head,
                 // Closed, failed, or too slow: nothing to answer.
                 _ => return,
+            };
+            if head.starts_with(b"PRI ") {
+                let _ = stream.write_all(HTTP2_REFUSED).await;
+                return;
+            }
+            let Some(client_slot) = client_slot.or_else(|| proxied_client_slot(&clients, peer, &head)) else {
+                let _ = stream.write_all(BUSY).await;
+                return;
             };
             let io = TokioIo::new(Prefixed { prefix: head, offset: 0, inner: stream });
             let connection = builder.serve_connection_with_upgrades(io, service).into_owned();
             if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(%peer, "connection ended: {error}");
             }
-            drop(slot);
+            drop((slot, client_slot));
         });
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// A slot for the client a trusted proxy's connection carries, as its first request's
+/// `X-Real-IP` or `X-Forwarded-For` names it (the proxy's own address when neither does).
+/// A proxy that keeps connections alive across clients has each counted for its first one.
+fn proxied_client_slot(clients: &Arc<ClientSlots>, peer: SocketAddr, head: &[u8]) -> Option<ClientSlot> {
+    let mut parsed = [httparse::EMPTY_HEADER; 100];
+    let mut request = httparse::Request::new(&mut parsed);
+    let mut headers = HeaderMap::new();
+    if request.parse(head).is_ok() {
+        for header in request.headers.iter() {
+            let name = HeaderName::from_bytes(header.name.as_bytes());
+            if let (Ok(name), Ok(value)) = (name, HeaderValue::from_bytes(header.value)) {
+                headers.append(name, value);
+            }
+        }
+    }
+    clients.try_take(client_key(client_address(peer, &headers)))
 }
 
 /// Bytes read here at most before the connection goes to hyper anyway.

@@ -4,6 +4,7 @@
 
 mod api;
 mod cache;
+mod client_slots;
 mod digest;
 mod encoding;
 mod error;
