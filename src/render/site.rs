@@ -149,7 +149,7 @@ impl MemberHealth<'_> {
 }
 
 /// The home page: the river's `posts` with, per post, how many of its member's day the cap
-/// held back (see `crate::river::held_back_notes`).
+/// held back (see `http::river`).
 pub fn index(
     site: &Site,
     members: &[MemberHealth],

@@ -15,6 +15,7 @@ mod migrate;
 mod moderation;
 mod open;
 mod post_codec;
+mod river;
 mod search_outbox;
 mod transfer;
 mod write;
@@ -32,6 +33,7 @@ pub use member_index::MemberAliases;
 use member_index::MemberPosts;
 pub use moderation::{Action, ModerationEvent, Via};
 use post_codec::decode_post;
+pub use river::RiverEntry;
 pub use transfer::{export, import, ImportCounts};
 pub use write::post_aliases;
 
@@ -51,6 +53,8 @@ pub struct Store {
     post_index: sled::Tree,
     member_posts: sled::Tree,
     member_aliases: sled::Tree,
+    /// What the river may show, by member and time (`river`).
+    river: sled::Tree,
     /// Counts kept with the data they count (`posts`): sled's `len` reads every page.
     counters: sled::Tree,
     feeds: sled::Tree,
@@ -158,6 +162,7 @@ impl Store {
             post_index: tree("post_index")?,
             member_posts: tree("member_posts")?,
             member_aliases: tree("member_aliases")?,
+            river: tree("river")?,
             counters: tree("counters")?,
             feeds: tree("feeds")?,
             subscribers: tree("subscribers")?,
@@ -175,6 +180,7 @@ impl Store {
         };
         migrate::to_current(&store)?;
         post_codec::rewrite_outdated(&store)?;
+        river::build_if_missing(&store)?;
         compaction::compact_if_wasteful(&store, compaction::COMPACT_MIN_GARBAGE)?;
         // Nothing reads yet: the files a compaction emptied can close now.
         store.bodies.release_retired();

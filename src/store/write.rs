@@ -42,16 +42,18 @@ impl Store {
             &self.feeds,
             &self.counters,
             &self.search_pending,
+            &self.river,
         );
-        let result: Result<Option<u64>, TransactionError<String>> =
-            trees.transaction(|(timeline, post_index, member_posts, member_aliases, feeds, counters, pending)| {
-                let indexes = [timeline, post_index, member_posts, member_aliases, counters, pending];
+        let result: Result<Option<u64>, TransactionError<String>> = trees.transaction(
+            |(timeline, post_index, member_posts, member_aliases, feeds, counters, pending, river)| {
+                let indexes = [timeline, post_index, member_posts, member_aliases, counters, pending, river];
                 let count = if encoded.is_empty() { None } else { Some(write_posts(member, &encoded, indexes)?) };
                 if let Some((key, bytes)) = &state_bytes {
                     feeds.insert(key.as_slice(), bytes.as_slice())?;
                 }
                 Ok(count)
-            });
+            },
+        );
         let count = result.map_err(|error| anyhow::anyhow!("failed to save the posts of {member}: {error}"))?;
         if let Some(count) = count {
             self.post_count.store(count, std::sync::atomic::Ordering::Release);
@@ -68,11 +70,11 @@ fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
 }
 
 /// A refresh's posts, their timeline and index entries, the member's post list and aliases,
-/// and the post counter, inside the refresh's transaction. Returns the new post count.
+/// the river index and the post counter, inside the refresh's transaction. Returns the new post count.
 fn write_posts(
     member: &MemberId,
     encoded: &[(&Post, bodies::BodyRef)],
-    [timeline, post_index, member_posts, member_aliases, counters, pending]: [&TransactionTree; 6],
+    [timeline, post_index, member_posts, member_aliases, counters, pending, river]: [&TransactionTree; 7],
 ) -> Result<u64, ConflictableTransactionError<String>> {
     let mut post_list: MemberPosts = decode_or_default(member_posts.get(member.as_str())?).map_err(abort)?;
     let mut aliases: MemberAliases = decode_or_default(member_aliases.get(member.as_str())?).map_err(abort)?;
@@ -80,7 +82,9 @@ fn write_posts(
     let mut replaced = Vec::new();
     for (post, reference) in encoded {
         let time = keys::time_bytes(post.published);
-        match post_index.insert(post.id.as_bytes(), &time)? {
+        let previous = post_index.insert(post.id.as_bytes(), &time)?;
+        super::river::write_entry(river, member, post, previous.as_deref())?;
+        match previous {
             None => added += 1,
             Some(old_time) => {
                 let old_key = keys::with_id(&old_time, &post.id);

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 
-use super::app::{member, spawn_app, spawn_app_with, TestApp};
+use super::app::{member, member_with_feeds, spawn_app, spawn_app_with, TestApp};
 use crate::helpers::rss;
 
 /// An RSS feed of `count` items without dates (or all with `date`), newest first.
@@ -139,4 +139,72 @@ async fn the_next_home_page_does_not_show_what_the_daily_cap_held_back_on_the_pa
     assert_eq!(status, 200);
     assert!(second.contains("m1 item "), "the second page holds the rest of the day");
     assert_eq!(second.matches("busy item ").count(), 0, "busy had its five on the first page: {second}");
+}
+
+/// A feed of `count` posts of one flooder's feed `feed`, dated Monday 2 November 2026
+/// (+08:00) a second apart from 23:00:00 down, each with its own title and body.
+fn flood_feed(feed: usize, count: usize) -> String {
+    let items: String = (0..count)
+        .map(|i| {
+            let second = feed * count + i;
+            let (minute, second) = (59 - second / 60, 59 - second % 60);
+            let body = format!("{:x}", (second as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (feed as u64) << 40);
+            format!(
+                "<item><title>flood {feed}-{i}</title><guid>flood-{feed}-{i}</guid><link>https://flood.example.cn/{feed}/{i}</link>\
+                 <pubDate>Mon, 02 Nov 2026 22:{minute:02}:{second:02} +0800</pubDate><description>{body} {body}</description></item>"
+            )
+        })
+        .collect();
+    format!("<rss version=\"2.0\"><channel><title>flood {feed}</title>{items}</channel></rss>")
+}
+
+#[tokio::test]
+async fn a_member_flooding_one_day_with_thousands_of_posts_takes_no_place_from_the_others() {
+    // Ten members with four posts each (1-4 November), and a flooder with eleven feeds: one
+    // post each on the first fetch, then 200 each (2,200 in one day) on the next.
+    let others: Vec<&'static str> = vec!["o0", "o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9"];
+    let members = |per_feed: usize| {
+        let mut members: Vec<_> = others.iter().map(|id| member(id, id, rss(id, 4))).collect();
+        members.push(member_with_feeds("flood", "Flood", (0..11).map(|feed| flood_feed(feed, per_feed)).collect()));
+        members
+    };
+    let app = spawn_app(members(1), None).await;
+    app.pass().await;
+    app.rewrite_config(&members(200));
+    app.pass().await;
+    let (_, api) = app.posts("?member=flood&limit=1").await;
+    assert!(api["posts"].as_array().unwrap().len() == 1);
+
+    let (_, atom) = app.feed_atom("").await;
+    assert_eq!(atom.matches("<title>flood ").count(), 5, "the flooder's day shows five");
+    for id in &others {
+        assert_eq!(atom.matches(&format!("<title>{id} post ")).count(), 4, "{id} keeps every post in /feed.atom");
+    }
+    let (_, json) = app.feed_json("").await;
+    let items = json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 45, "ten members' forty posts and the flooder's five");
+    let (_, rss_feed) = app.feed_rss("").await;
+    assert_eq!(rss_feed.matches("<item>").count(), 45);
+
+    let (_, home) = app.index("").await;
+    assert_eq!(home.matches(">flood ").count(), 5, "{home}");
+    assert!(
+        home.contains("还有 1000 篇") || home.contains("还有 2195 篇"),
+        "the note counts (at most 1,000) held back"
+    );
+    for id in &others {
+        assert!(home.contains(&format!("{id} post 3")), "{id} is on the home page");
+    }
+    // No later page shows more of the flooder's day.
+    let mut next =
+        home.split("href=\"").find_map(|s| s.split('"').next().filter(|h| h.contains("?before="))).map(str::to_string);
+    while let Some(link) = next {
+        let (status, page) = app.index(link.trim_start_matches('/')).await;
+        assert_eq!(status, 200);
+        assert_eq!(page.matches(">flood ").count(), 0, "{link}");
+        next = page
+            .split("href=\"")
+            .find_map(|s| s.split('"').next().filter(|h| h.contains("?before=")))
+            .map(str::to_string);
+    }
 }
