@@ -13,6 +13,8 @@ const DURATION_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30
 /// Values that are read, not counted: taken from the store and the render cache per request.
 pub struct Gauges {
     pub posts_stored: usize,
+    /// Posts found unreadable since start (a damaged body log) and not written again.
+    pub posts_damaged: usize,
     pub render_cache_entries: usize,
     pub render_cache_bytes: usize,
     pub store_bytes: u64,
@@ -109,6 +111,7 @@ impl Metrics {
     pub fn render(&self, gauges: &Gauges) -> String {
         let Gauges {
             posts_stored,
+            posts_damaged,
             render_cache_entries,
             render_cache_bytes,
             store_bytes,
@@ -134,6 +137,8 @@ impl Metrics {
         let _ = writeln!(out, "planet_passes_total {}", inner.passes);
         let _ = writeln!(out, "# HELP planet_posts_stored Posts in the store.\n# TYPE planet_posts_stored gauge");
         let _ = writeln!(out, "planet_posts_stored {posts_stored}");
+        let _ = writeln!(out, "# HELP planet_posts_damaged Stored posts found unreadable and left out of every output.\n# TYPE planet_posts_damaged gauge");
+        let _ = writeln!(out, "planet_posts_damaged {posts_damaged}");
         let _ = writeln!(out, "# HELP planet_http_requests_total HTTP requests by route and status.\n# TYPE planet_http_requests_total counter");
         for (route, statuses) in &inner.requests {
             let route = route.replace('\\', "\\\\").replace('"', "\\\"");

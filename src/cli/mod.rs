@@ -3,6 +3,7 @@
 
 mod digest;
 mod report;
+mod store_commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,11 +74,20 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Write every post and feed state as JSON lines.
+    /// Write every post and feed state as JSON lines. Posts that cannot be read (a damaged
+    /// body log) are left out and counted.
     Export {
         /// Where to write (default: standard output).
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Exit 1 when any post could not be read.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Store tools.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
     },
     /// Read JSON lines written by `export` into the store.
     Import {
@@ -115,6 +125,20 @@ pub enum Command {
         /// take in the posts it lacks (for systemd's ExecStartPre).
         #[arg(long)]
         if_needed: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Read every post and list those that cannot be read (exit 1 while any remain).
+    Check {
+        /// Drop the damaged posts from the store (their members' next fetch stores them
+        /// again if their feeds still have them).
+        #[arg(long)]
+        repair: bool,
+        /// One JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -216,22 +240,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             report::print_config(&config);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Export { output } => {
-            let config = config::load(&args.config)?;
-            let store = Store::open(&config.store.path, config.store.cache_bytes)?;
-            let counts = match output {
-                Some(path) => {
-                    let file =
-                        std::fs::File::create(&path).with_context(|| format!("failed to create {}", path.display()))?;
-                    store::export(&store, std::io::BufWriter::new(file))?
-                }
-                None => store::export(&store, std::io::BufWriter::new(std::io::stdout().lock()))?,
-            };
-            eprintln!(
-                "exported {} posts, {} feed states and {} subscribers",
-                counts.posts, counts.feed_states, counts.subscribers
-            );
-            Ok(ExitCode::SUCCESS)
+        Command::Export { output, strict } => store_commands::export(&args.config, output, strict),
+        Command::Store { command: StoreCommand::Check { repair, json } } => {
+            store_commands::check(&args.config, repair, json)
         }
         Command::Import { input } => {
             let config = config::load(&args.config)?;

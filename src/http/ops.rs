@@ -29,7 +29,10 @@ async fn healthz(State(state): State<AppState>) -> Response {
     let store = &state.service.store;
     match store.last_pass() {
         Ok(last_pass) => {
-            let body = json!({ "status": "ok", "last_pass": last_pass, "posts": store.post_count() });
+            // Degraded, not down: what can be read is served; the count says how much cannot.
+            let damaged = store.damaged_posts();
+            let status = if damaged > 0 { "degraded" } else { "ok" };
+            let body = json!({ "status": status, "last_pass": last_pass, "posts": store.post_count(), "damaged_posts": damaged });
             ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
         }
         Err(error) => {
@@ -46,6 +49,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     // read permits are all taken, which is when it is wanted most.
     let gauges = Gauges {
         posts_stored: service.store.post_count(),
+        posts_damaged: service.store.damaged_posts(),
         render_cache_entries,
         render_cache_bytes,
         store_bytes: service.store.size_on_disk(),

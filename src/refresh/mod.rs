@@ -207,7 +207,12 @@ impl Job {
             return Ok(Outcome::Skipped { until });
         }
         let url = Url::parse(&state.current_url).unwrap_or_else(|_| self.feed_url.clone());
-        let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
+        // While the store holds damaged posts (a damaged body log, found by readers), feeds are
+        // fetched whole: a 304 would never let a refresh meet, and rewrite, what was lost.
+        let validators = match self.store.damaged_posts() {
+            0 => Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() },
+            _ => Validators::default(),
+        };
         state.last_attempt = Some(self.now);
         let fetched = fetch::get(&self.client, &url, &validators, self.member.allow_private).await;
         let outcome = match fetched {

@@ -108,7 +108,12 @@ pub(super) fn move_to_current_file(store: &Store, batch: &mut Vec<(sled::IVec, B
     let mut moves = Vec::with_capacity(batch.len());
     for (key, old) in batch.drain(..) {
         if store.timeline.get(&key)?.as_deref() == Some(old.encode().as_slice()) {
-            moves.push(Replacement { packed: store.bodies.read(&old)?, key, old: Some(old) });
+            match store.bodies.read(&old) {
+                Ok(packed) => moves.push(Replacement { packed, key, old: Some(old) }),
+                // A damaged post stays as it is (still damaged once its file goes): one lost
+                // post must not stop the compaction of every other.
+                Err(error) => store.note_damage(super::keys::id_after_time(&key), &error),
+            }
         }
     }
     replace_bodies(store, &mut moves)

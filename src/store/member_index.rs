@@ -34,6 +34,10 @@ impl MemberPosts {
         }
     }
 
+    pub fn contains(&self, published: DateTime<Utc>, id: &str) -> bool {
+        self.position_of(published.timestamp_millis(), id).is_ok()
+    }
+
     /// (published milliseconds, id) newest first, strictly older than `after` when given.
     pub fn newest_first(&self, after: Option<&Position>) -> Vec<(i64, String)> {
         let end = match after {
@@ -62,6 +66,11 @@ impl MemberAliases {
 
     pub fn insert(&mut self, alias: String, id: &str) {
         self.0.insert(alias, id.to_string());
+    }
+
+    /// Forgets every alias that finds post `id`.
+    pub fn remove_id(&mut self, id: &str) {
+        self.0.retain(|_, found| found != id);
     }
 }
 

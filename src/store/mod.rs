@@ -8,6 +8,7 @@
 
 mod bodies;
 mod compaction;
+mod damage;
 mod digest;
 mod keys;
 mod member_index;
@@ -28,6 +29,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use crate::config::MemberId;
 use crate::model::{FeedState, Post};
 
+pub use damage::{DamageReport, DamagedPost};
 pub use digest::{Delivery, DeliveryStatus, Subscriber, SubscriberStatus, WeekSent};
 pub use member_index::MemberAliases;
 use member_index::MemberPosts;
@@ -76,6 +78,8 @@ pub struct Store {
     /// refreshes that commit in one order must not publish their counts in the other (the
     /// count would go back), and a compaction must not move a post while it is rewritten.
     post_writes: std::sync::Arc<std::sync::Mutex<()>>,
+    /// Posts that could not be read since the store was opened (`damage`).
+    damaged: damage::DamageSeen,
 }
 
 const POSTS_COUNTER: &str = "posts";
@@ -177,6 +181,7 @@ impl Store {
             generation: Default::default(),
             post_count: Default::default(),
             post_writes: Default::default(),
+            damaged: Default::default(),
         };
         migrate::to_current(&store)?;
         post_codec::rewrite_outdated(&store)?;
@@ -230,7 +235,11 @@ impl Store {
             Some(position) => self.timeline.range(..keys::by_time(position.published, &position.id)),
             None => self.timeline.range::<&[u8], _>(..),
         };
-        range.rev().map(|item| self.decode_stored(&item?.1))
+        // A post that cannot be read is left out (and counted), not the rest of the list.
+        range.rev().filter_map(|item| match item {
+            Ok((key, value)) => self.read_or_note_damage(keys::id_after_time(&key), &value).map(Ok),
+            Err(error) => Some(Err(error.into())),
+        })
     }
 
     /// One member's posts newest first, starting after `after` (exclusive).
@@ -243,12 +252,9 @@ impl Store {
             Ok(posts) => (posts.newest_first(after), None),
             Err(error) => (Vec::new(), Some(error)),
         };
-        let read = move |(millis, id): (i64, String)| {
-            self.timeline
-                .get(keys::by_millis(millis, &id))
-                .map_err(anyhow::Error::from)?
-                .map(|b| self.decode_stored(&b))
-                .transpose()
+        let read = move |(millis, id): (i64, String)| -> anyhow::Result<Option<Post>> {
+            let value = self.timeline.get(keys::by_millis(millis, &id))?;
+            Ok(value.and_then(|value| self.read_or_note_damage(&id, &value)))
         };
         error.map(Err).into_iter().chain(entries.into_iter().filter_map(move |entry| read(entry).transpose()))
     }
@@ -315,8 +321,9 @@ impl Store {
         decode_post(&self.stored(value)?)
     }
 
+    /// Post `id`; `None` when there is none, or when it is damaged (counted).
     pub fn post(&self, id: &str) -> anyhow::Result<Option<Post>> {
-        self.post_bytes(id)?.map(|bytes| self.decode_stored(&bytes)).transpose()
+        Ok(self.post_bytes(id)?.and_then(|bytes| self.read_or_note_damage(id, &bytes)))
     }
 
     /// Post `id`, looked up first where a search index says it is (its publication time in
@@ -325,13 +332,24 @@ impl Store {
     /// is found through the index.
     pub fn post_published_at(&self, id: &str, published_millis: i64) -> anyhow::Result<Option<Post>> {
         match self.timeline.get(keys::by_millis(published_millis, id))? {
-            Some(value) => self.decode_stored(&value).map(Some),
+            Some(value) => Ok(self.read_or_note_damage(id, &value)),
             None => self.post(id),
         }
     }
 
+    /// What a refresh compares a fresh post with. A damaged post gives a summary that only
+    /// keeps its place in time, so the refresh writes the fresh copy over it.
     pub fn post_summary(&self, id: &str) -> anyhow::Result<Option<PostSummary>> {
-        self.post_bytes(id)?.map(|bytes| decode(&post_codec::unpack(&self.stored(&bytes)?)?)).transpose()
+        let Some(time) = self.post_index.get(id)? else { return Ok(None) };
+        let Some(value) = self.timeline.get(keys::with_id(&time, id))? else { return Ok(None) };
+        let summary = self.stored(&value).and_then(|stored| decode(&post_codec::unpack(&stored)?));
+        match summary {
+            Ok(summary) => Ok(Some(summary)),
+            Err(error) => {
+                self.note_damage(id, &error);
+                Ok(Some(self.damaged_summary(id, &time)))
+            }
+        }
     }
 
     /// The members the store holds posts of (one key each in `member_posts`).
@@ -344,9 +362,12 @@ impl Store {
         self.post_index.iter().keys().map(|key| Ok(String::from_utf8_lossy(&key?).into_owned()))
     }
 
-    /// Every post, oldest first (rebuilding derived data).
+    /// Every post, oldest first (rebuilding derived data); damaged ones are left out.
     pub fn all_posts(&self) -> impl Iterator<Item = anyhow::Result<Post>> + '_ {
-        self.timeline.iter().values().map(|value| self.decode_stored(&value?))
+        self.timeline.iter().filter_map(|item| match item {
+            Ok((key, value)) => self.read_or_note_damage(keys::id_after_time(&key), &value).map(Ok),
+            Err(error) => Some(Err(error.into())),
+        })
     }
 
     /// Bytes the store's files take on disk: sled's and the body log's.

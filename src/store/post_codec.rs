@@ -97,12 +97,21 @@ pub fn rewrite_outdated(store: &Store) -> anyhow::Result<()> {
     for item in store.timeline.iter() {
         let (key, value) = item?;
         let old = BodyRef::decode(&value);
-        let stored = store.stored(&value)?;
-        let envelope_bytes = unpack(&stored)?;
-        let envelope: StoredEnvelope = serde_json::from_slice(&envelope_bytes).context("stored post is unreadable")?;
-        if envelope.p != POLICY_VERSION || old.is_none() || stored.first() != Some(&LZ4) {
-            batch.push(Replacement { key, old, packed: encode_post(&decode_post(&stored)?)? });
-            rewritten += 1;
+        let rewrite = store.stored(&value).and_then(|stored| {
+            let envelope_bytes = unpack(&stored)?;
+            let envelope: StoredEnvelope =
+                serde_json::from_slice(&envelope_bytes).context("stored post is unreadable")?;
+            let outdated = envelope.p != POLICY_VERSION || old.is_none() || stored.first() != Some(&LZ4);
+            outdated.then(|| encode_post(&decode_post(&stored)?)).transpose()
+        });
+        match rewrite {
+            Ok(Some(packed)) => {
+                batch.push(Replacement { key, old, packed });
+                rewritten += 1;
+            }
+            Ok(None) => {}
+            // A damaged post is skipped: it is counted, and left for `planet store check`.
+            Err(error) => store.note_damage(super::keys::id_after_time(&key), &error),
         }
         if batch.len() >= REWRITE_BATCH {
             replace_bodies(store, &mut batch)?;

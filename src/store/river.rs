@@ -18,7 +18,7 @@ const RIVER_BUILT_KEY: &str = "river_built";
 
 /// A river entry: (member, NUL, time bytes, id), so one member's entries are one key range in
 /// the timeline's order.
-fn river_key(member: &MemberId, time: &[u8], id: &str) -> Vec<u8> {
+pub(super) fn key_of(member: &MemberId, time: &[u8], id: &str) -> Vec<u8> {
     let mut key = keys::member_prefix(member);
     key.extend_from_slice(time);
     key.extend_from_slice(id.as_bytes());
@@ -39,10 +39,10 @@ pub fn write_entry(
     old_time: Option<&[u8]>,
 ) -> Result<(), ConflictableTransactionError<String>> {
     if let Some(old_time) = old_time {
-        river.remove(river_key(member, old_time, &post.id))?;
+        river.remove(key_of(member, old_time, &post.id))?;
     }
     if in_river(post) {
-        river.insert(river_key(member, &keys::time_bytes(post.published), &post.id), &[])?;
+        river.insert(key_of(member, &keys::time_bytes(post.published), &post.id), &[])?;
     }
     Ok(())
 }
@@ -95,9 +95,9 @@ impl Store {
         })
     }
 
-    /// The post at a river entry (one `timeline` read).
+    /// The post at a river entry (one `timeline` read); `None` when it is damaged (counted).
     pub fn post_at(&self, millis: i64, id: &str) -> anyhow::Result<Option<Post>> {
-        self.timeline.get(keys::by_millis(millis, id))?.map(|value| self.decode_stored(&value)).transpose()
+        Ok(self.timeline.get(keys::by_millis(millis, id))?.and_then(|value| self.read_or_note_damage(id, &value)))
     }
 }
 
@@ -131,7 +131,7 @@ pub fn build_if_missing(store: &Store) -> anyhow::Result<()> {
         // A post that cannot be read is not listed anyway; it is reported by the readers.
         let Ok(post) = store.decode_stored(&value) else { continue };
         if in_river(&post) {
-            batch.insert(river_key(&post.member, &key[..8], &post.id), &[]);
+            batch.insert(key_of(&post.member, &key[..8], &post.id), &[]);
             pending += 1;
         }
         if pending >= 1_000 {

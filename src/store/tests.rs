@@ -101,7 +101,10 @@ fn export_then_import_into_an_empty_store_round_trips() {
     store.put_subscriber(&subscriber).unwrap();
     let mut exported = Vec::new();
     let counts = export(&store, &mut exported).unwrap();
-    assert_eq!(counts, ImportCounts { posts: 2, feed_states: 2, subscribers: 1, moderation_events: 0 });
+    assert_eq!(
+        counts,
+        ImportCounts { posts: 2, feed_states: 2, subscribers: 1, moderation_events: 0, damaged_posts: 0 }
+    );
 
     let (_dir2, copy) = open();
     copy.set_grouping_version(1).unwrap();

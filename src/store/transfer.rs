@@ -27,13 +27,21 @@ pub struct ImportCounts {
     pub feed_states: usize,
     pub subscribers: usize,
     pub moderation_events: usize,
+    /// Posts `export` could not read (damaged) and left out.
+    pub damaged_posts: usize,
 }
 
-/// Writes every post (oldest first) and every feed state.
+/// Writes every readable post (oldest first; damaged ones are counted instead) and every
+/// feed state, subscriber and moderation event.
 pub fn export(store: &Store, mut out: impl Write) -> anyhow::Result<ImportCounts> {
     let mut counts = ImportCounts::default();
-    for value in store.timeline.iter().values() {
-        let post: Post = store.decode_stored(&value?)?;
+    for item in store.timeline.iter() {
+        let (key, value) = item?;
+        // Every readable post is written; a damaged one is counted and named in the log.
+        let Some(post) = store.read_or_note_damage(super::keys::id_after_time(&key), &value) else {
+            counts.damaged_posts += 1;
+            continue;
+        };
         serde_json::to_writer(&mut out, &Line::Post(Box::new(post)))?;
         out.write_all(b"\n")?;
         counts.posts += 1;

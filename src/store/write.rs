@@ -58,6 +58,7 @@ impl Store {
         if let Some(count) = count {
             self.post_count.store(count, std::sync::atomic::Ordering::Release);
         }
+        self.forget_damage(posts.iter().map(|post| post.id.as_str()));
         self.changed();
         Ok(())
     }

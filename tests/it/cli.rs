@@ -326,3 +326,64 @@ async fn hide_unhide_and_the_moderation_log_from_the_command_line_survive_export
     let unhide = run(vec!["unhide".into(), id.clone()]).await.unwrap();
     assert!(text(&unhide.stdout).contains("shown again"));
 }
+
+#[tokio::test]
+async fn export_salvages_a_damaged_store_and_store_check_repair_makes_it_whole() {
+    let server = FixtureServer::start().await;
+    server.route("/a.xml", Route::feed_with_etag(rss("alice", 12), "\"a\""));
+    let directory = tempfile::tempdir().unwrap();
+    write_config(
+        directory.path(),
+        &format!("[fetch]\n{LOOPBACK_FIXTURES}\n{}", &members(&[("alice", server.url("/a.xml"))])),
+    );
+    let dir = directory.path().to_path_buf();
+    let run = |args: &'static [&'static str]| {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || planet(args, &dir))
+    };
+    assert!(run(&["fetch"]).await.unwrap().status.success());
+    let log = std::fs::read_dir(dir.join("store"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.file_name().unwrap().to_string_lossy().starts_with("bodies-"))
+        .unwrap();
+    let length = std::fs::metadata(&log).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&log).unwrap().set_len(length / 2).unwrap();
+
+    let export = run(&["export", "--output", "salvage.jsonl"]).await.unwrap();
+    assert!(export.status.success(), "a damaged store is exported as far as it reads: {}", text(&export.stderr));
+    let salvaged = std::fs::read_to_string(dir.join("salvage.jsonl")).unwrap();
+    let posts = salvaged.lines().filter(|line| line.contains("\"post\"")).count();
+    assert!(posts > 0 && posts < 12, "{posts} posts salvaged");
+    assert!(text(&export.stderr).contains(&format!("{} damaged posts", 12 - posts)), "{}", text(&export.stderr));
+    let strict = run(&["export", "--strict", "--output", "strict.jsonl"]).await.unwrap();
+    assert_eq!(strict.status.code(), Some(1), "--strict fails on damage");
+
+    let check = run(&["store", "check"]).await.unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let report = text(&check.stdout);
+    assert_eq!(report.lines().filter(|line| line.starts_with("damaged\t")).count(), 12 - posts, "{report}");
+    assert!(report.contains(&format!("12 posts checked, {} damaged, 0 dropped", 12 - posts)), "{report}");
+    let repair = run(&["store", "check", "--repair"]).await.unwrap();
+    assert!(repair.status.success(), "{}", text(&repair.stdout));
+    let whole = run(&["store", "check"]).await.unwrap();
+    assert!(whole.status.success());
+    assert!(text(&whole.stdout).contains(&format!("{posts} posts checked, 0 damaged")), "{}", text(&whole.stdout));
+
+    // The dropped posts come back with the next fetch, and the store exports whole.
+    assert!(run(&["fetch"]).await.unwrap().status.success());
+    let again = run(&["export", "--strict", "--output", "whole.jsonl"]).await.unwrap();
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(text(&again.stderr).contains("exported 12 posts"), "{}", text(&again.stderr));
+
+    // A deleted body log loses every post in it, and still nothing refuses to run.
+    std::fs::remove_file(&log).ok();
+    for log in std::fs::read_dir(dir.join("store")).unwrap().map(|e| e.unwrap().path()) {
+        if log.file_name().unwrap().to_string_lossy().starts_with("bodies-") {
+            std::fs::remove_file(log).unwrap();
+        }
+    }
+    let export = run(&["export", "--output", "empty.jsonl"]).await.unwrap();
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    assert!(text(&export.stderr).contains("12 damaged posts"), "{}", text(&export.stderr));
+}

@@ -4,6 +4,7 @@ pub mod app;
 mod browser;
 mod clients;
 mod connections;
+mod damage;
 mod feeds;
 mod lifecycle;
 mod moderation;
