@@ -8,11 +8,13 @@ pub mod send;
 pub mod tokens;
 mod week;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::config::{DigestConfig, Event, Member, RiverConfig, Site};
-use crate::model::Post;
+use crate::model::{MemberId, Post};
 use crate::texts::fill;
 
 pub use week::Week;
@@ -88,6 +90,22 @@ pub fn compose(
     events: &[Event],
     week: Week,
 ) -> Digest {
+    compose_counted(site, config, river, members, posts, &HashMap::new(), events, week)
+}
+
+/// `compose`, where the store's reading left `unlisted` posts of some members unread (past
+/// the daily cap or the posts listed per member): they count in "还有 N 篇" and the totals.
+#[allow(clippy::too_many_arguments)] // compose's inputs, each a different part of the config
+pub fn compose_counted(
+    site: &Site,
+    config: &DigestConfig,
+    river: &RiverConfig,
+    members: &[Member],
+    posts: &[Post],
+    unlisted: &HashMap<MemberId, usize>,
+    events: &[Event],
+    week: Week,
+) -> Digest {
     let zone = site.timezone;
     let (starts, ends) = (week.start(zone), week.end(zone));
     let t = crate::texts::for_site(site);
@@ -97,7 +115,10 @@ pub fn compose(
     in_week.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
     // A member's posts past the daily cap are counted in "还有 N 篇", like those past the
     // weekly one.
-    let (in_week, held_back) = crate::river::cap_posts(&in_week, river.max_per_member_per_day, zone);
+    let (in_week, mut held_back) = crate::river::cap_posts(&in_week, river.max_per_member_per_day, zone);
+    for (member, count) in unlisted {
+        *held_back.entry(member.clone()).or_insert(0) += count;
+    }
     for post in in_week {
         let member_url = absolute(&format!("members/{}", post.member));
         let when = post.published.with_timezone(&zone);

@@ -95,6 +95,26 @@ impl Store {
         })
     }
 
+    /// River entries of `member` published in [`from`, `until`) milliseconds, newest first
+    /// (keys only: no post is read).
+    pub fn river_entries_newest_first<'a>(
+        &'a self,
+        member: &MemberId,
+        from: i64,
+        until: i64,
+    ) -> impl Iterator<Item = anyhow::Result<RiverEntry>> + 'a {
+        let prefix = keys::member_prefix(member);
+        let mut start = prefix.clone();
+        start.extend_from_slice(&keys::by_millis(from, ""));
+        let mut end = prefix.clone();
+        end.extend_from_slice(&keys::by_millis(until, ""));
+        let range = if start < end { Some(self.river.range(start..end)) } else { None };
+        range.into_iter().flatten().rev().map(move |item| {
+            let (key, _) = item?;
+            Ok(entry_of(&key[prefix.len()..]))
+        })
+    }
+
     /// The post at a river entry (one `timeline` read); `None` when it is damaged (counted).
     pub fn post_at(&self, millis: i64, id: &str) -> anyhow::Result<Option<Post>> {
         Ok(self.timeline.get(keys::by_millis(millis, id))?.and_then(|value| self.read_or_note_damage(id, &value)))

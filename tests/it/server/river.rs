@@ -47,7 +47,7 @@ async fn a_new_members_undated_or_same_dated_feed_does_not_flood_the_river() {
     assert!(home.contains("undated item 4") && !home.contains("undated item 5<"));
     let config = app.service.config();
     let week = planet::digest::Week::containing(Utc::now(), config.site.timezone);
-    let digest_posts = planet::digest::load::week_posts(&config, &app.service.store, week).unwrap();
+    let digest_posts = planet::digest::load::week_posts(&config, &app.service.store, week).unwrap().posts;
     assert_eq!(digest_posts.iter().filter(|p| p.member.as_str() == "undated").count(), 5);
 
     // The backlog is the member's: their page, their feed, the API and search list it all.
@@ -207,4 +207,43 @@ async fn a_member_flooding_one_day_with_thousands_of_posts_takes_no_place_from_t
             .find_map(|s| s.split('"').next().filter(|h| h.contains("?before=")))
             .map(str::to_string);
     }
+}
+
+#[tokio::test]
+async fn the_digest_reads_at_most_ten_posts_of_a_member_without_their_html_and_counts_the_rest() {
+    // Thirty posts of 40 KB in one week: the page lists ten and counts twenty.
+    let big = "<p>".to_string() + &"长沙.NET 社区 ".repeat(4_000) + "</p>";
+    let items: String = (0..30)
+        .map(|i| {
+            let (day, hour) = (2 + i / 10, 8 + i % 10);
+            format!(
+                "<item><title>heavy item {i}</title><guid>heavy-{i}</guid><link>https://heavy.example.cn/{i}</link>\
+                 <pubDate>{} Nov 2026 {hour:02}:00:00 +0800</pubDate><description><![CDATA[{big} {i}]]></description></item>",
+                ["Mon, 02", "Tue, 03", "Wed, 04"][(day - 2) as usize]
+            )
+        })
+        .collect();
+    let heavy = format!("<rss version=\"2.0\"><channel><title>heavy</title>{items}</channel></rss>");
+    let app = spawn_app_with(
+        vec![member("heavy", "Heavy", heavy), member("calm", "Calm", day_feed("calm", &["15:00"]))],
+        None,
+        "[river]\nmax_per_member_per_day = 50\n",
+    )
+    .await;
+    app.pass().await;
+    let config = app.service.config();
+    let week = planet::digest::Week::parse("2026-W45").unwrap();
+    let read = planet::digest::load::week_posts(&config, &app.service.store, week).unwrap();
+    let heavy_read: Vec<_> = read.posts.iter().filter(|p| p.member.as_str() == "heavy").collect();
+    assert_eq!(heavy_read.len(), planet::digest::MAX_POSTS_PER_MEMBER, "only what the digest lists is read");
+    assert!(read.posts.iter().all(|p| p.content_html.as_str().is_empty()), "and without its HTML");
+    assert_eq!(read.unlisted.get(&planet::config::MemberId::parse("heavy").unwrap()), Some(&20));
+
+    let (status, digest) = app.digest_json("2026-W45").await;
+    assert_eq!(status, 200);
+    let group = digest["groups"].as_array().unwrap().iter().find(|g| g["member_id"] == "heavy").unwrap().clone();
+    assert_eq!(group["posts"].as_array().unwrap().len(), 10);
+    assert!(group["more"].as_str().unwrap().contains("20"), "{group}");
+    assert_eq!(digest["post_count"], 31, "every post of the week counts, listed or not");
+    assert_eq!(group["posts"][0]["title"], "heavy item 29", "the newest first");
 }
