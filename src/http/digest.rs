@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
 
-use super::{conditional, json_body, AppState, Error, Rendered};
+use super::{conditional, json_body, AppState, CacheClass, Error, Rendered};
 use crate::digest::{load, Week};
 use crate::render;
 
@@ -43,9 +43,14 @@ async fn render_page(state: &AppState, week: Week, headers: &HeaderMap) -> Resul
     let next = (next.end(config.site.timezone) <= Utc::now()).then(|| next.to_string());
     let subscriptions = state.service.subscriptions_enabled();
     let key = format!("digest-page:{week}:{}:{subscriptions}", next.as_deref().unwrap_or("-"));
+    // The latest week is what every reader of /digest shares; older weeks are a client's choice.
+    let class = match week == Week::last_complete(Utc::now(), config.site.timezone) {
+        true => CacheClass::Shared,
+        false => CacheClass::Query,
+    };
     let store = state.service.store.clone();
     let rendered = state
-        .cached(&key, move || {
+        .cached(&key, class, move || {
             let digest = load::compose_week(&config, &store, week)?;
             let previous = week.previous().to_string();
             let body = render::digest::page(&config.site, &digest, &previous, next.as_deref(), subscriptions);
@@ -69,7 +74,7 @@ async fn json(State(state): State<AppState>, Path(week): Path<String>, headers: 
     let week = finished_week(&state, &week, false)?;
     let service = state.service.clone();
     let rendered = state
-        .cached(&format!("digest-json:{week}"), move || {
+        .cached(&format!("digest-json:{week}"), CacheClass::Query, move || {
             let digest = load::compose_week(&service.config(), &service.store, week)?;
             Ok(Rendered::new(json_body(&digest)?, "application/json", None))
         })
@@ -81,17 +86,21 @@ async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
     let now = Utc::now();
     let service = state.service.clone();
     let rendered = state
-        .cached(&format!("digest.atom:{}", Week::last_complete(now, state.service.config().site.timezone)), move || {
-            let config = service.config();
-            let mut week = Week::last_complete(now, config.site.timezone);
-            let mut digests = Vec::with_capacity(FEED_WEEKS);
-            for _ in 0..FEED_WEEKS {
-                digests.push(load::compose_week(&config, &service.store, week)?);
-                week = week.previous();
-            }
-            let body = render::digest::atom(&config.site, &digests, now);
-            Ok(Rendered::new(body, "application/atom+xml; charset=utf-8", digests.first().map(|d| d.ends)))
-        })
+        .cached(
+            &format!("digest.atom:{}", Week::last_complete(now, state.service.config().site.timezone)),
+            CacheClass::Shared,
+            move || {
+                let config = service.config();
+                let mut week = Week::last_complete(now, config.site.timezone);
+                let mut digests = Vec::with_capacity(FEED_WEEKS);
+                for _ in 0..FEED_WEEKS {
+                    digests.push(load::compose_week(&config, &service.store, week)?);
+                    week = week.previous();
+                }
+                let body = render::digest::atom(&config.site, &digests, now);
+                Ok(Rendered::new(body, "application/atom+xml; charset=utf-8", digests.first().map(|d| d.ends)))
+            },
+        )
         .await?;
     Ok(conditional(&state, &rendered, &headers, "public, max-age=300"))
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
@@ -14,7 +14,8 @@ use axum::Router;
 use chrono::Utc;
 use url::Url;
 
-use super::{conditional, configured_member, etag_of, search, visible_posts, AppState, Error, Rendered};
+use super::params::Params;
+use super::{conditional, configured_member, etag_of, search, visible_posts, AppState, CacheClass, Error, Rendered};
 use crate::model::Post;
 use crate::render::{self, FeedInput, Selection};
 use crate::search::Ranking;
@@ -129,18 +130,23 @@ async fn serve_feed(
 ) -> Result<Response, Error> {
     let selection = selection(&state, &query)?;
     let key = format!("{}:{selection:?}", format.path());
-    if let Selection::Search(_) = selection {
+    // A search and a tag each ask the index: both count against the client's search limit.
+    if let Selection::Search(_) | Selection::Tag(_) = selection {
         search::count_search(&state, peer, &headers)?;
     }
     let render_state = state.clone();
-    let rendered = state.cached(&key, move || render_feed(&render_state, format, selection)).await?;
+    let class = match selection {
+        Selection::All => CacheClass::Shared,
+        _ => CacheClass::Query,
+    };
+    let rendered = state.cached(&key, class, move || render_feed(&render_state, format, selection)).await?;
     Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
 }
 
 async fn atom(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     serve_feed(state, Format::Atom, query, peer, headers).await
@@ -149,7 +155,7 @@ async fn atom(
 async fn rss(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     serve_feed(state, Format::Rss, query, peer, headers).await
@@ -158,7 +164,7 @@ async fn rss(
 async fn json(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     serve_feed(state, Format::Json, query, peer, headers).await
@@ -167,7 +173,7 @@ async fn json(
 async fn opml(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
     let service = state.service.clone();
     let rendered = state
-        .cached("opml", move || {
+        .cached("opml", CacheClass::Shared, move || {
             let config = service.config();
             let body = render::opml(&config.site, &config.members, Utc::now());
             // The dateCreated line changes every render; the ETag covers the member list only.

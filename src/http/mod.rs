@@ -4,6 +4,7 @@
 
 mod api;
 mod cache;
+use cache::Class as CacheClass;
 mod client_slots;
 mod digest;
 mod encoding;
@@ -12,6 +13,7 @@ mod feeds;
 pub mod listen;
 mod ops;
 mod pages;
+mod params;
 mod rate_limit;
 mod river;
 mod search;
@@ -140,6 +142,7 @@ impl AppState {
     async fn cached(
         &self,
         key: &str,
+        class: cache::Class,
         render: impl FnOnce() -> Result<Rendered, Error> + Send + 'static,
     ) -> Result<Arc<Rendered>, Error> {
         let version = self.service.version();
@@ -157,7 +160,7 @@ impl AppState {
                 None => gate.lock().await,
             },
         };
-        let result = self.render_once(key, render).await;
+        let result = self.render_once(key, class, render).await;
         let mut gates = self.rendering.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if Arc::strong_count(&gate) <= 2 {
             gates.remove(key);
@@ -169,6 +172,7 @@ impl AppState {
     async fn render_once(
         &self,
         key: &str,
+        class: cache::Class,
         render: impl FnOnce() -> Result<Rendered, Error> + Send + 'static,
     ) -> Result<Arc<Rendered>, Error> {
         let version = self.service.version();
@@ -179,7 +183,7 @@ impl AppState {
             Ok(rendered) => {
                 let rendered = Arc::new(rendered);
                 self.service.metrics.record_render(key.split(':').next().unwrap_or(key));
-                self.cache.insert(key, version, Arc::clone(&rendered));
+                self.cache.insert(key, class, version, Arc::clone(&rendered));
                 Ok(rendered)
             }
             Err(Error::Busy(message)) => self.cache.get_any_version(key).ok_or(Error::Busy(message)),

@@ -4,13 +4,14 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
+use super::params::Params;
 use super::{configured_member, AppState, Error};
 use crate::metrics::Gauges;
 use crate::refresh::PassOptions;
@@ -86,7 +87,7 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Error> {
 async fn hide(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     moderate(state, id, query, headers, Action::Hide).await
@@ -95,7 +96,7 @@ async fn hide(
 async fn unhide(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     moderate(state, id, query, headers, Action::Unhide).await
@@ -125,11 +126,7 @@ async fn moderate(
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
-async fn refresh(
-    State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Result<Response, Error> {
+async fn refresh(State(state): State<AppState>, Params(query): Params, headers: HeaderMap) -> Result<Response, Error> {
     authorize(&state, &headers)?;
     if let Some(unknown) = query.keys().find(|k| *k != "member") {
         return Err(Error::bad("query", format!("unknown parameter '{unknown}'")));

@@ -4,14 +4,15 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
 use super::api::{decode_cursor, encode_cursor};
-use super::{conditional, configured_member, visible_posts, AppState, Error, Rendered};
+use super::params::Params;
+use super::{conditional, configured_member, visible_posts, AppState, CacheClass, Error, Rendered};
 use crate::config::Member;
 use crate::render::site::{self, MemberHealth};
 
@@ -54,7 +55,7 @@ fn html(state: &AppState, body: String, headers: &HeaderMap) -> Response {
 
 async fn index(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
@@ -62,25 +63,35 @@ async fn index(
     // The page depends only on the store and the config: rendered once per change.
     let render_state = state.clone();
     let rendered = state
-        .cached(&format!("page:{uri}"), move || {
-            let state = render_state;
-            let config = state.service.config();
-            let river = super::river::river_posts(&state, after.as_ref(), PAGE_SIZE + 1)?;
-            let (mut posts, mut held_back) = (river.posts, river.held_back);
-            let older = (posts.len() > PAGE_SIZE).then(|| {
-                posts.truncate(PAGE_SIZE);
-                held_back.truncate(PAGE_SIZE);
-                format!(
-                    "{}?before={}",
-                    site::base_path(&config.site),
-                    posts.last().map(encode_cursor).unwrap_or_default()
-                )
-            });
-            let members = config.members.iter().map(|m| health(&state, m)).collect::<Result<Vec<_>, _>>()?;
-            let body =
-                site::index(&config.site, &members, &posts, &held_back, older, state.service.subscriptions_enabled());
-            Ok(Rendered::new(body, "text/html; charset=utf-8", None))
-        })
+        .cached(
+            &format!("page:{uri}"),
+            if after.is_none() { CacheClass::Shared } else { CacheClass::Query },
+            move || {
+                let state = render_state;
+                let config = state.service.config();
+                let river = super::river::river_posts(&state, after.as_ref(), PAGE_SIZE + 1)?;
+                let (mut posts, mut held_back) = (river.posts, river.held_back);
+                let older = (posts.len() > PAGE_SIZE).then(|| {
+                    posts.truncate(PAGE_SIZE);
+                    held_back.truncate(PAGE_SIZE);
+                    format!(
+                        "{}?before={}",
+                        site::base_path(&config.site),
+                        posts.last().map(encode_cursor).unwrap_or_default()
+                    )
+                });
+                let members = config.members.iter().map(|m| health(&state, m)).collect::<Result<Vec<_>, _>>()?;
+                let body = site::index(
+                    &config.site,
+                    &members,
+                    &posts,
+                    &held_back,
+                    older,
+                    state.service.subscriptions_enabled(),
+                );
+                Ok(Rendered::new(body, "text/html; charset=utf-8", None))
+            },
+        )
         .await?;
     Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
 }
@@ -88,30 +99,34 @@ async fn index(
 async fn member(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let member = configured_member(&state, &id, true)?;
     let after = before(&query)?;
     let render_state = state.clone();
     let rendered = state
-        .cached(&format!("member:{id}:{}", query.get("before").map_or("", String::as_str)), move || {
-            let state = render_state;
-            let config = state.service.config();
-            let mut posts = visible_posts(&state, Some(&member.id), after.as_ref(), PAGE_SIZE + 1, |_| true)?;
-            let older = (posts.len() > PAGE_SIZE).then(|| {
-                posts.truncate(PAGE_SIZE);
-                format!(
-                    "{}members/{}?before={}",
-                    site::base_path(&config.site),
-                    member.id,
-                    posts.last().map(encode_cursor).unwrap_or_default()
-                )
-            });
-            let health = health(&state, &member)?;
-            let body = site::member_page(&config.site, &health, &posts, older);
-            Ok(Rendered::new(body, "text/html; charset=utf-8", None))
-        })
+        .cached(
+            &format!("member:{id}:{}", query.get("before").map_or("", String::as_str)),
+            CacheClass::Query,
+            move || {
+                let state = render_state;
+                let config = state.service.config();
+                let mut posts = visible_posts(&state, Some(&member.id), after.as_ref(), PAGE_SIZE + 1, |_| true)?;
+                let older = (posts.len() > PAGE_SIZE).then(|| {
+                    posts.truncate(PAGE_SIZE);
+                    format!(
+                        "{}members/{}?before={}",
+                        site::base_path(&config.site),
+                        member.id,
+                        posts.last().map(encode_cursor).unwrap_or_default()
+                    )
+                });
+                let health = health(&state, &member)?;
+                let body = site::member_page(&config.site, &health, &posts, older);
+                Ok(Rendered::new(body, "text/html; charset=utf-8", None))
+            },
+        )
         .await?;
     Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
 }

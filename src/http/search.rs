@@ -4,19 +4,19 @@
 //! rather than a scan of the timeline. Runs on a blocking thread (`off_thread`); searches
 //! also count against a per-client rate limit.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 
+use super::params::Params;
 use super::rate_limit::{client_address, client_key, WindowLimiter};
-use super::{conditional, AppState, Error, Rendered};
+use super::{conditional, AppState, CacheClass, Error, Rendered};
 use crate::config::MemberId;
 use crate::model::Post;
 use crate::search::snippet::{self, Snippet};
@@ -124,7 +124,7 @@ pub fn find(service: &Service, mut find: Find, now: DateTime<Utc>) -> Result<Vec
 async fn page(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
@@ -151,7 +151,7 @@ async fn page(
     }
     let render_state = state.clone();
     let rendered = state
-        .cached(&format!("search:{uri}"), move || {
+        .cached(&format!("search:{uri}"), CacheClass::Query, move || {
             let service = &render_state.service;
             let config = service.config();
             let found = match parsed {

@@ -127,7 +127,7 @@ pub(super) async fn stats(State(state): State<AppState>, headers: axum::http::He
     let service = state.service.clone();
     // Counting reads every member's index: once per change, off the async workers.
     let rendered = state
-        .cached("stats", move || {
+        .cached("stats", super::super::CacheClass::Shared, move || {
             let config = service.config();
             let zone = config.site.timezone;
             let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();

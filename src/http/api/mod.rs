@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::Method;
 use axum::response::Response;
 use axum::routing::get;
@@ -16,6 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tower_http::cors::{Any, CorsLayer};
 
+use super::params::Params;
 use super::search::{self, Find};
 use super::{configured_member, json_response, off_thread, visible_posts, AppState, Error, Verdict};
 
@@ -285,19 +286,20 @@ fn posts_page(state: &AppState, query: PostsQuery) -> Result<PostsPage, Error> {
 async fn posts(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, Error> {
     let query = posts_query(&state, &query)?;
-    if query.text.is_some() {
+    // A search and a tag each ask the index: both count against the client's search limit.
+    if query.text.is_some() || query.tag.is_some() {
         search::count_search(&state, peer, &headers)?;
     }
     // A page depends only on the store, the index, the config and the query: rendered once
     // per change, off the async workers.
     let render_state = state.clone();
     let rendered = state
-        .cached(&format!("api:{uri}"), move || {
+        .cached(&format!("api:{uri}"), super::CacheClass::Query, move || {
             let page = posts_page(&render_state, query)?;
             let body = crate::render::escape_json_for_html(&serde_json::to_string(&page).map_err(anyhow::Error::from)?);
             Ok(super::Rendered::new(body, "application/json", None))
