@@ -32,7 +32,7 @@ impl Store {
     /// The post a `timeline` entry names, or `None` (counted as damage) when it cannot be read.
     pub(super) fn read_or_note_damage(&self, id: &str, value: &[u8]) -> Option<Post> {
         match self.decode_stored(value) {
-            Ok(post) => Some(post),
+            Ok(post) => Some(self.without_hidden_links(post)),
             Err(error) => {
                 self.note_damage(id, &error);
                 None

@@ -6,6 +6,8 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+
+use crate::model::Post;
 use serde::{Deserialize, Serialize};
 
 use super::{decode, encode, Store};
@@ -40,6 +42,18 @@ impl Store {
     /// Whether the post with this id was taken down.
     pub fn is_hidden(&self, id: &str) -> bool {
         self.hidden_ids.read().map(|ids| ids.contains(id)).unwrap_or(false)
+    }
+
+    /// `post` without its links to hidden posts (a hidden copy in `also_on`, another member's
+    /// hidden repost in `also_by`): a hidden post's link is listed nowhere. Applied to every
+    /// post a reader gets, so a hide or an unhide regroups every output at once.
+    pub(super) fn without_hidden_links(&self, mut post: Post) -> Post {
+        let Ok(ids) = self.hidden_ids.read() else { return post };
+        if !ids.is_empty() {
+            post.also_on.retain(|copy| !ids.contains(&copy.id));
+            post.also_by.retain(|repost| !ids.contains(&repost.id));
+        }
+        post
     }
 
     /// The ids of every hidden post.

@@ -139,3 +139,63 @@ async fn a_store_from_before_grouping_is_grouped_on_the_next_start() {
     let (missing, extra) = app.service.search_index_differences().unwrap();
     assert!(missing.is_empty() && extra.is_empty(), "{missing:?} {extra:?}");
 }
+
+/// Every output that lists wang's article, as one text.
+async fn every_output(app: &TestApp) -> String {
+    let mut all = String::new();
+    for path in [
+        "/",
+        "/feed.atom",
+        "/feed.rss",
+        "/feed.json",
+        "/feed.atom?member=wang",
+        "/api/v1/posts?limit=100",
+        "/members/wang",
+        "/api/v1/digests/2026-W45",
+        "/digest/2026-W45",
+    ] {
+        let (status, body) = app.text(path).await;
+        assert_eq!(status, 200, "{path}");
+        all.push_str(&body);
+    }
+    all
+}
+
+#[tokio::test]
+async fn a_hidden_copy_or_repost_is_linked_from_no_output_until_it_is_shown_again() {
+    const TOKEN: &str = "an-admin-token-of-at-least-32-characters";
+    let wang = member_with_feeds(
+        "wang",
+        "王工",
+        ["cnblogs.atom", "csdn.rss", "juejin.rss", "hexo.atom"].into_iter().map(fixture).collect(),
+    );
+    let app = spawn_app(vec![wang, member("li", "李四", fixture("repost.rss"))], Some(TOKEN)).await;
+    app.pass().await;
+    let (_, page) = app.posts("?member=wang&limit=100").await;
+    let article = page["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["title"] == "ASP.NET Core 依赖注入深入理解")
+        .unwrap()
+        .clone();
+    let csdn = article["also_on"].as_array().unwrap().iter().find(|a| a["platform"] == "CSDN").unwrap().clone();
+    let (csdn_id, csdn_url) = (csdn["id"].as_str().unwrap(), csdn["url"].as_str().unwrap());
+    let repost_id = article["also_by"][0]["id"].as_str().unwrap();
+    let before = every_output(&app).await;
+    assert!(before.contains(csdn_url) && before.contains(repost_id));
+
+    assert_eq!(app.admin_moderate(Some(TOKEN), csdn_id, "hide", "").await, 200);
+    assert_eq!(app.admin_moderate(Some(TOKEN), repost_id, "hide", "").await, 200);
+    let hidden = every_output(&app).await;
+    assert!(!hidden.contains(csdn_url), "the hidden copy's link is listed nowhere");
+    assert!(!hidden.contains(repost_id), "nor is the hidden repost");
+    let (_, article_now) = app.post(article["id"].as_str().unwrap()).await;
+    assert_eq!(article_now["also_on"].as_array().unwrap().len(), 2, "{article_now}");
+    assert!(article_now["also_by"].as_array().unwrap().is_empty(), "{article_now}");
+    let (_, found) = app.search("依赖注入", "").await;
+    assert!(!found.to_string().contains(csdn_url));
+
+    assert_eq!(app.admin_moderate(Some(TOKEN), csdn_id, "unhide", "").await, 200);
+    assert!(every_output(&app).await.contains(csdn_url), "shown again, linked again");
+}
