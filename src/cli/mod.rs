@@ -273,7 +273,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Unhide { post_id, reason } => moderate(&args.config, post_id, reason, store::Action::Unhide),
         Command::Moderation { command: ModerationCommand::Log { json } } => {
             let config = config::load(&args.config)?;
-            let store = Store::open(&config.store.path, config.store.cache_bytes)?;
+            let store = Store::open_read_only(&config.store.path, config.store.cache_bytes)?;
             for event in store.moderation_log()? {
                 if json {
                     println!("{}", serde_json::to_string(&event)?);

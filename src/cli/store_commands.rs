@@ -13,7 +13,8 @@ use crate::store::{self, Store};
 /// and fail the command only with `strict`.
 pub fn export(config_path: &Path, output: Option<PathBuf>, strict: bool) -> anyhow::Result<ExitCode> {
     let config = config::load(config_path)?;
-    let store = Store::open(&config.store.path, config.store.cache_bytes)?;
+    // Read only: a backup must not compact, rewrite or index the store it backs up.
+    let store = Store::open_read_only(&config.store.path, config.store.cache_bytes)?;
     let counts = match output {
         Some(path) => {
             let file = std::fs::File::create(&path).with_context(|| format!("failed to create {}", path.display()))?;
@@ -42,7 +43,10 @@ pub fn export(config_path: &Path, output: Option<PathBuf>, strict: bool) -> anyh
 /// `repair`, drops them. Exit 1 while damage remains.
 pub fn check(config_path: &Path, repair: bool, json: bool) -> anyhow::Result<ExitCode> {
     let config = config::load(config_path)?;
-    let store = Store::open(&config.store.path, config.store.cache_bytes)?;
+    let store = match repair {
+        true => Store::open(&config.store.path, config.store.cache_bytes)?,
+        false => Store::open_read_only(&config.store.path, config.store.cache_bytes)?,
+    };
     let report = store.check_posts(repair)?;
     if json {
         println!("{}", serde_json::to_string(&report)?);

@@ -32,8 +32,15 @@ async fn healthz(State(state): State<AppState>) -> Response {
         Ok(last_pass) => {
             // Degraded, not down: what can be read is served; the count says how much cannot.
             let damaged = store.damaged_posts();
-            let status = if damaged > 0 { "degraded" } else { "ok" };
-            let body = json!({ "status": status, "last_pass": last_pass, "posts": store.post_count(), "damaged_posts": damaged });
+            let write_failure = store.write_failure();
+            let status = if damaged > 0 || write_failure.is_some() { "degraded" } else { "ok" };
+            let body = json!({
+                "status": status,
+                "last_pass": last_pass,
+                "posts": store.post_count(),
+                "damaged_posts": damaged,
+                "store_writes": write_failure.map_or_else(|| "ok".to_string(), |why| format!("refused: {why}")),
+            });
             ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
         }
         Err(error) => {

@@ -16,6 +16,19 @@ use super::{decode, encode, keys, PostSummary, Store, SCHEMA_VERSION};
 const VERSION_1_TREES: [&str; 4] = ["posts", "posts_by_time", "posts_by_member", "aliases"];
 
 /// Reads the stored schema version, migrates older layouts, refuses newer ones.
+/// For a store opened only to be read: its schema must be this planet's already.
+pub fn ensure_current(store: &Store) -> anyhow::Result<()> {
+    let stored = match store.db.get("schema_version")? {
+        None => return Ok(()),
+        Some(bytes) => u32::from_be_bytes(bytes.as_ref().try_into().context("schema_version is corrupt")?),
+    };
+    anyhow::ensure!(
+        stored == SCHEMA_VERSION,
+        "the store has schema version {stored} and this planet reads {SCHEMA_VERSION}; open it with `planet serve` or `planet fetch` first (they migrate it)"
+    );
+    Ok(())
+}
+
 pub fn to_current(store: &Store) -> anyhow::Result<()> {
     let db = &store.db;
     let stored = match db.get("schema_version")? {

@@ -80,6 +80,9 @@ pub struct Store {
     post_writes: std::sync::Arc<std::sync::Mutex<()>>,
     /// Posts that could not be read since the store was opened (`damage`).
     damaged: damage::DamageSeen,
+    /// The last write the store refused (a full disk), until one succeeds (`open`).
+    write_failure: std::sync::Arc<std::sync::Mutex<open::WriteFailure>>,
+    path: std::path::PathBuf,
 }
 
 const POSTS_COUNTER: &str = "posts";
@@ -152,54 +155,16 @@ pub struct PostSummary {
 
 impl Store {
     /// Opens (or creates) the store. A store held by another process is a clear error: sled
-    /// takes an exclusive lock on its files.
+    /// takes an exclusive lock on its files. Opens on a full disk too (`open::open_sled`);
+    /// upkeep that writes (re-sanitizing, the river index, compaction) is then left for later.
     pub fn open(path: &Path, cache_bytes: u64) -> anyhow::Result<Store> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).with_context(|| format!("failed to create {}", parent.display()))?;
-        }
-        let db = open::open_sled(path, cache_bytes)?;
-        let body_file = counter_or_zero(db.get(BODY_FILE_KEY)?)?.max(1);
-        let bodies = std::sync::Arc::new(bodies::BodyLog::open(path, u32::try_from(body_file)?)?);
-        let tree = |name: &str| db.open_tree(name).with_context(|| format!("failed to open tree {name}"));
-        let store = Store {
-            timeline: tree("timeline")?,
-            post_index: tree("post_index")?,
-            member_posts: tree("member_posts")?,
-            member_aliases: tree("member_aliases")?,
-            river: tree("river")?,
-            counters: tree("counters")?,
-            feeds: tree("feeds")?,
-            subscribers: tree("subscribers")?,
-            deliveries: tree("deliveries")?,
-            digests_sent: tree("digests_sent")?,
-            search_pending: tree("search_pending")?,
-            hidden: tree("hidden")?,
-            moderation_log: tree("moderation_log")?,
-            hidden_ids: Default::default(),
-            db,
-            bodies,
-            generation: Default::default(),
-            post_count: Default::default(),
-            post_writes: Default::default(),
-            damaged: Default::default(),
-        };
-        migrate::to_current(&store)?;
-        post_codec::rewrite_outdated(&store)?;
-        river::build_if_missing(&store)?;
-        compaction::compact_if_wasteful(&store, compaction::COMPACT_MIN_GARBAGE)?;
-        // Nothing reads yet: the files a compaction emptied can close now.
-        store.bodies.release_retired();
-        store.load_hidden_ids()?;
-        let count = match store.counters.get(POSTS_COUNTER)? {
-            Some(bytes) => counter_value(&bytes)?,
-            None => {
-                let count = store.post_index.len() as u64;
-                store.counters.insert(POSTS_COUNTER, &count.to_be_bytes())?;
-                count
-            }
-        };
-        store.post_count.store(count, std::sync::atomic::Ordering::Release);
-        Ok(store)
+        open::open_store(path, cache_bytes, open::Mode::ReadWrite)
+    }
+
+    /// Opens the store to read it (`export`, `store check`, the moderation log): nothing is
+    /// written but what sled itself writes on open; a store that needs migrating is refused.
+    pub fn open_read_only(path: &Path, cache_bytes: u64) -> anyhow::Result<Store> {
+        open::open_store(path, cache_bytes, open::Mode::ReadOnly)
     }
 
     /// A name this store was given when it was created: derived data kept beside it (the
@@ -296,9 +261,18 @@ impl Store {
         Ok(())
     }
 
+    /// Writes what sled holds to disk (end of a pass); a refusal is what `/healthz` reports.
     pub fn flush(&self) -> anyhow::Result<()> {
-        self.db.flush().context("failed to flush the store")?;
-        Ok(())
+        match self.db.flush().context("failed to flush the store") {
+            Ok(_) => {
+                self.note_flushed();
+                Ok(())
+            }
+            Err(error) => {
+                self.note_write_failure(&error);
+                Err(error)
+            }
+        }
     }
 
     /// The `timeline` value of post `id` (a reference into the body log), found through the
@@ -420,7 +394,11 @@ impl Store {
     }
 
     pub fn put_feed_state(&self, member: &MemberId, state: &FeedState) -> anyhow::Result<()> {
-        self.feeds.insert(keys::feed(member, &state.feed_url), encode(state)?)?;
+        if let Err(error) = self.feeds.insert(keys::feed(member, &state.feed_url), encode(state)?) {
+            let error = anyhow::Error::from(error);
+            self.note_write_failure(&error);
+            return Err(error);
+        }
         self.changed();
         Ok(())
     }

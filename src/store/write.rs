@@ -24,6 +24,15 @@ impl Store {
     }
 
     fn save(&self, member: &MemberId, posts: &[Post], state: Option<&FeedState>) -> anyhow::Result<()> {
+        let saved = self.save_unrecorded(member, posts, state);
+        match &saved {
+            Ok(()) => self.note_write_success(),
+            Err(error) => self.note_write_failure(error),
+        }
+        saved
+    }
+
+    fn save_unrecorded(&self, member: &MemberId, posts: &[Post], state: Option<&FeedState>) -> anyhow::Result<()> {
         let packed: Vec<Vec<u8>> = posts.iter().map(encode_post).collect::<anyhow::Result<_>>()?;
         // Every transaction that adds posts writes the counter, so they are serialized anyway;
         // held from the append, so a compaction cannot switch files between the two.

@@ -86,16 +86,27 @@ pub async fn spawn_app(members: Vec<TestMember>, admin_token: Option<&str>) -> T
 
 /// `spawn_app` with extra feeds.toml text (a `[digest]` table, `[[events]]`).
 pub async fn spawn_app_with(members: Vec<TestMember>, admin_token: Option<&str>, extra_config: &str) -> TestApp {
-    spawn(members, admin_token, extra_config, false).await
+    spawn(members, admin_token, extra_config, false, None).await
+}
+
+/// `spawn_app` with the store at `store_path` (on a file system the test made).
+pub async fn spawn_app_storing_at(members: Vec<TestMember>, store_path: std::path::PathBuf) -> TestApp {
+    spawn(members, None, "", false, Some(store_path)).await
 }
 
 /// `spawn_app` with the SSRF guard as a default config has it: the fixture feeds, on
 /// loopback, are refused.
 pub async fn spawn_app_guarded(members: Vec<TestMember>) -> TestApp {
-    spawn(members, None, "", true).await
+    spawn(members, None, "", true, None).await
 }
 
-async fn spawn(members: Vec<TestMember>, admin_token: Option<&str>, extra_config: &str, guarded: bool) -> TestApp {
+async fn spawn(
+    members: Vec<TestMember>,
+    admin_token: Option<&str>,
+    extra_config: &str,
+    guarded: bool,
+    store_path: Option<std::path::PathBuf>,
+) -> TestApp {
     let fixtures = FixtureServer::start().await;
     for member in &members {
         for (path, document) in member.feeds() {
@@ -103,7 +114,7 @@ async fn spawn(members: Vec<TestMember>, admin_token: Option<&str>, extra_config
         }
     }
     let directory = tempfile::tempdir().unwrap();
-    let store_path = directory.path().join("store");
+    let store_path = store_path.unwrap_or_else(|| directory.path().join("store"));
     let config_path = directory.path().join("feeds.toml");
     let mut text = format!("{}\n{extra_config}", config_text(&store_path.display().to_string(), &fixtures, &members));
     if guarded {

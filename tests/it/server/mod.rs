@@ -6,6 +6,7 @@ mod cache_abuse;
 mod clients;
 mod connections;
 mod damage;
+mod disk_full;
 mod feeds;
 mod lifecycle;
 mod moderation;
