@@ -154,6 +154,16 @@ pub fn bytes(
         }
     };
     let mut warnings = parsed.warnings;
+    // What the store would take of this feed today if every post in it were new.
+    let limit = crate::refresh::budget::Use {
+        posts: config.fetch.member_posts_per_day,
+        bytes: config.fetch.member_bytes_per_day,
+    };
+    let (_, left_out, _) =
+        crate::refresh::budget::admit(parsed.posts.clone(), |_| true, crate::refresh::budget::Use::default(), limit);
+    if left_out > 0 {
+        warnings.push(crate::refresh::budget::warning(left_out, limit));
+    }
     if base.is_none() {
         warnings.push(Warning::new("no_base", "no base URL (use --base-url): relative links are left as they are"));
     }

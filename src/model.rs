@@ -138,6 +138,13 @@ pub struct Warning {
     pub message: String,
 }
 
+/// Posts and bytes: a member's budget for a day (`refresh::budget`), or its use of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DailyUse {
+    pub posts: usize,
+    pub bytes: u64,
+}
+
 impl Warning {
     pub fn new(code: &str, message: impl Into<String>) -> Warning {
         Warning { code: code.to_string(), message: message.into() }

@@ -214,6 +214,10 @@ pub struct FetchConfig {
     pub allow_private: bool,
     /// Non-public addresses fetched from all the same, one by one.
     pub allow_addresses: Vec<std::net::IpAddr>,
+    /// What the store takes of one member in a day (site time zone): new posts, and bytes of
+    /// posts written (new or changed). Far above any real blog; a flood stops here.
+    pub member_posts_per_day: usize,
+    pub member_bytes_per_day: u64,
 }
 
 #[derive(Debug, Clone)]

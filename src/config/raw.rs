@@ -90,6 +90,8 @@ pub struct RawFetch {
     pub future_dates: Option<Spanned<String>>,
     pub allow_private: Option<bool>,
     pub allow_addresses: Option<Vec<Spanned<String>>>,
+    pub member_posts_per_day: Option<Spanned<usize>>,
+    pub member_mb_per_day: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Deserialize)]

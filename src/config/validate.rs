@@ -266,6 +266,8 @@ fn fetch(locator: &Locator, raw: &RawFetch, site_url: &Url) -> Result<FetchConfi
         schedule_text,
         concurrency: positive(&raw.concurrency, "fetch.concurrency", 16)?,
         per_host_concurrency: positive(&raw.per_host_concurrency, "fetch.per_host_concurrency", 2)?,
+        member_posts_per_day: positive(&raw.member_posts_per_day, "fetch.member_posts_per_day", 500)?,
+        member_bytes_per_day: positive(&raw.member_mb_per_day, "fetch.member_mb_per_day", 64)? as u64 * 1024 * 1024,
         connect_timeout: duration(&raw.connect_timeout, "fetch.connect_timeout", Duration::from_secs(10))?,
         read_timeout: duration(&raw.read_timeout, "fetch.read_timeout", Duration::from_secs(30))?,
         timeout: duration(&raw.timeout, "fetch.timeout", Duration::from_secs(60))?,

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use url::Url;
 
+use super::budget;
 use crate::config::{Config, Member};
 use crate::fetch::Body;
 use crate::model::{DateSource, FeedState, Post};
@@ -60,14 +61,35 @@ pub fn parse_and_save(
     // posts without dates, or all stamped with the build time.
     let first_fetch = state.last_success.is_none().then_some(config.river.first_fetch_posts);
     let (to_write, mut counts) = merge(store, member, parsed.posts, now, first_fetch)?;
+    // What the member may still add today; the rest waits for tomorrow's fetches.
+    let day = now.with_timezone(&config.site.timezone).date_naive();
+    let limit = budget::Use { posts: config.fetch.member_posts_per_day, bytes: config.fetch.member_bytes_per_day };
+    let used = store.budget_use(&member.id, day)?;
+    let mut known = HashSet::new();
+    for post in &to_write {
+        if store.has_post(&post.id)? {
+            known.insert(post.id.clone());
+        }
+    }
+    let (to_write, left_out, used) = budget::admit(to_write, |post| !known.contains(&post.id), used, limit);
+    let new_admitted = to_write.iter().filter(|post| !known.contains(&post.id)).count();
+    counts.updated = to_write.len() - new_admitted;
+    counts.new = new_admitted;
     counts.filtered = parsed.filtered_out;
-    state.etag = body.validators.etag.clone();
-    state.last_modified = body.validators.last_modified.clone();
+    // A feed some of whose posts were left out is read whole again next time, not answered 304.
+    let complete = left_out == 0;
+    state.etag = body.validators.etag.clone().filter(|_| complete);
+    state.last_modified = body.validators.last_modified.clone().filter(|_| complete);
     state.record_success(body.status, now);
     state.warnings = parsed.warnings;
+    if left_out > 0 {
+        tracing::warn!(member = %member.id, posts = left_out, "posts left out: the member's daily budget is spent");
+        state.warnings.push(budget::warning(left_out, limit));
+    }
     state.feed_title = Some(parsed.title).filter(|t| !t.is_empty());
     state.posts_in_feed = to_write.len() + counts.unchanged;
     store.save_refresh(&member.id, &to_write, state)?;
+    store.set_budget_use(&member.id, day, used)?;
     // The same article from another of the member's feeds becomes one entry.
     let changed = to_write.iter().map(|p| p.id.clone()).collect();
     super::dedupe::after_save(member, store, &changed)?;

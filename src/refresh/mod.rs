@@ -3,6 +3,7 @@
 //! recorded on that feed, with exponential backoff, and never stops the others.
 
 mod backoff;
+pub mod budget;
 pub mod dedupe;
 mod merge;
 

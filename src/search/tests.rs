@@ -199,3 +199,16 @@ fn a_long_outbox_is_taken_in_by_a_rebuild_that_clears_what_it_covered() {
     assert!(!fixture.index.rebuild_beats_catch_up(&fixture.store));
     assert_eq!(fixture.index.catch_up(&fixture.store, &names).unwrap(), 0);
 }
+
+#[test]
+fn a_post_adds_at_most_its_first_32_kb_of_text_to_the_index() {
+    let filler = "填充 ".repeat(super::indexing::MAX_INDEXED_TEXT_BYTES / "填充 ".len() + 10);
+    let long = format!("<p>开头的词 opening</p><p>{filler}</p><p>结尾的词 closing</p>");
+    let fixture = fixture(&[post("ann", "long", "长文", &long, &[], 1)]);
+    assert_eq!(fixture.find("opening"), ["long"], "the opening is indexed");
+    assert!(fixture.find("closing").is_empty(), "text past the bound is not");
+    let cut = super::indexing::indexed_text(&filler);
+    assert!(
+        cut.len() <= super::indexing::MAX_INDEXED_TEXT_BYTES && cut.len() > super::indexing::MAX_INDEXED_TEXT_BYTES - 4
+    );
+}

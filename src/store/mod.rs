@@ -7,6 +7,7 @@
 //! files (`bodies`); `timeline` holds a reference to each.
 
 mod bodies;
+mod budget_use;
 mod compaction;
 mod damage;
 mod digest;

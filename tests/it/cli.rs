@@ -100,6 +100,17 @@ fn check_reports_what_would_be_stored_as_json_lines() {
     assert_eq!(report["posts"][0]["content_html"], "<p>Body 0 of alice</p>");
 }
 
+#[test]
+fn check_warns_when_one_fetch_alone_is_past_a_members_daily_budget() {
+    let directory = tempfile::tempdir().unwrap();
+    write_config(directory.path(), "[fetch]\nmember_posts_per_day = 3\n");
+    let feed = directory.path().join("feed.xml");
+    std::fs::write(&feed, rss("alice", 5)).unwrap();
+    let output = planet(&["check", "--base-url", "https://alice.example.cn/", feed.to_str().unwrap()], directory.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("daily_budget: 2 posts were not stored"), "{}", text(&output.stdout));
+}
+
 #[tokio::test]
 async fn fetch_prints_a_table_and_export_import_round_trips() {
     let server = FixtureServer::start().await;

@@ -2,6 +2,7 @@
 
 pub mod app;
 mod browser;
+mod budget;
 mod cache_abuse;
 mod clients;
 mod connections;
