@@ -108,9 +108,17 @@ pub fn client_key(address: IpAddr) -> String {
 /// The limiter's key for a mailbox: lowercase, `+tag` dropped, and for Gmail (which ignores
 /// dots and answers to googlemail.com too) dots dropped: `Victim+1@` and `v.ictim@` are one
 /// inbox and one key.
+///
+/// The domain is folded to its ASCII (IDNA) form: `例子.中国` and `xn--fsqu00a.xn--fiqs8s` are
+/// one domain and one key.
 pub fn mailbox_key(address: &str) -> String {
     let lowered = address.trim().to_lowercase();
     let Some((local, domain)) = lowered.rsplit_once('@') else { return lowered };
+    let ascii = match url::Host::parse(domain) {
+        Ok(url::Host::Domain(ascii)) => ascii,
+        _ => domain.to_string(),
+    };
+    let domain = ascii.as_str();
     let local = local.split('+').next().unwrap_or(local);
     match domain {
         "gmail.com" | "googlemail.com" => format!("{}@gmail.com", local.replace('.', "")),
@@ -174,5 +182,7 @@ mod tests {
         assert_eq!(mailbox_key("Vic.Tim+9@GoogleMail.com"), "victim@gmail.com");
         assert_eq!(mailbox_key("victim+1@mail.example.cn"), "victim@mail.example.cn");
         assert_ne!(mailbox_key("vic.tim@mail.example.cn"), mailbox_key("victim@mail.example.cn"));
+        assert_eq!(mailbox_key("target@例子.中国"), mailbox_key("target@xn--fsqu00a.xn--fiqs8s"));
+        assert_eq!(mailbox_key("target@例子.中国"), "target@xn--fsqu00a.xn--fiqs8s");
     }
 }

@@ -49,9 +49,31 @@ impl Secrets {
                  (for example `openssl rand -hex 32`), or leave it unset to turn /admin/refresh off",
                 token.chars().count()
             );
+            anyhow::ensure!(
+                has_variety(token),
+                "PLANET_ADMIN_TOKEN is long enough but too regular (few distinct characters, or one \
+                 pattern repeated); use a random one, for example `openssl rand -hex 32`"
+            );
         }
         Ok(secrets)
     }
+}
+
+/// Whether a token looks random enough to guard the admin endpoints: at least 10 distinct
+/// characters, at least 96 bits by the entropy of its own character counts, and not one
+/// short pattern repeated. `openssl rand -hex 32` gives ~15 distinct and ~240 bits;
+/// `aaaa...` gives 1 and 0.
+pub fn has_variety(token: &str) -> bool {
+    let chars: Vec<char> = token.chars().collect();
+    let mut counts = std::collections::HashMap::new();
+    for c in &chars {
+        *counts.entry(*c).or_insert(0usize) += 1;
+    }
+    let total = chars.len() as f64;
+    let bits_per_char: f64 = counts.values().map(|&n| n as f64 / total).map(|p| -p * p.log2()).sum();
+    let repeated = (1..=chars.len() / 2)
+        .any(|period| chars.len() % period == 0 && chars.iter().enumerate().all(|(i, c)| *c == chars[i % period]));
+    counts.len() >= 10 && bits_per_char * total >= 96.0 && !repeated
 }
 
 /// Everything the server and the loops share. Cheap to share as `Arc<Service>`.

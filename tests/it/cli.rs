@@ -106,7 +106,8 @@ fn check_warns_when_one_fetch_alone_is_past_a_members_daily_budget() {
     write_config(directory.path(), "[fetch]\nmember_posts_per_day = 3\n");
     let feed = directory.path().join("feed.xml");
     std::fs::write(&feed, rss("alice", 5)).unwrap();
-    let output = planet(&["check", "--base-url", "https://alice.example.cn/", feed.to_str().unwrap()], directory.path());
+    let output =
+        planet(&["check", "--base-url", "https://alice.example.cn/", feed.to_str().unwrap()], directory.path());
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains("daily_budget: 2 posts were not stored"), "{}", text(&output.stdout));
 }
@@ -281,7 +282,8 @@ fn the_same_feed_gives_the_same_post_bytes_and_ids_in_every_process() {
 fn serve_refuses_to_start_with_a_weak_admin_token() {
     let directory = tempfile::tempdir().unwrap();
     write_config(directory.path(), "");
-    for weak in ["x", "  short-token-with-spaces-around  ", &"a".repeat(31)] {
+    let regular = ["a".repeat(32), "ab".repeat(20), "0123456789".repeat(4)];
+    for weak in ["x", "  short-token-with-spaces-around  ", &"a".repeat(31), &regular[0], &regular[1], &regular[2]] {
         let output = Command::new(env!("CARGO_BIN_EXE_planet"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .current_dir(directory.path())
@@ -290,8 +292,17 @@ fn serve_refuses_to_start_with_a_weak_admin_token() {
             .output()
             .unwrap();
         assert!(!output.status.success(), "started with {weak:?}");
-        assert!(text(&output.stderr).contains("PLANET_ADMIN_TOKEN has"), "{}", text(&output.stderr));
+        let said = text(&output.stderr);
+        assert!(said.contains("PLANET_ADMIN_TOKEN has") || said.contains("too regular"), "{said}");
     }
+}
+
+#[test]
+fn a_random_admin_token_has_the_variety_a_weak_one_lacks() {
+    assert!(planet::service::has_variety("3f9c2a7be14d8056c1e9a2b7d4f06e83a5c9b1d2e7f40a6c8b3d5e1f9a2c7b04"));
+    assert!(planet::service::has_variety("Xq7-Lp2_Vz9kRw4tNb8mYc3hJd6sGf1a"));
+    assert!(!planet::service::has_variety(&"a".repeat(64)));
+    assert!(!planet::service::has_variety(&"abcdefghijkl".repeat(4)), "one pattern repeated");
 }
 
 #[tokio::test]

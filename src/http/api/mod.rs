@@ -224,6 +224,23 @@ fn posts_query(state: &AppState, query: &HashMap<String, String>) -> Result<Post
     Ok(PostsQuery { limit, cursor, member, since, until, tag, text, by_relevance })
 }
 
+/// Bytes of posts one page of `/api/v1/posts` carries at most (their HTML, excerpts and
+/// titles): 100 posts of 256 KiB would be a 26 MB answer. A page that would be larger ends
+/// early, with a `next_cursor` that goes on from its last post; a page has at least one post.
+pub const MAX_PAGE_BYTES: usize = 2 << 20;
+
+/// How many of `posts` (in order) fit in `MAX_PAGE_BYTES`, at least one.
+fn posts_that_fit(posts: &[Post]) -> usize {
+    let mut bytes = 0;
+    for (index, post) in posts.iter().enumerate() {
+        bytes += post.content_html.as_str().len() + post.excerpt.len() + post.title.len();
+        if bytes > MAX_PAGE_BYTES && index > 0 {
+            return index;
+        }
+    }
+    posts.len()
+}
+
 /// A page of posts: from the index when there is a `q` or a `tag`, else a key-range seek on
 /// the timeline (or the member's list) that starts at the cursor or `until` and stops at
 /// `since`; either way no more posts are read than the page returns, plus a few.
@@ -264,15 +281,19 @@ fn posts_page(state: &AppState, query: PostsQuery) -> Result<PostsPage, Error> {
             let snippets = vec![None; posts.len()];
             (posts, snippets)
         };
-    let next_cursor = if found.len() > limit {
-        found.truncate(limit);
-        match (query.by_relevance, query.cursor) {
-            (true, Some(Cursor::Offset(offset))) => Some(encode_offset_cursor(offset + limit)),
-            (true, _) => Some(encode_offset_cursor(limit)),
-            (false, _) => found.last().map(encode_cursor),
-        }
-    } else {
-        None
+    let mut more = found.len() > limit;
+    found.truncate(limit);
+    // A page stops early rather than grow past MAX_PAGE_BYTES; its cursor goes on from there.
+    let fitting = posts_that_fit(&found);
+    if fitting < found.len() {
+        found.truncate(fitting);
+        more = true;
+    }
+    let next_cursor = match (more, query.by_relevance, query.cursor) {
+        (false, _, _) => None,
+        (true, true, Some(Cursor::Offset(offset))) => Some(encode_offset_cursor(offset + found.len())),
+        (true, true, _) => Some(encode_offset_cursor(found.len())),
+        (true, false, _) => found.last().map(encode_cursor),
     };
     let members = state.service.config().members.clone();
     let posts = found

@@ -142,3 +142,53 @@ async fn a_members_tags_from_feeds_toml_file_all_their_posts_under_those_tags() 
     assert_eq!(atom.matches("<entry>").count(), 3, "{atom}");
     assert!(!atom.contains("bob post"));
 }
+
+/// A feed of `count` posts of about 200 KiB of text each.
+fn heavy_feed(count: usize) -> String {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let items: String = (0..count)
+        .map(|i| {
+            let words: String = (0..20_000)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    format!("{:x} ", seed & 0xffff_ffff)
+                })
+                .collect();
+            format!(
+                "<item><title>heavy {i} 重文</title><guid>heavy-{i}</guid><link>https://heavy.example.cn/{i}</link>\
+                 <pubDate>Mon, 02 Nov 2026 {:02}:00:00 +0800</pubDate><description>{words}</description></item>",
+                i % 24
+            )
+        })
+        .collect();
+    format!("<rss version=\"2.0\"><channel><title>heavy</title>{items}</channel></rss>")
+}
+
+#[tokio::test]
+async fn a_page_of_large_posts_stops_at_two_mebibytes_and_its_cursor_gives_the_rest() {
+    let app = spawn_app(vec![member("heavy", "Heavy", heavy_feed(20))], None).await;
+    app.pass().await;
+    for query in ["?limit=100", "?limit=100&q=%E9%87%8D%E6%96%87"] {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut next = query.to_string();
+        let mut pages = 0;
+        loop {
+            let response = app.get(&format!("/api/v1/posts{next}")).await;
+            let body = response.text().await.unwrap();
+            assert!(body.len() <= 2 * 1024 * 1024 + 64 * 1024, "{} bytes in one page", body.len());
+            let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+            for post in page["posts"].as_array().unwrap() {
+                assert!(seen.insert(post["id"].as_str().unwrap().to_string()), "a post on two pages");
+            }
+            pages += 1;
+            match page["next_cursor"].as_str() {
+                Some(cursor) => next = format!("{query}&cursor={cursor}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 20, "{query}: every post, over {pages} pages");
+        assert!(pages >= 2, "{query}: 4 MB of posts cannot fit in one page");
+    }
+}
