@@ -71,8 +71,9 @@ pub fn has_variety(token: &str) -> bool {
     }
     let total = chars.len() as f64;
     let bits_per_char: f64 = counts.values().map(|&n| n as f64 / total).map(|p| -p * p.log2()).sum();
-    let repeated = (1..=chars.len() / 2)
-        .any(|period| chars.len() % period == 0 && chars.iter().enumerate().all(|(i, c)| *c == chars[i % period]));
+    let repeated = (1..=chars.len() / 2).any(|period| {
+        chars.len().is_multiple_of(period) && chars.iter().enumerate().all(|(i, c)| *c == chars[i % period])
+    });
     counts.len() >= 10 && bits_per_char * total >= 96.0 && !repeated
 }
 
