@@ -8,6 +8,10 @@
 # - Client round: connections that never finish their headers (held open while wrk runs,
 #   then checked to be closed by the server), and a flood of subscription requests with
 #   unique 8 KB X-Forwarded-For values.
+# - Third round (scripts/hostile_third_round.py): a member flooding new GUIDs of random text
+#   (river members, pass times, index size), digest and render-cache abuse (resident memory,
+#   /feed.atom meanwhile), one address opening thousands of connections and h2c clients
+#   (slots held), then a damaged body log (pages answered after a restart, export salvage).
 # Usage: scripts/hostile.sh [--short]
 # --short (CI): fewer items and connections, and the p99 and memory figures are printed,
 # not enforced: a 2-second wrk run on a shared 2-core VM is a smoke test of the harness, not
@@ -17,8 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/harness.sh
 short=${1:-}
-items=100000 slow=2000 flood=5000 seconds=5 enforce=1
-if [ "$short" = "--short" ]; then items=20000 slow=400 flood=1000 seconds=2 enforce=0; fi
+items=100000 slow=2000 flood=5000 seconds=5 enforce=1 flood_passes=8 connections=4100
+if [ "$short" = "--short" ]; then items=20000 slow=400 flood=1000 seconds=2 enforce=0 flood_passes=4 connections=600; fi
 ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 build_planet
 work=$(mktemp -d)
@@ -151,4 +155,86 @@ wait "$client"
 echo "hostile: clients: $(cat "$work/slow-done")"
 grep -q "^$slow of" "$work/slow-done" || { echo "hostile: slow connections were left open"; exit 1; }
 kill "$pid"; wait "$pid" || true
+
+# Third round: one member, one client or one damaged byte against what every reader shares.
+# Ten members with a few posts each, and a flooder that, once armed, lists 200 new undated
+# GUIDs of ~40 KB random text on every fetch (8 MB a pass).
+round3=$work/round3
+mkdir -p "$round3"
+flood_port=$(free_port)
+python3 - "$round3" "$flood_port" <<'PY' &
+import http.server, os, pathlib, sys, time
+work, port = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+now = time.time()
+def date(seconds_ago): return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(now - seconds_ago))
+def rss(entries): return ("<rss version='2.0'><channel><title>t</title>" + entries + "</channel></rss>").encode()
+normal = {f"/m{m}": rss("".join(
+    f"<item><title>member {m} post {i}</title><link>https://m{m}.example.cn/{i}</link><guid>m{m}-{i}</guid>"
+    f"<pubDate>{date((m * 6 + i) * 7200 + 86400 * (i % 9))}</pubDate><description>&lt;p&gt;依赖注入 {m} {i}&lt;/p&gt;</description></item>"
+    for i in range(6))) for m in range(10)}
+fetches = [0]
+class Members(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if self.path == "/flood":
+            entries = ""
+            if (work / "flood-armed").exists():
+                fetches[0] += 1
+                for i in range(200):
+                    words = os.urandom(20_000).hex()
+                    text = " ".join(words[j:j + 8] for j in range(0, len(words), 8))
+                    entries += f"<item><title>flood {fetches[0]}-{i}</title><guid>flood-{fetches[0]}-{i}</guid><link>https://flood.example.cn/{fetches[0]}/{i}</link><description>{text}</description></item>"
+            body = rss(entries)
+        else:
+            body = normal.get(self.path)
+        self.send_response(200 if body else 404); self.send_header("Content-Type", "application/rss+xml")
+        self.send_header("Content-Length", str(len(body or b""))); self.end_headers(); self.wfile.write(body or b"")
+    def log_message(self, *args): pass
+http.server.ThreadingHTTPServer(("127.0.0.2", port), Members).serve_forever()
+PY
+wait_for "http://127.0.0.2:$flood_port/m0"
+port=$(free_port)
+{
+    printf '[site]\ntitle = "hostile 3"\nurl = "http://127.0.0.1:%s/"\n[store]\npath = "%s/store"\ncache_mb = 8\n' "$port" "$round3"
+    printf '[fetch]\nallow_addresses = ["127.0.0.2"]\nschedule = "0 0 0 1 1 *"\ntimeout = "60s"\nmax_body_bytes = 33554432\n'
+    printf '[digest]\nfrom = "digest@planet.example.cn"\nsmtp_host = "127.0.0.1"\nsmtp_port = %s\nsmtp_security = "none"\nschedule = "0 0 9 1 1 *"\n' "$(free_port)"
+    for m in 0 1 2 3 4 5 6 7 8 9 flood; do
+        name=m$m; [ "$m" = flood ] && name=flood
+        printf '[[members]]\nid = "%s"\nname = "%s"\nfeed = "http://127.0.0.2:%s/%s"\n' "$name" "$name" "$flood_port" "$name"
+    done
+} > "$round3/feeds.toml"
+start_round3() {
+    PLANET_ADMIN_TOKEN=$token PLANET_DIGEST_SECRET=hostile-digest-secret RUST_LOG=planet=info \
+        "$planet" --config "$round3/feeds.toml" serve --listen "127.0.0.1:$port" 2>>"$round3/serve.log" &
+    pid=$!
+    wait_for "http://127.0.0.1:$port/healthz"
+}
+start_round3
+python3 scripts/hostile_third_round.py "$port" "$pid" "$round3" "$token" "$flood_passes" "$connections"
+
+# A damaged body log: the second half of the file gone and ten bytes flipped, then a restart.
+kill "$pid"; wait "$pid" || true
+log=$(ls "$round3"/store/bodies-*.log | head -1)
+size=$(stat -c %s "$log")
+truncate -s $((size / 2)) "$log"
+printf '\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff' | dd of="$log" bs=1 seek=$((size / 8)) conv=notrunc status=none
+start_round3
+python3 - "$port" <<'PY'
+import json, sys, urllib.error, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+paths = ["/", "/feed.atom", "/feed.rss", "/feed.json", "/api/v1/posts?limit=100", "/members/m0", "/members/flood",
+         "/feed.atom?member=flood", "/api/v1/posts?q=%E4%BE%9D%E8%B5%96", "/search?q=%E4%BE%9D%E8%B5%96", "/digest", "/digest.atom"]
+answered = 0
+for path in paths:
+    try:
+        answered += urllib.request.urlopen(base + path, timeout=60).status == 200
+    except urllib.error.HTTPError as error:
+        print(f"hostile: {path} answered {error.code}")
+health = json.load(urllib.request.urlopen(base + "/healthz"))
+print(f"hostile: pages answered with a damaged log: {answered} of {len(paths)}; /healthz {health['status']}, {health['damaged_posts']} damaged posts found")
+assert answered == len(paths) and health["status"] == "degraded" and health["damaged_posts"] > 0
+PY
+kill "$pid"; wait "$pid" || true
+export_output=$("$planet" --config "$round3/feeds.toml" export --output "$round3/salvage.jsonl" 2>&1 | tr '\n' ' ')
+echo "hostile: export of the damaged store: $export_output"
 echo "hostile: passed"
