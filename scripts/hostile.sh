@@ -235,6 +235,6 @@ print(f"hostile: pages answered with a damaged log: {answered} of {len(paths)}; 
 assert answered == len(paths) and health["status"] == "degraded" and health["damaged_posts"] > 0
 PY
 kill "$pid"; wait "$pid" || true
-export_output=$("$planet" --config "$round3/feeds.toml" export --output "$round3/salvage.jsonl" 2>&1 | tr '\n' ' ')
+export_output=$(RUST_LOG=off "$planet" --config "$round3/feeds.toml" export --output "$round3/salvage.jsonl" 2>&1 | tr '\n' ' ')
 echo "hostile: export of the damaged store: $export_output"
 echo "hostile: passed"

@@ -104,7 +104,7 @@ feed_statuses = {}
 def abuse(n):
     client = {"X-Real-IP": f"198.51.{n // 50 // 250}.{n // 50 % 250}"}
     kind = n % 3
-    path = (f"/api/v1/posts?tag={long_tag[:-3]}{n:03d}"[:80] if kind == 0 else
+    path = (f"/api/v1/posts?tag={long_tag[:-4]}{n:04d}" if kind == 0 else
             f"/feed.atom?q=word{n}" if kind == 1 else f"/feed.atom?tag=tag{n}")
     return get(path, client)[0]
 
@@ -118,8 +118,13 @@ with concurrent.futures.ThreadPoolExecutor(8) as pool:
     for future in futures:
         abuse_statuses[future.result()] = abuse_statuses.get(future.result(), 0) + 1
 repeated = get("/api/v1/posts?" + "&".join(["limit=1"] * 500))[0]
+rss_abuse = rss_mb()
+_, metrics = get("/metrics")
+cache_bytes = next(l.split()[1] for l in metrics.decode().splitlines() if l.startswith("planet_render_cache_bytes"))
+run_pass()  # a pass ends by giving freed memory back to the system
 print(f"hostile: RSS {rss_start:.1f} MB before, {rss_digest:.1f} MB after 9 digest GETs ({sorted(set(statuses))}), "
-      f"{rss_mb():.1f} MB after 2,000 query-keyed requests {dict(sorted(abuse_statuses.items()))}; "
+      f"{rss_abuse:.1f} MB after 2,000 query-keyed requests {dict(sorted(abuse_statuses.items()))} "
+      f"(render cache {int(cache_bytes) / 1048576:.1f} MB), {rss_mb():.1f} MB after the next pass; "
       f"/feed.atom meanwhile {dict(sorted(feed_statuses.items()))}; repeated parameters {repeated}")
 assert feed_statuses.get(200, 0) == 200, feed_statuses
 assert repeated == 400

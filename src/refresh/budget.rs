@@ -23,7 +23,7 @@ pub fn admit(to_write: Vec<Post>, is_new: impl Fn(&Post) -> bool, used: Use, lim
         let new = is_new(&post);
         let bytes = bytes_of(&post);
         let posts_fit = !new || after.posts < limit.posts;
-        if posts_fit && after.bytes + bytes <= limit.bytes {
+        if posts_fit && after.bytes.saturating_add(bytes) <= limit.bytes {
             after.posts += usize::from(new);
             after.bytes += bytes;
             admitted.push(post);

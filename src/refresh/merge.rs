@@ -61,9 +61,13 @@ pub fn parse_and_save(
     // posts without dates, or all stamped with the build time.
     let first_fetch = state.last_success.is_none().then_some(config.river.first_fetch_posts);
     let (to_write, mut counts) = merge(store, member, parsed.posts, now, first_fetch)?;
-    // What the member may still add today; the rest waits for tomorrow's fetches.
+    // What the member may still add today; the rest waits for tomorrow's fetches. A feed's
+    // first fetch (a new member's history, at most 200 entries) is counted but not cut.
     let day = now.with_timezone(&config.site.timezone).date_naive();
-    let limit = budget::Use { posts: config.fetch.member_posts_per_day, bytes: config.fetch.member_bytes_per_day };
+    let limit = match first_fetch {
+        Some(_) => budget::Use { posts: usize::MAX, bytes: u64::MAX },
+        None => budget::Use { posts: config.fetch.member_posts_per_day, bytes: config.fetch.member_bytes_per_day },
+    };
     let used = store.budget_use(&member.id, day)?;
     let mut known = HashSet::new();
     for post in &to_write {
