@@ -93,7 +93,7 @@ fn render_feed(state: &AppState, format: Format, selection: Selection) -> Result
         // The combined feeds are the river: a first fetch's backlog and a member's posts past
         // the daily cap stay on member feeds.
         Selection::All => super::river::river_posts(state, None, site.feed_size)?.posts,
-        Selection::Member(id) => visible_posts(state, Some(id), None, site.feed_size, |_| true)?,
+        Selection::Member(id) => visible_posts(state, Some(id), None, site.feed_size, |_| true)?.posts,
         Selection::Tag(tag) => found_posts(state, "", Some(tag.to_lowercase()), site.feed_size)?,
         Selection::Search(query) => found_posts(state, query, None, site.feed_size)?,
     };

@@ -331,6 +331,18 @@ impl From<bool> for Verdict {
     }
 }
 
+/// Posts one listing steps over at most (copies, hidden posts, posts a judge skips) before it
+/// ends its page early: a member with two thousand copies must not make every page read
+/// two thousand posts. The page then says where to go on from (`Listing::resume`).
+pub const MAX_STEPPED_OVER: usize = 1_000;
+
+/// A page of a listing, and where the next page starts when this one ended early.
+pub struct Listing {
+    pub posts: Vec<Post>,
+    /// The last post stepped over when the page ended at `MAX_STEPPED_OVER`.
+    pub resume: Option<Position>,
+}
+
 /// Newest-first posts of configured members (a member removed from feeds.toml disappears
 /// from every output), optionally of one member, judged by `judge`, after a position.
 pub fn visible_posts<V: Into<Verdict>>(
@@ -339,7 +351,7 @@ pub fn visible_posts<V: Into<Verdict>>(
     after: Option<&Position>,
     limit: usize,
     judge: impl Fn(&Post) -> V,
-) -> Result<Vec<Post>, Error> {
+) -> Result<Listing, Error> {
     let config = state.service.config();
     let store = &state.service.store;
     let hidden_members_stored = member.is_none() && store.members_stored()?.iter().any(|m| !config.shows_member(m));
@@ -364,22 +376,30 @@ pub fn visible_posts<V: Into<Verdict>>(
         None => Box::new(store.posts_newest_first(after)),
     };
     let mut posts = Vec::with_capacity(limit.min(256));
+    let mut stepped_over = 0;
     for post in iterator {
         let post = post?;
         // A copy of an article (`duplicate_of`) is listed through its canonical post.
-        if !config.shows_member(post.member.as_str()) || store.is_hidden(&post.id) || post.duplicate_of.is_some() {
-            continue;
-        }
-        match judge(&post).into() {
+        let listed =
+            config.shows_member(post.member.as_str()) && !store.is_hidden(&post.id) && post.duplicate_of.is_none();
+        let verdict = if listed { judge(&post).into() } else { Verdict::Skip };
+        match verdict {
             Verdict::Keep => posts.push(post),
-            Verdict::Skip => continue,
             Verdict::Stop => break,
+            Verdict::Skip => {
+                stepped_over += 1;
+                if stepped_over >= MAX_STEPPED_OVER {
+                    let resume = Some(Position { published: post.published, id: post.id });
+                    return Ok(Listing { posts, resume });
+                }
+                continue;
+            }
         }
         if posts.len() >= limit {
             break;
         }
     }
-    Ok(posts)
+    Ok(Listing { posts, resume: None })
 }
 
 /// JSON whose `<`, `>` and `&` are `\u` escapes (inert if inlined into HTML).

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::api::{decode_cursor, encode_cursor};
+use super::api::{decode_cursor, encode_cursor, encode_position};
 use super::params::Params;
 use super::{conditional, configured_member, visible_posts, AppState, CacheClass, Error, Rendered};
 use crate::config::Member;
@@ -112,16 +112,18 @@ async fn member(
             move || {
                 let state = render_state;
                 let config = state.service.config();
-                let mut posts = visible_posts(&state, Some(&member.id), after.as_ref(), PAGE_SIZE + 1, |_| true)?;
-                let older = (posts.len() > PAGE_SIZE).then(|| {
+                let listing = visible_posts(&state, Some(&member.id), after.as_ref(), PAGE_SIZE + 1, |_| true)?;
+                let mut posts = listing.posts;
+                // A full page goes on after its last post; one that ended early after the
+                // last post it stepped over.
+                let next = if posts.len() > PAGE_SIZE {
                     posts.truncate(PAGE_SIZE);
-                    format!(
-                        "{}members/{}?before={}",
-                        site::base_path(&config.site),
-                        member.id,
-                        posts.last().map(encode_cursor).unwrap_or_default()
-                    )
-                });
+                    posts.last().map(encode_cursor)
+                } else {
+                    listing.resume.as_ref().map(encode_position)
+                };
+                let older = next
+                    .map(|cursor| format!("{}members/{}?before={cursor}", site::base_path(&config.site), member.id));
                 let health = health(&state, &member)?;
                 let body = site::member_page(&config.site, &health, &posts, older);
                 Ok(Rendered::new(body, "text/html; charset=utf-8", None))

@@ -93,7 +93,12 @@ fn post_dto(post: Post, members: &[Member]) -> PostDto {
 
 /// Cursors are opaque to clients: hex of `<millis>:<id>`.
 pub fn encode_cursor(post: &Post) -> String {
-    format!("{}:{}", post.published.timestamp_millis(), post.id).bytes().map(|b| format!("{b:02x}")).collect()
+    encode_position(&Position { published: post.published, id: post.id.clone() })
+}
+
+/// The cursor that goes on after `position`.
+pub fn encode_position(position: &Position) -> String {
+    format!("{}:{}", position.published.timestamp_millis(), position.id).bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn decode_cursor(cursor: &str) -> Option<Position> {
@@ -246,6 +251,7 @@ fn posts_that_fit(posts: &[Post]) -> usize {
 /// `since`; either way no more posts are read than the page returns, plus a few.
 fn posts_page(state: &AppState, query: PostsQuery) -> Result<PostsPage, Error> {
     let limit = query.limit;
+    let mut resume = None;
     let (mut found, snippets): (Vec<Post>, Vec<Option<crate::search::snippet::Snippet>>) =
         if query.text.is_some() || query.tag.is_some() {
             let ranking = match (&query.cursor, query.by_relevance) {
@@ -277,9 +283,10 @@ fn posts_page(state: &AppState, query: PostsQuery) -> Result<PostsPage, Error> {
                 Some(since) if post.published < since => Verdict::Stop,
                 _ => Verdict::Keep,
             };
-            let posts = visible_posts(state, query.member.as_ref(), start.as_ref(), limit + 1, judge)?;
-            let snippets = vec![None; posts.len()];
-            (posts, snippets)
+            let listing = visible_posts(state, query.member.as_ref(), start.as_ref(), limit + 1, judge)?;
+            resume = listing.resume;
+            let snippets = vec![None; listing.posts.len()];
+            (listing.posts, snippets)
         };
     let mut more = found.len() > limit;
     found.truncate(limit);
@@ -290,7 +297,8 @@ fn posts_page(state: &AppState, query: PostsQuery) -> Result<PostsPage, Error> {
         more = true;
     }
     let next_cursor = match (more, query.by_relevance, query.cursor) {
-        (false, _, _) => None,
+        // A page that ended early, stepping over posts no one lists, goes on from there.
+        (false, _, _) => resume.as_ref().map(encode_position),
         (true, true, Some(Cursor::Offset(offset))) => Some(encode_offset_cursor(offset + found.len())),
         (true, true, _) => Some(encode_offset_cursor(found.len())),
         (true, false, _) => found.last().map(encode_cursor),

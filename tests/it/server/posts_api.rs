@@ -192,3 +192,60 @@ async fn a_page_of_large_posts_stops_at_two_mebibytes_and_its_cursor_gives_the_r
         assert!(pages >= 2, "{query}: 4 MB of posts cannot fit in one page");
     }
 }
+
+#[tokio::test]
+async fn a_page_that_would_step_over_a_thousand_unlisted_posts_ends_early_and_its_cursor_goes_on() {
+    // 1,200 posts in six feeds (200 entries a pass each); the newest 1,100 taken down.
+    let feeds: Vec<String> = (0..6)
+        .map(|feed| {
+            let items: String = (0..200)
+                .map(|i| {
+                    let n = feed * 200 + i;
+                    format!(
+                        "<item><title>many {n}</title><guid>many-{n}</guid><link>https://many.example.cn/{n}</link>\
+                         <pubDate>{}</pubDate></item>",
+                        (chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap()
+                            + chrono::TimeDelta::minutes(n as i64))
+                        .to_rfc2822()
+                    )
+                })
+                .collect();
+            format!("<rss version=\"2.0\"><channel><title>many {feed}</title>{items}</channel></rss>")
+        })
+        .collect();
+    let app = spawn_app(vec![super::app::member_with_feeds("many", "Many", feeds)], None).await;
+    app.pass().await;
+    let store = &app.service.store;
+    let newest: Vec<String> = store
+        .member_posts(&planet::config::MemberId::parse("many").unwrap(), 1_100)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    for id in &newest {
+        let event = planet::store::ModerationEvent {
+            at: chrono::Utc::now(),
+            action: planet::store::Action::Hide,
+            post_id: id.clone(),
+            via: planet::store::Via::Cli,
+            reason: None,
+        };
+        assert!(store.moderate(&event).unwrap());
+    }
+    let (status, first) = app.posts("?member=many&limit=10").await;
+    assert_eq!(status, 200);
+    assert!(first["posts"].as_array().unwrap().is_empty(), "a thousand stepped over, none listed yet");
+    let mut cursor = first["next_cursor"].as_str().expect("the page says where to go on").to_string();
+    let mut listed = 0;
+    for _ in 0..20 {
+        let (_, page) = app.posts(&format!("?member=many&limit=10&cursor={cursor}")).await;
+        listed += page["posts"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(listed, 100, "every listed post is reached through the cursors");
+    let (_, page) = app.member_page("many").await;
+    assert!(page.contains("?before="), "the member page links on too");
+}
