@@ -138,6 +138,34 @@ pub struct Warning {
     pub message: String,
 }
 
+#[cfg(test)]
+impl Post {
+    /// A post with nothing but a member, an id (also its title) and a time, for unit tests.
+    pub fn for_tests(member: &str, id: &str, published: chrono::DateTime<Utc>) -> Post {
+        Post {
+            id: id.into(),
+            member: MemberId::parse(member).unwrap(),
+            feed_url: format!("https://{member}.example.cn/feed"),
+            guid: None,
+            url: None,
+            title: id.into(),
+            author: None,
+            published,
+            updated: None,
+            first_seen: published,
+            date_source: DateSource::Feed,
+            tags: vec![],
+            excerpt: String::new(),
+            content_html: crate::sanitize::html("", None),
+            content_hash: "h".into(),
+            backlog: false,
+            duplicate_of: None,
+            also_on: Vec::new(),
+            also_by: Vec::new(),
+        }
+    }
+}
+
 /// Posts and bytes: a member's budget for a day (`refresh::budget`), or its use of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DailyUse {

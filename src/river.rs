@@ -64,28 +64,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     fn post(member: &str, id: &str, hour: u32, day: u32) -> Post {
-        let published = Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap();
-        Post {
-            id: id.into(),
-            member: MemberId::parse(member).unwrap(),
-            feed_url: "https://x.cn/feed".into(),
-            guid: None,
-            url: None,
-            title: id.into(),
-            author: None,
-            published,
-            updated: None,
-            first_seen: published,
-            date_source: crate::model::DateSource::Feed,
-            tags: vec![],
-            excerpt: String::new(),
-            content_html: crate::sanitize::html("", None),
-            content_hash: "h".into(),
-            backlog: false,
-            duplicate_of: None,
-            also_on: Vec::new(),
-            also_by: Vec::new(),
-        }
+        Post::for_tests(member, id, Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap())
     }
 
     #[test]

@@ -52,28 +52,9 @@ mod tests {
     use crate::sanitize;
 
     fn post(id: &str, body_bytes: usize) -> Post {
-        let published = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
-        Post {
-            id: id.into(),
-            member: crate::model::MemberId::parse("a").unwrap(),
-            feed_url: "https://a.example.cn/feed".into(),
-            guid: None,
-            url: None,
-            title: id.into(),
-            author: None,
-            published,
-            updated: None,
-            first_seen: published,
-            date_source: crate::model::DateSource::Feed,
-            tags: vec![],
-            excerpt: String::new(),
-            content_html: sanitize::html(&format!("<p>{}</p>", "x".repeat(body_bytes)), None),
-            content_hash: "h".into(),
-            backlog: false,
-            duplicate_of: None,
-            also_on: Vec::new(),
-            also_by: Vec::new(),
-        }
+        let mut post = Post::for_tests("a", id, chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap());
+        post.content_html = sanitize::html(&format!("<p>{}</p>", "x".repeat(body_bytes)), None);
+        post
     }
 
     #[test]
