@@ -183,8 +183,8 @@ mod tests {
     #[test]
     fn query_traffic_never_evicts_the_shared_outputs() {
         let cache = RenderCache::new(50, 100_000);
-        cache.insert("feed:/feed.atom", Class::Shared, (1, 1), body(20_000));
-        cache.insert("page:/", Class::Shared, (1, 1), body(20_000));
+        cache.insert("feed:/feed.atom", Class::Shared, (1, 1), body(5_000));
+        cache.insert("page:/", Class::Shared, (1, 1), body(5_000));
         for n in 0..500 {
             cache.insert(&format!("/feed.atom:Search({n})"), Class::Query, (1, 1), body(4_000));
         }
