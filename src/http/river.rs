@@ -124,13 +124,14 @@ impl Reader<'_> {
     }
 
     /// A page that starts inside a day counts what the newer pages showed of the member's day:
-    /// its visible entries of that day newer than the cursor, up to the cap (so at most the
-    /// cap's worth, plus hidden ones, are read).
+    /// its visible entries of that day from the cursor on (the cursor's own post, the last
+    /// one shown, included), up to the cap (so at most the cap's worth, plus hidden ones, are
+    /// read).
     fn replay_day_before(&self, stream: &mut MemberStream, millis: i64, id: &str) -> Result<(), Error> {
         let day = self.day_of(millis);
         let until = self.start_of(day + TimeDelta::days(1));
         let mut shown = 0;
-        for entry in self.store.river_entries_after(stream.member, (millis, id), until) {
+        for entry in self.store.river_entries_from(stream.member, (millis, id), until) {
             if shown >= self.limit_per_day {
                 break;
             }
@@ -150,7 +151,7 @@ impl Reader<'_> {
         let until = self.start_of(day + TimeDelta::days(1));
         let mut visible = 0;
         for entry in
-            self.store.river_entries_after(member, (from, ""), until).take(self.limit_per_day + MAX_HELD_BACK_COUNTED)
+            self.store.river_entries_from(member, (from, ""), until).take(self.limit_per_day + MAX_HELD_BACK_COUNTED)
         {
             if !self.store.is_hidden(&entry?.1) {
                 visible += 1;

@@ -74,21 +74,21 @@ impl Store {
         Ok(Some(entry_of(&key[prefix.len()..])))
     }
 
-    /// River entries of `member` strictly newer than `after` and older than `until`
-    /// milliseconds, oldest first (keys only: no post is read).
-    pub fn river_entries_after<'a>(
+    /// River entries of `member` from `from` (that entry included) to `until` milliseconds
+    /// (excluded), oldest first (keys only: no post is read).
+    pub fn river_entries_from<'a>(
         &'a self,
         member: &MemberId,
-        after: (i64, &str),
+        from: (i64, &str),
         until: i64,
     ) -> impl Iterator<Item = anyhow::Result<RiverEntry>> + 'a {
         let prefix = keys::member_prefix(member);
         let mut start = prefix.clone();
-        start.extend_from_slice(&keys::by_millis(after.0, after.1));
+        start.extend_from_slice(&keys::by_millis(from.0, from.1));
         let mut end = prefix.clone();
         end.extend_from_slice(&keys::by_millis(until, ""));
         let range =
-            if start < end { Some(self.river.range((Bound::Excluded(start), Bound::Excluded(end)))) } else { None };
+            if start < end { Some(self.river.range((Bound::Included(start), Bound::Excluded(end)))) } else { None };
         range.into_iter().flatten().map(move |item| {
             let (key, _) = item?;
             Ok(entry_of(&key[prefix.len()..]))
@@ -199,7 +199,7 @@ mod tests {
         store.save_posts(&member("a"), &[moved, now_a_copy]).unwrap();
         assert_eq!(river_ids(&store, "a"), ["a1"]);
         let after_a1 =
-            store.river_entries_after(&member("a"), (time(0).timestamp_millis(), ""), time(20).timestamp_millis());
+            store.river_entries_from(&member("a"), (time(0).timestamp_millis(), ""), time(20).timestamp_millis());
         let entries: Vec<RiverEntry> = after_a1.collect::<anyhow::Result<_>>().unwrap();
         assert_eq!(entries, [(time(10).timestamp_millis(), "a1".to_string())]);
     }

@@ -252,3 +252,37 @@ async fn the_digest_reads_at_most_ten_posts_of_a_member_without_their_html_and_c
     assert_eq!(digest["post_count"], 31, "every post of the week counts, listed or not");
     assert_eq!(group["posts"][0]["title"], "heavy item 29", "the newest first");
 }
+
+#[tokio::test]
+async fn a_home_page_that_ends_on_a_members_fifth_post_of_the_day_counts_it_on_the_next_page() {
+    // busy: nine posts on Monday evening. Five others: five posts each on Tuesday, so the
+    // first page (30 posts) is their 25 and busy's newest five, ending on busy's fifth.
+    let busy = ["23:58", "23:57", "23:56", "23:55", "23:54", "23:53", "23:52", "23:51", "23:50"];
+    let mut members = vec![member("busy", "Busy", day_feed("busy", &busy))];
+    for id in ["t1", "t2", "t3", "t4", "t5"] {
+        let items: String = (0..5)
+            .map(|i| {
+                format!(
+                    "<item><title>{id} item {i}</title><guid>{id}-{i}</guid><link>https://{id}.example.cn/{i}</link>\
+                     <pubDate>Tue, 03 Nov 2026 1{i}:00:00 +0800</pubDate></item>"
+                )
+            })
+            .collect();
+        members.push(member(
+            id,
+            id,
+            format!("<rss version=\"2.0\"><channel><title>{id}</title>{items}</channel></rss>"),
+        ));
+    }
+    // And one post on Monday morning, for a second page to exist.
+    members.push(member("early", "Early", day_feed("early", &["08:00"])));
+    let app = spawn_app(members, None).await;
+    app.pass().await;
+    let (_, first) = app.index("").await;
+    assert_eq!(first.matches("busy item ").count(), 5);
+    let older =
+        first.split("href=\"").find_map(|s| s.split('"').next().filter(|href| href.contains("?before="))).unwrap();
+    let (_, second) = app.index(older.trim_start_matches('/')).await;
+    assert!(second.contains("early item 0"), "{second}");
+    assert_eq!(second.matches("busy item ").count(), 0, "the cursor's own post counts: {second}");
+}
