@@ -9,6 +9,7 @@ Usage (from hostile.sh): hostile_third_round.py PORT PID WORK TOKEN FLOOD_PASSES
 """
 
 import concurrent.futures
+import datetime
 import json
 import pathlib
 import socket
@@ -31,6 +32,14 @@ def get(path, headers=None):
         return error.code, error.read()
 
 
+def post(request):
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
 def rss_mb():
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -47,18 +56,29 @@ def last_pass():
 
 
 def run_pass():
-    """One fetch pass through the admin endpoint; its wall time in seconds."""
-    before = last_pass()
+    """One fetch pass through the admin endpoint; its wall time in seconds. A pass already
+    running (409) is waited for first. A pass records its start as `last_pass`, so ours is
+    done when `last_pass` is no earlier than our request."""
     started = time.monotonic()
+    deadline = started + 300
     request = urllib.request.Request(base + "/admin/refresh", method="POST",
                                      headers={"Authorization": f"Bearer {token}"})
-    urllib.request.urlopen(request, timeout=10).read()
-    deadline = started + 300
-    while last_pass() == before:
+    while True:
+        asked = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
+        status, _ = post(request)
+        if status == 202:
+            break
+        if status != 409 or time.monotonic() > deadline:
+            sys.exit(f"hostile: the admin refresh answered {status}")
+        time.sleep(0.05)
+        started = time.monotonic()
+    while True:
+        done = last_pass()
+        if done and datetime.datetime.fromisoformat(done.replace("Z", "+00:00")) >= asked:
+            return time.monotonic() - started
         if time.monotonic() > deadline:
             sys.exit("hostile: a pass did not finish in 300 s")
         time.sleep(0.05)
-    return time.monotonic() - started
 
 
 def river_members(path):
@@ -74,6 +94,12 @@ def river_members(path):
 
 # --- Hostile member: a flood of new GUIDs of random text, every pass ------------------------
 index = pathlib.Path(str(work / "store") + ".search")
+# The start-up pass first (bounded).
+deadline = time.monotonic() + 120
+while last_pass() is None:
+    if time.monotonic() > deadline:
+        sys.exit("hostile: the start-up pass did not finish in 120 s")
+    time.sleep(0.05)
 normal = [run_pass() for _ in range(2)]
 (work / "flood-armed").write_text("1")
 flood_times, index_sizes = [], []
