@@ -64,7 +64,7 @@ def run_pass():
     request = urllib.request.Request(base + "/admin/refresh", method="POST",
                                      headers={"Authorization": f"Bearer {token}"})
     while True:
-        asked = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
+        asked = datetime.datetime.now(datetime.timezone.utc)
         status, _ = post(request)
         if status == 202:
             break
