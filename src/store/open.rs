@@ -101,7 +101,6 @@ impl Store {
                 self.note_write_failure(&error.into());
             }
         }
-        self.keep_reserve();
     }
 
     /// Records a write the store refused; `/healthz` reports it until a write succeeds.
@@ -131,7 +130,8 @@ impl Store {
     }
 
     /// Takes the reserve back when there is room for it and four times more: after a pass
-    /// that could write, or an open.
+    /// that could write (not on open, so a command or a test that opens a store writes no
+    /// 4 MiB it does not need).
     pub fn keep_reserve(&self) {
         let reserve = self.path.join(RESERVE_FILE);
         if reserve.exists() || fs2::available_space(&self.path).unwrap_or(0) < 5 * RESERVE_BYTES {
