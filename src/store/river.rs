@@ -82,17 +82,7 @@ impl Store {
         from: (i64, &str),
         until: i64,
     ) -> impl Iterator<Item = anyhow::Result<RiverEntry>> + 'a {
-        let prefix = keys::member_prefix(member);
-        let mut start = prefix.clone();
-        start.extend_from_slice(&keys::by_millis(from.0, from.1));
-        let mut end = prefix.clone();
-        end.extend_from_slice(&keys::by_millis(until, ""));
-        let range =
-            if start < end { Some(self.river.range((Bound::Included(start), Bound::Excluded(end)))) } else { None };
-        range.into_iter().flatten().map(move |item| {
-            let (key, _) = item?;
-            Ok(entry_of(&key[prefix.len()..]))
-        })
+        self.river_range(member, from, until)
     }
 
     /// River entries of `member` published in [`from`, `until`) milliseconds, newest first
@@ -103,13 +93,23 @@ impl Store {
         from: i64,
         until: i64,
     ) -> impl Iterator<Item = anyhow::Result<RiverEntry>> + 'a {
+        self.river_range(member, (from, ""), until).rev()
+    }
+
+    /// The entries of `member` in [`from`, `until`), read in either direction.
+    fn river_range<'a>(
+        &'a self,
+        member: &MemberId,
+        from: (i64, &str),
+        until: i64,
+    ) -> impl DoubleEndedIterator<Item = anyhow::Result<RiverEntry>> + 'a {
         let prefix = keys::member_prefix(member);
         let mut start = prefix.clone();
-        start.extend_from_slice(&keys::by_millis(from, ""));
+        start.extend_from_slice(&keys::by_millis(from.0, from.1));
         let mut end = prefix.clone();
         end.extend_from_slice(&keys::by_millis(until, ""));
         let range = if start < end { Some(self.river.range(start..end)) } else { None };
-        range.into_iter().flatten().rev().map(move |item| {
+        range.into_iter().flatten().map(move |item| {
             let (key, _) = item?;
             Ok(entry_of(&key[prefix.len()..]))
         })
