@@ -266,3 +266,35 @@ fn undated_posts_get_distinct_instants_in_their_feeds_order_and_across_feeds() {
     let elsewhere = run(&rss, &other, FutureDates::Clamp);
     assert!(elsewhere.posts.iter().all(|p| !dates.contains(&p.published)), "another feed's undated posts differ");
 }
+
+/// The bytes of `text` read one by one as Latin-1 (C1 controls for 0x80-0x9F) or as
+/// Windows-1252 (C1 controls only where it has no character), then encoded again as UTF-8.
+fn encoded_twice(text: &str, windows_1252: bool) -> String {
+    text.bytes()
+        .map(|b| match b {
+            0x80..=0x9f if windows_1252 => {
+                encoding_rs::WINDOWS_1252.decode_without_bom_handling(&[b]).0.chars().next().unwrap()
+            }
+            _ => char::from(b),
+        })
+        .collect()
+}
+
+#[test]
+fn a_whole_cnblogs_feed_encoded_twice_parses_to_the_same_posts_as_the_original() {
+    let original = std::fs::read_to_string("tests/data/dedupe/cnblogs.atom").unwrap();
+    let clean = run(&original, &member(), FutureDates::Clamp);
+    for windows_1252 in [false, true] {
+        let mangled = run(&encoded_twice(&original, windows_1252), &member(), FutureDates::Clamp);
+        assert_eq!(mangled.title, clean.title);
+        assert_eq!(mangled.posts.len(), clean.posts.len());
+        for (repaired, expected) in mangled.posts.iter().zip(&clean.posts) {
+            assert_eq!(repaired.title, expected.title);
+            assert_eq!(repaired.excerpt, expected.excerpt, "Windows-1252: {windows_1252}");
+            assert_eq!(repaired.content_html.as_str(), expected.content_html.as_str());
+            assert_eq!(repaired.author, expected.author);
+            assert_eq!(repaired.tags, expected.tags);
+        }
+        assert!(mangled.warnings.iter().any(|w| w.code == "double_encoded"));
+    }
+}
