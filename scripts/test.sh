@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of planet on a fresh machine: installs what the tests use besides Rust
-# (Python's feedparser, jsonschema and openapi-spec-validator; Debian's jing, Chromium and a
-# CJK font; playwright-core from npm into target/browser-tools), then the whole cargo test
+# (Python's feedparser, jsonschema and openapi-spec-validator; Debian's jing, Chromium, a
+# CJK font, newsboat and rss2email; playwright-core from npm into target/browser-tools), then the whole cargo test
 # suite, and closes with one line of totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,8 @@ fi
 debian_packages=()
 command -v jing >/dev/null || debian_packages+=(jing)
 command -v chromium >/dev/null || debian_packages+=(chromium)
+command -v newsboat >/dev/null || debian_packages+=(newsboat)
+command -v r2e >/dev/null || debian_packages+=(rss2email)
 [ -d /usr/share/fonts/truetype/wqy ] || debian_packages+=(fonts-wqy-zenhei)
 if [ ${#debian_packages[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then

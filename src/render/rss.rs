@@ -1,12 +1,12 @@
 //! The combined feed as RSS 2.0: `atom:link rel="self"`, a non-permalink `guid` holding the
 //! stable id, `dc:creator` for the member, RFC 822 dates, HTML in `description`.
 //!
-//! RSS never says whether a title is text or HTML, and many readers render it as HTML, so a
-//! title's text that could be read as markup (`<` before a letter, `/`, `!` or `?`; `&`
-//! starting an entity) is HTML-escaped before XML-escaping (the RSS Advisory Board's advice):
-//! `List<T>` reaches every reader as text, `<script>` as harmless text. Everything else in a
-//! title, and categories, `source` and `dc:creator` (plain text everywhere), is escaped once:
-//! escaping quotes or a bare `&` twice made readers show `&amp;` and `&#39;` literally.
+//! RSS never says whether a title is text or HTML. Plain text (titles, categories, `source`,
+//! `dc:creator`) is escaped once, and every escape outside the CDATA descriptions is a
+//! hexadecimal character reference (`&#x3C;` for `<`, `&#x26;` for `&`), as the RSS Best
+//! Practices Profile asks: readers that sniff a title for markup take `&#x3C;` for a
+//! character, so `Span<T>` reaches feedparser, newsboat and rss2email as written. Escaping
+//! twice (`&amp;lt;`) made them show `&lt;` literally.
 
 use std::collections::BTreeMap;
 
@@ -28,9 +28,9 @@ pub fn rss(input: &FeedInput) -> String {
         ..Link::default()
     };
     let description =
-        markup_inert(if input.site.description.is_empty() { &input.site.title } else { &input.site.description });
+        (if input.site.description.is_empty() { &input.site.title } else { &input.site.description }).to_string();
     let channel = Channel {
-        title: markup_inert(&input.title()),
+        title: input.title(),
         link: input.alternate_url().to_string(),
         description,
         language: Some(input.site.language.clone()),
@@ -41,7 +41,7 @@ pub fn rss(input: &FeedInput) -> String {
         namespaces,
         ..Channel::default()
     };
-    channel.to_string()
+    hexadecimal_references(&channel.to_string())
 }
 
 fn item(input: &FeedInput, post: &Post) -> Item {
@@ -50,7 +50,7 @@ fn item(input: &FeedInput, post: &Post) -> Item {
         .and_then(|m| m.feeds.first())
         .map(|feed| Source { url: feed.to_string(), title: Some(input.member_name(post).to_string()) });
     Item {
-        title: Some(markup_inert(&post.title)),
+        title: Some(post.title.clone()),
         link: post.url.clone(),
         description: Some(post.content_html.as_str().to_string())
             .filter(|html| !html.is_empty())
@@ -88,33 +88,36 @@ fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Plain text that a reader rendering it as HTML still shows as written: a `<` that could
-/// open a tag, comment or declaration, and a `&` that starts a character reference, are
-/// HTML-escaped; nothing else is (the XML writer escapes once more, as for any text).
-pub fn markup_inert(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for (at, c) in text.char_indices() {
-        let rest = &text[at + c.len_utf8()..];
-        match c {
-            '<' if rest.starts_with(|n: char| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?')) => {
-                out.push_str("&lt;")
-            }
-            '&' if starts_reference(rest) => out.push_str("&amp;"),
-            _ => out.push(c),
+/// The document with each predefined XML entity outside CDATA sections written as the
+/// hexadecimal character reference for the same character. The XML is unchanged for every
+/// parser; the rss crate has no option for it, hence this pass over its output.
+pub fn hexadecimal_references(document: &str) -> String {
+    const REFERENCES: [(&str, &str); 5] =
+        [("&lt;", "&#x3C;"), ("&gt;", "&#x3E;"), ("&amp;", "&#x26;"), ("&quot;", "&#x22;"), ("&apos;", "&#x27;")];
+    let mut out = String::with_capacity(document.len() + document.len() / 16);
+    let mut rest = document;
+    while !rest.is_empty() {
+        if rest.starts_with("<![CDATA[") {
+            let end = rest.find("]]>").map_or(rest.len(), |at| at + 3);
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
+            continue;
+        }
+        let next = rest.find(['&', '<']).unwrap_or(rest.len());
+        out.push_str(&rest[..next]);
+        rest = &rest[next..];
+        if rest.starts_with("<![CDATA[") {
+            continue;
+        } else if rest.starts_with('<') {
+            out.push('<');
+            rest = &rest[1..];
+        } else if let Some((entity, reference)) = REFERENCES.iter().find(|(entity, _)| rest.starts_with(entity)) {
+            out.push_str(reference);
+            rest = &rest[entity.len()..];
+        } else if !rest.is_empty() {
+            out.push('&');
+            rest = &rest[1..];
         }
     }
     out
-}
-
-/// Whether text after a `&` reads as a character reference: `name;`, `#123;` or `#x1F;`.
-fn starts_reference(rest: &str) -> bool {
-    let Some(end) = rest.find(';') else { return false };
-    let body = &rest[..end];
-    match body.strip_prefix('#') {
-        Some(number) => match number.strip_prefix(['x', 'X']) {
-            Some(hex) => !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()),
-            None => !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()),
-        },
-        None => body.starts_with(|c: char| c.is_ascii_alphabetic()) && body.chars().all(|c| c.is_ascii_alphanumeric()),
-    }
 }

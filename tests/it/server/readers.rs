@@ -1,0 +1,115 @@
+//! What subscribers see, read by readers no one here wrote: Python's feedparser, newsboat and
+//! rss2email (mailing through a real SMTP server on loopback), driven by scripts/readers.py
+//! against the live server. The README's test command installs all three.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::app::{member, TestApp};
+
+/// Runs `scripts/readers.py READER BASE ARGS...` and returns what it printed.
+pub async fn read_with(reader: &str, app: &TestApp, args: &[&str]) -> Value {
+    let mut command = Command::new("python3");
+    command.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/readers.py")).arg(reader).arg(&app.address).args(args);
+    let output = tokio::task::spawn_blocking(move || command.output()).await.unwrap().expect("python3 runs");
+    assert!(output.status.success(), "{reader}: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{reader} printed no JSON ({e})"))
+}
+
+/// feedparser's reading of one output, which must be well-formed.
+pub async fn feedparser(app: &TestApp, path: &str) -> Value {
+    let read = read_with("feedparser", app, &[path]).await;
+    assert_eq!(read["bozo"], false, "{path}: {}", read["bozo_exception"]);
+    read
+}
+
+/// Every string in a reader's output.
+pub fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(text) => vec![text.clone()],
+        Value::Array(items) => items.iter().flat_map(strings).collect(),
+        Value::Object(fields) => fields.values().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The text double-encoded: its UTF-8 bytes read one by one as Latin-1 and encoded again,
+/// so that bytes 0x80-0x9F become C1 controls.
+fn encoded_twice(text: &str) -> String {
+    text.bytes().map(char::from).collect()
+}
+
+/// Characters that only mojibake puts in these Chinese and ASCII fixtures: C1 controls,
+/// Latin-1 letters and the Windows-1252 signs the mangling makes of them (the fixture has
+/// real curly quotes and dashes, and planet's titles a middle dot).
+fn mojibake_in(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|c| (('\u{80}'..='\u{ff}').contains(c) && *c != '·') || "ƒ€Ž‚„†‡ˆ‰Š‹Œ•˜™š›œžŸ".contains(*c))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_double_encoded_feed_reaches_every_reader_repaired() {
+    let original =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/dedupe/cnblogs.atom")).unwrap();
+    let app = super::app::spawn_app(vec![member("wang", "王工", encoded_twice(&original))], None).await;
+    app.pass().await;
+    let expected = ["依赖注入是 ASP.NET Core 的基石", "这个系列记录我们在生产环境里优化 EF Core 查询性能的过程"];
+    let mut outputs = Vec::new();
+    for path in ["/feed.atom", "/feed.rss", "/feed.atom?member=wang"] {
+        let read = feedparser(&app, path).await;
+        let summaries = strings(&read["entries"]).join("\n");
+        for text in expected {
+            assert!(summaries.contains(text), "{path}: {text} not in {summaries}");
+        }
+        outputs.push((path.to_string(), strings(&read)));
+    }
+    for path in ["/feed.json", "/api/v1/posts"] {
+        outputs.push((path.to_string(), strings(&app.json(path).await.1)));
+    }
+    let newsboat = read_with("newsboat", &app, &["/feed.atom", "/feed.rss"]).await;
+    // newsboat keeps one item per guid, and both outputs give an entry the same id.
+    let items = strings(&newsboat["items"]).join("\n");
+    assert!(expected.iter().all(|text| items.contains(text)), "{newsboat}");
+    outputs.push(("newsboat".into(), strings(&newsboat["items"])));
+    let mails = read_with("rss2email", &app, &["/feed.rss"]).await;
+    assert_eq!(mails["mails"].as_array().unwrap().len(), 3, "{mails}");
+    let bodies = strings(&mails["mails"]).join("\n");
+    assert!(bodies.contains("框架从启动的第一行代码开始就通过容器创建对象"), "{bodies}");
+    outputs.push(("rss2email".into(), strings(&mails["mails"])));
+    for (output, texts) in outputs {
+        for text in texts {
+            assert!(mojibake_in(&text).is_empty(), "{output}: {:?} in {text}", mojibake_in(&text));
+        }
+    }
+}
+
+#[tokio::test]
+async fn rss_plain_text_reads_as_written_in_feedparser_newsboat_and_rss2email() {
+    let written = "用 Span<T> 写出零分配的解析器 & 比较 a<b";
+    let atom = format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title><id>urn:t</id><updated>2026-11-20T10:00:00Z</updated>\
+         <entry><id>urn:1</id><title type=\"text\">{}</title><updated>2026-11-20T10:00:00Z</updated>\
+         <link href=\"https://alice.example.cn/1\"/><author><name>A&amp;B &lt;dev&gt;</name></author>\
+         <category term=\"C# &amp; .NET\"/><category term=\"List&lt;T&gt;\"/><content type=\"html\">&lt;p&gt;正文&lt;/p&gt;</content></entry></feed>",
+        written.replace('&', "&amp;").replace('<', "&lt;")
+    );
+    let app = super::app::spawn_app(vec![member("alice", "A & B's <blog>", atom)], None).await;
+    app.pass().await;
+    let (_, raw) = app.feed_rss("").await;
+    assert!(raw.contains("Span&#x3C;T&#x3E;") && !raw.contains("&amp;lt;"), "{raw}");
+    let read = feedparser(&app, "/feed.rss").await;
+    let entry = &read["entries"][0];
+    assert_eq!(entry["title"], written);
+    assert_eq!(entry["title_type"], "text/plain");
+    assert_eq!(entry["tags"], serde_json::json!(["C# & .NET", "List<T>"]));
+    assert_eq!(entry["author"], "A & B's <blog>");
+    let newsboat = read_with("newsboat", &app, &["/feed.rss"]).await;
+    let items: Vec<&Value> =
+        newsboat["items"].as_object().unwrap().values().flat_map(|v| v.as_array().unwrap()).collect();
+    assert_eq!(items.len(), 1, "{newsboat}");
+    assert_eq!(items[0]["title"], written);
+    let mails = read_with("rss2email", &app, &["/feed.rss"]).await;
+    assert_eq!(mails["mails"][0]["subject"], written, "{mails}");
+}
