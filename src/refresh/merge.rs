@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::budget;
+use super::undated::UndatedClock;
 use crate::config::{Config, Member};
 use crate::fetch::Body;
 use crate::model::{DateSource, FeedState, Post};
@@ -34,6 +35,13 @@ impl Counts {
     }
 }
 
+/// A fetched body, when its fetch ended, and the pass's clock for posts without dates.
+pub struct Fetched<'a> {
+    pub body: &'a Body,
+    pub at: DateTime<Utc>,
+    pub clock: &'a UndatedClock,
+}
+
 /// Parses `body` and saves the changes with the feed's new state in one transaction. The
 /// outer error is the store's; the inner one is the feed's (recorded as a failure).
 pub fn parse_and_save(
@@ -41,9 +49,10 @@ pub fn parse_and_save(
     member: &Member,
     store: &Store,
     now: DateTime<Utc>,
-    body: &Body,
+    fetched: Fetched<'_>,
     state: &mut FeedState,
 ) -> anyhow::Result<Result<Counts, ParseError>> {
+    let body = fetched.body;
     let base = document_base(&body.final_url, body.content_location.as_deref());
     let context = parse::Context {
         member,
@@ -60,7 +69,7 @@ pub fn parse_and_save(
     // A feed never fetched before (a new member, a new feed URL) may list dozens of old
     // posts without dates, or all stamped with the build time.
     let first_fetch = state.last_success.is_none().then_some(config.river.first_fetch_posts);
-    let (to_write, mut counts) = merge(store, member, parsed.posts, now, first_fetch)?;
+    let (mut to_write, mut counts) = merge(store, member, parsed.posts, now, first_fetch)?;
     // What the member may still add today; the rest waits for tomorrow's fetches. A feed's
     // first fetch (a new member's history, at most 200 entries) is counted but not cut.
     let day = now.with_timezone(&config.site.timezone).date_naive();
@@ -74,6 +83,16 @@ pub fn parse_and_save(
         if store.has_post(&post.id)? {
             known.insert(post.id.clone());
         }
+    }
+    // New posts without a date are dated from this fetch, one second apart in the feed's
+    // order, never in a second another feed's undated post has (`undated.rs`).
+    let mut undated: Vec<&mut Post> = to_write
+        .iter_mut()
+        .filter(|post| post.date_source == DateSource::FirstSeen && !known.contains(&post.id))
+        .collect();
+    let instants = fetched.clock.take(fetched.at, undated.len());
+    for (post, instant) in undated.iter_mut().zip(instants) {
+        post.published = instant;
     }
     let (to_write, left_out, used) = budget::admit(to_write, |post| !known.contains(&post.id), used, limit);
     let new_admitted = to_write.iter().filter(|post| !known.contains(&post.id)).count();

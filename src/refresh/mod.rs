@@ -6,6 +6,7 @@ mod backoff;
 pub mod budget;
 pub mod dedupe;
 mod merge;
+mod undated;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::config::{Config, Member, MemberId};
 use crate::fetch::{self, Fetched, Validators};
 use crate::model::{FeedState, Warning};
 use crate::store::Store;
+use undated::UndatedClock;
 
 pub use merge::{document_base, Counts};
 
@@ -92,6 +94,7 @@ pub async fn run_pass(
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let parsers = Arc::new(Semaphore::new(cores));
     let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let (pass_started, undated) = (Instant::now(), Arc::new(UndatedClock::default()));
     let mut tasks = tokio::task::JoinSet::new();
     let members = config.members.iter().filter(|m| options.member.as_ref().is_none_or(|only| *only == m.id));
     for member in members {
@@ -108,6 +111,8 @@ pub async fn run_pass(
                 client: client.clone(),
                 now,
                 force: options.force,
+                pass_started,
+                undated: Arc::clone(&undated),
             };
             let (global, host_limit) = (Arc::clone(&global), Arc::clone(host_limit));
             tasks.spawn(async move {
@@ -163,6 +168,14 @@ struct Job {
     client: fetch::Client,
     now: DateTime<Utc>,
     force: bool,
+    /// When the pass began (at `now`): a feed's fetch ended `now` plus the time since.
+    pass_started: Instant,
+    undated: Arc<UndatedClock>,
+}
+
+/// The time since `started`, as a date offset.
+fn since(started: Instant) -> chrono::Duration {
+    chrono::Duration::from_std(started.elapsed()).unwrap_or_default()
 }
 
 impl Job {
@@ -223,8 +236,10 @@ impl Job {
                 let _parser = self.parsers.acquire().await?;
                 let (config, member, store, now) =
                     (Arc::clone(&self.config), self.member.clone(), self.store.clone(), self.now);
+                let (clock, at) = (Arc::clone(&self.undated), self.now + since(self.pass_started));
                 let parsed = off_thread(&mut state, move |state| {
-                    merge::parse_and_save(&config, &member, &store, now, &body, state)
+                    let fetched = merge::Fetched { body: &body, at, clock: &clock };
+                    merge::parse_and_save(&config, &member, &store, now, fetched, state)
                 })
                 .await;
                 match parsed {

@@ -4,9 +4,13 @@
 //! RSS never says whether a title is text or HTML. Plain text (titles, categories, `source`,
 //! `dc:creator`) is escaped once, and every escape outside the CDATA descriptions is a
 //! hexadecimal character reference (`&#x3C;` for `<`, `&#x26;` for `&`), as the RSS Best
-//! Practices Profile asks: readers that sniff a title for markup take `&#x3C;` for a
-//! character, so `Span<T>` reaches feedparser, newsboat and rss2email as written. Escaping
-//! twice (`&amp;lt;`) made them show `&lt;` literally.
+//! Practices Profile asks: `Span<T>` reaches feedparser, newsboat and rss2email as written.
+//! Escaping twice (`&amp;lt;`) made them all show `&lt;` literally.
+//!
+//! One exception keeps XSS out of readers that render titles as HTML without cleaning them:
+//! text that would be live markup there (a tag with attributes, `<script>`, `<svg>`, a
+//! comment) is HTML-escaped first, so it shows as text everywhere. Generic text such as
+//! `List<T>` or `<b>` carries no attribute or script and goes out once.
 
 use std::collections::BTreeMap;
 
@@ -28,9 +32,9 @@ pub fn rss(input: &FeedInput) -> String {
         ..Link::default()
     };
     let description =
-        (if input.site.description.is_empty() { &input.site.title } else { &input.site.description }).to_string();
+        plain_text(if input.site.description.is_empty() { &input.site.title } else { &input.site.description });
     let channel = Channel {
-        title: input.title(),
+        title: plain_text(&input.title()),
         link: input.alternate_url().to_string(),
         description,
         language: Some(input.site.language.clone()),
@@ -48,9 +52,9 @@ fn item(input: &FeedInput, post: &Post) -> Item {
     let member = input.member(post);
     let source = member
         .and_then(|m| m.feeds.first())
-        .map(|feed| Source { url: feed.to_string(), title: Some(input.member_name(post).to_string()) });
+        .map(|feed| Source { url: feed.to_string(), title: Some(plain_text(input.member_name(post))) });
     Item {
-        title: Some(post.title.clone()),
+        title: Some(plain_text(&post.title)),
         link: post.url.clone(),
         description: Some(post.content_html.as_str().to_string())
             .filter(|html| !html.is_empty())
@@ -58,10 +62,10 @@ fn item(input: &FeedInput, post: &Post) -> Item {
             .map(|description| description + &also_on_html(input, post)),
         guid: Some(Guid { value: input.entry_id(post), permalink: false }),
         pub_date: Some(post.published.to_rfc2822()),
-        categories: post.tags.iter().map(|tag| Category { name: tag.clone(), domain: None }).collect(),
+        categories: post.tags.iter().map(|tag| Category { name: plain_text(tag), domain: None }).collect(),
         source,
         dublin_core_ext: Some(DublinCoreExtension {
-            creators: vec![input.member_name(post).to_string()],
+            creators: vec![plain_text(input.member_name(post))],
             ..DublinCoreExtension::default()
         }),
         ..Item::default()
@@ -120,4 +124,98 @@ pub fn hexadecimal_references(document: &str) -> String {
         }
     }
     out
+}
+
+/// Plain text as it goes out (escaped once by the XML writer), unless a reader rendering it
+/// as HTML would find live markup in it: then `markup_inert` first.
+fn plain_text(text: &str) -> String {
+    if live_as_html(text) {
+        markup_inert(text)
+    } else {
+        text.to_string()
+    }
+}
+
+/// Elements that matter without any attribute: their content is script, style or raw text,
+/// they switch to SVG or MathML, or they change the page around them.
+const LIVE_ELEMENTS: &[&str] = &[
+    "script",
+    "style",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "svg",
+    "math",
+    "template",
+    "noscript",
+    "noembed",
+    "noframes",
+    "xmp",
+    "plaintext",
+    "textarea",
+    "title",
+    "listing",
+    "base",
+    "meta",
+    "link",
+    "form",
+];
+
+/// Whether an HTML parser would find more than harmless bare tags in `text`: a start tag
+/// with attributes (or room for them), one of `LIVE_ELEMENTS`, a comment or a declaration.
+/// Hand-written because it follows the HTML tokenizer's tag-open rules on a few bytes,
+/// where a parser would build and discard a DOM for every title of every feed.
+pub fn live_as_html(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        if rest.starts_with(['!', '?']) {
+            return true;
+        }
+        if !rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        let name_end = rest.find(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>').unwrap_or(rest.len());
+        let name = rest[..name_end].to_ascii_lowercase();
+        let after = &rest[name_end..];
+        let bare = after.is_empty() || after.starts_with('>') || after.starts_with("/>");
+        if LIVE_ELEMENTS.contains(&name.as_str()) || !bare {
+            return true;
+        }
+    }
+    false
+}
+
+/// Plain text that a reader rendering it as HTML still shows as written: a `<` that could
+/// open a tag, comment or declaration, and a `&` that starts a character reference, are
+/// HTML-escaped; nothing else is (the XML writer escapes once more, as for any text).
+pub fn markup_inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (at, c) in text.char_indices() {
+        let rest = &text[at + c.len_utf8()..];
+        match c {
+            '<' if rest.starts_with(|n: char| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?')) => {
+                out.push_str("&lt;")
+            }
+            '&' if starts_reference(rest) => out.push_str("&amp;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether text after a `&` reads as a character reference: `name;`, `#123;` or `#x1F;`.
+fn starts_reference(rest: &str) -> bool {
+    let Some(end) = rest.find(';') else { return false };
+    let body = &rest[..end];
+    match body.strip_prefix('#') {
+        Some(number) => match number.strip_prefix(['x', 'X']) {
+            Some(hex) => !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            None => !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()),
+        },
+        None => body.starts_with(|c: char| c.is_ascii_alphabetic()) && body.chars().all(|c| c.is_ascii_alphanumeric()),
+    }
 }

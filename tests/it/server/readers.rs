@@ -113,3 +113,61 @@ async fn rss_plain_text_reads_as_written_in_feedparser_newsboat_and_rss2email() 
     let mails = read_with("rss2email", &app, &["/feed.rss"]).await;
     assert_eq!(mails["mails"][0]["subject"], written, "{mails}");
 }
+
+/// A date as readers show it: to the second (RFC 3339 in Atom, RFC 822 in RSS).
+fn second_of(date: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(date)
+        .or_else(|_| chrono::DateTime::parse_from_rfc2822(date))
+        .unwrap_or_else(|e| panic!("{date}: {e}"))
+        .timestamp()
+}
+
+#[tokio::test]
+async fn undated_posts_of_many_members_never_share_a_second_but_the_sources_own_ties_stay() {
+    let undated = |id: &str| {
+        let items: String = (0..3)
+            .map(|i| format!("<item><title>{id} 无日期 {i}</title><guid>{id}-{i}</guid><link>https://{id}.example.cn/{i}</link></item>"))
+            .collect();
+        format!("<rss version=\"2.0\"><channel><title>{id}</title>{items}</channel></rss>")
+    };
+    let ids = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8"];
+    let mut members: Vec<_> = ids.iter().map(|id| member(id, id, undated(id))).collect();
+    let tied: String = (0..3)
+        .map(|i| format!("<item><title>同一时刻 {i}</title><guid>t-{i}</guid><link>https://tied.example.cn/{i}</link><pubDate>Mon, 30 Nov 2026 08:00:00 +0800</pubDate></item>"))
+        .collect();
+    members.push(member(
+        "tied",
+        "tied",
+        format!("<rss version=\"2.0\"><channel><title>t</title>{tied}</channel></rss>"),
+    ));
+    let app = super::app::spawn_app(members, None).await;
+    app.pass().await;
+    for (path, field) in [("/feed.atom", "updated"), ("/feed.rss", "published")] {
+        let read = feedparser(&app, path).await;
+        let entries = read["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 27, "{path}");
+        let seconds = |source: bool| -> Vec<i64> {
+            entries
+                .iter()
+                .filter(|e| e["title"].as_str().unwrap().starts_with("同一时刻") == source)
+                .map(|e| second_of(e[field].as_str().unwrap()))
+                .collect()
+        };
+        let mut undated_seconds = seconds(false);
+        undated_seconds.sort();
+        undated_seconds.dedup();
+        assert_eq!(undated_seconds.len(), 24, "{path}: 24 undated entries, each its own second");
+        let tied_seconds = seconds(true);
+        assert!(tied_seconds.windows(2).all(|pair| pair[0] == pair[1]), "{path}: the source's tie stays");
+    }
+    let (_, json) = app.feed_json("").await;
+    let mut seconds: Vec<i64> = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| second_of(item["date_published"].as_str().unwrap()))
+        .collect();
+    seconds.sort();
+    seconds.dedup();
+    assert_eq!(seconds.len(), 24 + 1, "JSON Feed: 24 undated seconds and the source's one");
+}
