@@ -54,7 +54,8 @@ pub fn normalize(
         .or(context.base)
         .cloned();
     let summary_base = input.bases.summary.as_ref().or(context.base).cloned();
-    let (content_html, cut, flattened) = content(entry, input.feed_type, content_base.as_ref(), summary_base.as_ref());
+    let (content_html, cut, flattened) =
+        content(entry, input.feed_type, link.as_deref(), content_base.as_ref(), summary_base.as_ref());
     if flattened {
         warnings.push(Warning::new(
             "deep_nesting",
@@ -251,11 +252,12 @@ fn read_on_note(link: Option<&str>) -> SafeHtml {
     sanitize::html(&note, None)
 }
 
-/// The sanitized body, whether it was cut at `MAX_BODY_BYTES`, and whether nesting past the
-/// sanitizer's depth was flattened.
+/// The sanitized body (the content, else the summary, else Media RSS), whether it was cut at
+/// `MAX_BODY_BYTES`, and whether nesting past the sanitizer's depth was flattened.
 fn content(
     entry: &Entry,
     feed_type: &FeedType,
+    link: Option<&str>,
     content_base: Option<&Url>,
     summary_base: Option<&Url>,
 ) -> (SafeHtml, bool, bool) {
@@ -263,9 +265,9 @@ fn content(
         entry.content.as_ref().and_then(|c| c.body.as_ref().map(|body| (body, c.content_type.essence().to_string())));
     let (raw, kind, base) = match body {
         Some((body, kind)) if !body.trim().is_empty() => (body.as_str(), kind, content_base),
-        _ => match &entry.summary {
+        _ => match entry.summary.as_ref().filter(|s| !s.content.trim().is_empty()) {
             Some(summary) => (summary.content.as_str(), summary.content_type.essence().to_string(), summary_base),
-            None => return (SafeHtml::default(), false, false),
+            None => return (super::media::body(entry, link, content_base), false, false),
         },
     };
     let kept = limits::head(raw, limits::MAX_BODY_BYTES);

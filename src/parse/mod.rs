@@ -6,6 +6,7 @@ mod bases;
 mod entry;
 mod legacy;
 pub mod limits;
+mod media;
 mod repair;
 
 use std::collections::HashSet;

@@ -298,3 +298,30 @@ fn a_whole_cnblogs_feed_encoded_twice_parses_to_the_same_posts_as_the_original()
         assert!(mangled.warnings.iter().any(|w| w.code == "double_encoded"));
     }
 }
+
+#[test]
+fn a_youtube_entry_gets_its_body_from_media_rss_sanitized() {
+    let youtube =
+        std::fs::read_to_string("tests/data/corpus/feed-rs/feed-rs/fixture/atom/atom_mediarss_youtube_1.xml").unwrap();
+    let post = &run(&youtube, &member(), FutureDates::Clamp).posts[0];
+    let html = post.content_html.as_str();
+    assert!(
+        html.starts_with("<p><a href=\"https://www.youtube.com/watch?v=0A1ouV7iD8o\"")
+            && html.contains("<img src=\"https://i1.ytimg.com/vi/0A1ouV7iD8o/hqdefault.jpg\""),
+        "{html}"
+    );
+    assert!(html.contains(
+        "Check Out Weathered on PBS Terra https://www.youtube.com/watch?v=znSN7ZFIaOg&amp;ab_channel=PBSTerra"
+    ));
+    assert!(post.excerpt.starts_with("Check Out Weathered on PBS Terra"), "{}", post.excerpt);
+    let hostile = r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>b</title>
+        <item><title>【视频】Span 讲解</title><link>https://www.bilibili.com/video/BV1xx</link><guid>BV1xx</guid><description></description>
+        <media:thumbnail url="javascript:alert(1)"/><media:content url="//i0.hdslb.com/cover.jpg" type="image/jpeg"/>
+        <media:description type="html">&lt;p onclick="x()"&gt;第一集&lt;script&gt;alert(1)&lt;/script&gt;&lt;/p&gt;</media:description></item></channel></rss>"#;
+    let post = &run(hostile, &member(), FutureDates::Clamp).posts[0];
+    let html = post.content_html.as_str();
+    assert!(!html.contains("javascript") && !html.contains("script") && !html.contains("onclick"), "{html}");
+    assert!(html.contains("第一集"), "{html}");
+    assert!(html.contains("<img src=\"https://i0.hdslb.com/cover.jpg\""), "the image content stands in: {html}");
+    assert_eq!(post.excerpt, "第一集");
+}

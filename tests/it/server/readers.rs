@@ -171,3 +171,28 @@ async fn undated_posts_of_many_members_never_share_a_second_but_the_sources_own_
     seconds.dedup();
     assert_eq!(seconds.len(), 24 + 1, "JSON Feed: 24 undated seconds and the source's one");
 }
+
+#[tokio::test]
+async fn a_video_post_reaches_readers_with_its_media_rss_description_and_thumbnail() {
+    let youtube = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/corpus/feed-rs/feed-rs/fixture/atom/atom_mediarss_youtube_1.xml"
+    ))
+    .unwrap();
+    let app = super::app::spawn_app(vec![member("video", "视频", youtube)], None).await;
+    app.pass().await;
+    let thumbnail = "https://i1.ytimg.com/vi/0A1ouV7iD8o/hqdefault.jpg";
+    for path in ["/feed.atom", "/feed.rss"] {
+        let entry = &feedparser(&app, path).await["entries"][0];
+        let summary = entry["summary"].as_str().unwrap_or_default();
+        assert!(summary.contains("Check Out Weathered on PBS Terra"), "{path}: {entry}");
+        let bodies = strings(&entry["content"]).join("") + summary;
+        assert!(bodies.contains(thumbnail), "{path}: {entry}");
+    }
+    let (_, json) = app.feed_json("").await;
+    let item = &json["items"][0];
+    assert!(item["content_html"].as_str().unwrap().contains(thumbnail), "{item}");
+    assert!(item["summary"].as_str().unwrap().starts_with("Check Out Weathered"), "{item}");
+    let mails = read_with("rss2email", &app, &["/feed.atom"]).await;
+    assert!(strings(&mails).join("").contains("Check Out Weathered on PBS Terra"), "{mails}");
+}
