@@ -52,7 +52,11 @@ const TAGS: &[(&str, &[&str])] = &[
     ("header", &[]),
     ("hr", &[]),
     ("i", &[]),
-    ("img", &["src", "alt", "title", "width", "height"]),
+    // The lazy-loading attributes are read, checked and removed by lazy_images.rs.
+    (
+        "img",
+        &["src", "alt", "title", "width", "height", "data-src", "data-actualsrc", "data-original", "data-lazy-src"],
+    ),
     ("ins", &["datetime"]),
     ("kbd", &[]),
     ("li", &["value"]),
@@ -135,7 +139,7 @@ const SCHEME_WINDOW: usize = 64;
 /// The last word on every kept attribute: characters XML forbids are removed (a feed we
 /// publish must stay well-formed), and a URL whose scheme, read the way a browser reads it
 /// (controls and whitespace ignored), is not allowed is dropped.
-fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Option<Cow<'u, str>> {
+pub fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Option<Cow<'u, str>> {
     let value: Cow<str> = if value.chars().all(is_xml_char) {
         Cow::Borrowed(value)
     } else {

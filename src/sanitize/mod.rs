@@ -5,6 +5,7 @@
 
 mod allow_list;
 mod depth;
+mod lazy_images;
 mod pixels;
 
 use std::sync::OnceLock;
@@ -103,8 +104,13 @@ pub fn html_flattening(raw: &str, base: Option<&Url>) -> (SafeHtml, bool) {
     // break the sequence apart in its output.
     let unmangled = decode::repair_mangled(raw);
     let (raw, flattened) = depth::flatten(&unmangled);
+    let raw = lazy_images::unwrap_noscript_images(&raw);
     BASE.with(|slot| *slot.borrow_mut() = base.cloned());
     let cleaned = with_base().clean(&raw).to_string();
+    let cleaned = match lazy_images::promote(std::borrow::Cow::Borrowed(&cleaned), image_source) {
+        std::borrow::Cow::Borrowed(_) => cleaned,
+        std::borrow::Cow::Owned(promoted) => promoted,
+    };
     BASE.with(|slot| *slot.borrow_mut() = None);
     // Mojibake repair runs on the output: entities are decoded only by the HTML parser, and
     // it maps non-ASCII characters to others, so it cannot introduce markup.
@@ -158,6 +164,18 @@ fn with_base() -> &'static Builder<'static> {
         builder.url_relative(UrlRelative::Custom(Box::new(resolve_relative)));
         builder
     })
+}
+
+/// A lazy image's URL as an `img src` would be after ammonia: resolved against this
+/// thread's base, and kept only if the allow-list's URL rule keeps it.
+fn image_source(url: &str) -> Option<String> {
+    let scheme_end =
+        url.find(':').filter(|at| url[..*at].chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
+    let resolved = match scheme_end {
+        Some(_) => std::borrow::Cow::Borrowed(url),
+        None => resolve_relative(url)?,
+    };
+    allow_list::filter_attribute("img", "src", &resolved).map(|kept| kept.into_owned())
 }
 
 /// Resolves a relative URL against this thread's current base; without one, keeps it.

@@ -196,3 +196,45 @@ async fn a_video_post_reaches_readers_with_its_media_rss_description_and_thumbna
     let mails = read_with("rss2email", &app, &["/feed.atom"]).await;
     assert!(strings(&mails).join("").contains("Check Out Weathered on PBS Terra"), "{mails}");
 }
+
+#[tokio::test]
+async fn lazy_loaded_images_from_five_platforms_reach_readers_with_their_real_src() {
+    let platforms =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/lazy/platforms.rss")).unwrap();
+    let app = super::app::spawn_app(vec![member("lazy", "懒加载", platforms)], None).await;
+    app.pass().await;
+    let expected = [
+        // Relative URLs resolve against the feed's own URL, as every `src` does.
+        ("hexo", vec![app.fixtures.url("/2026/11/hexo/pipeline.png")]),
+        ("hugo", vec![app.fixtures.url("/cover.webp")]),
+        ("csdn", vec!["https://img-blog.csdnimg.cn/direct/5f3c2e1a9b.png".to_string()]),
+        ("wechat", vec!["https://mmbiz.qpic.cn/mmbiz_png/AbC/640?wx_fmt=png&from=appmsg".to_string()]),
+        ("zhihu", vec!["https://pic1.zhimg.com/v2-4a1b_r.jpg".to_string()]),
+    ];
+    let image_sources = |html: &str| -> Vec<String> {
+        let fragment = scraper::Html::parse_fragment(html);
+        let images = scraper::Selector::parse("img").unwrap();
+        fragment.select(&images).map(|img| img.value().attr("src").unwrap_or("(none)").to_string()).collect()
+    };
+    for path in ["/feed.atom", "/feed.rss"] {
+        let read = feedparser(&app, path).await;
+        for (platform, sources) in &expected {
+            let entry = read["entries"].as_array().unwrap().iter().find(|e| {
+                e["link"].as_str().unwrap().contains(match *platform {
+                    "hexo" => "/hexo/",
+                    "hugo" => "/hugo/",
+                    "csdn" => "csdn.net",
+                    "wechat" => "weixin",
+                    _ => "zhihu",
+                })
+            });
+            let entry = entry.unwrap_or_else(|| panic!("{path}: no {platform} entry"));
+            let html = entry["content"][0].as_str().or(entry["summary"].as_str()).unwrap();
+            assert_eq!(&image_sources(html), sources, "{path} {platform}: {html}");
+            assert!(!html.contains("data-src") && !html.contains("data-original"), "{path} {platform}: {html}");
+        }
+    }
+    let mails = read_with("rss2email", &app, &["/feed.rss"]).await;
+    let bodies = strings(&mails).join("\n");
+    assert!(bodies.contains("https://pic1.zhimg.com/v2-4a1b_r.jpg"), "{bodies}");
+}
