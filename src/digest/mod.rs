@@ -37,6 +37,14 @@ pub struct Digest {
     pub events: Vec<EventView>,
 }
 
+impl Digest {
+    /// Whether the week is published (mailed, and listed in /digest.atom): a week without
+    /// posts only when `[digest] send_empty` asks for it.
+    pub fn is_published(&self, send_empty: bool) -> bool {
+        self.post_count > 0 || send_empty
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberGroup {
     pub member_id: String,

@@ -161,7 +161,7 @@ pub async fn send_week(
         dry_run: options.dry_run,
         ..SendReport::default()
     };
-    if digest.post_count == 0 && !config.digest.send_empty && !options.force {
+    if !digest.is_published(config.digest.send_empty) && !options.force {
         report.empty = true;
         report.completed = true;
         if !options.dry_run {

@@ -13,8 +13,10 @@ use super::{conditional, json_body, AppState, CacheClass, Error, Rendered};
 use crate::digest::{load, Week};
 use crate::render;
 
-/// Weeks in /digest.atom.
+/// Weeks in /digest.atom: the latest published ones (empty weeks are skipped, as the mail
+/// skips them), looked for among this many finished weeks at most.
 const FEED_WEEKS: usize = 12;
+const FEED_WEEKS_LOOKED_AT: usize = 52;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -91,14 +93,22 @@ async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             CacheClass::Shared,
             move || {
                 let config = service.config();
-                let mut week = Week::last_complete(now, config.site.timezone);
+                let latest = Week::last_complete(now, config.site.timezone);
+                let mut week = latest;
                 let mut digests = Vec::with_capacity(FEED_WEEKS);
-                for _ in 0..FEED_WEEKS {
-                    digests.push(load::compose_week(&config, &service.store, week)?);
+                for _ in 0..FEED_WEEKS_LOOKED_AT {
+                    let digest = load::compose_week(&config, &service.store, week)?;
+                    if digest.is_published(config.digest.send_empty) {
+                        digests.push(digest);
+                    }
+                    if digests.len() == FEED_WEEKS {
+                        break;
+                    }
                     week = week.previous();
                 }
-                let body = render::digest::atom(&config.site, &digests, now);
-                Ok(Rendered::new(body, "application/atom+xml; charset=utf-8", digests.first().map(|d| d.ends)))
+                let ends = latest.end(config.site.timezone);
+                let body = render::digest::atom(&config.site, &digests, ends);
+                Ok(Rendered::new(body, "application/atom+xml; charset=utf-8", Some(ends)))
             },
         )
         .await?;

@@ -44,8 +44,10 @@ fn feed_entry_html(site: &Site, digest: &Digest) -> String {
     render("digest_entry.html", context! { t => texts(site), digest => digest })
 }
 
-/// One entry per week, newest first; each entry's content is the week in plain HTML.
-pub fn atom(site: &Site, digests: &[Digest], now: DateTime<Utc>) -> String {
+/// One entry per week, newest first; each entry's content is the week in plain HTML, and its
+/// author the community (readers show an entry's own author, not the feed's). `latest_end`
+/// is when the last finished week ended: the feed's date when it lists no week.
+pub fn atom(site: &Site, digests: &[Digest], latest_end: DateTime<Utc>) -> String {
     let link = |href: String, rel: &str, media_type: &str| Link {
         href,
         rel: rel.into(),
@@ -55,6 +57,7 @@ pub fn atom(site: &Site, digests: &[Digest], now: DateTime<Utc>) -> String {
     let self_url = site.url.join("digest.atom").map(|u| u.to_string()).unwrap_or_default();
     let page_url = site.url.join("digest").map(|u| u.to_string()).unwrap_or_default();
     let host = site.url.host_str().unwrap_or("planet").to_string();
+    let community = Person { name: site.title.clone(), uri: Some(site.url.to_string()), ..Person::default() };
     let title = digests
         .first()
         .map(|d| d.title.clone())
@@ -62,8 +65,8 @@ pub fn atom(site: &Site, digests: &[Digest], now: DateTime<Utc>) -> String {
     let feed = Feed {
         title: Text::plain(title.clone()),
         id: format!("tag:{host},2026:digest"),
-        updated: digests.first().map(|d| d.ends).unwrap_or(now).fixed_offset(),
-        authors: vec![Person { name: site.title.clone(), ..Person::default() }],
+        updated: digests.first().map(|d| d.ends).unwrap_or(latest_end).fixed_offset(),
+        authors: vec![community.clone()],
         links: vec![link(self_url, "self", "application/atom+xml"), link(page_url, "alternate", "text/html")],
         entries: digests
             .iter()
@@ -73,6 +76,7 @@ pub fn atom(site: &Site, digests: &[Digest], now: DateTime<Utc>) -> String {
                 updated: digest.ends.fixed_offset(),
                 published: Some(digest.ends.fixed_offset()),
                 links: vec![link(digest.url.clone(), "alternate", "text/html")],
+                authors: vec![community.clone()],
                 summary: Some(Text::plain(digest.headline.clone())),
                 content: Some(Content {
                     value: Some(feed_entry_html(site, digest)),

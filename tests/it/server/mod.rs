@@ -13,6 +13,6 @@ mod lifecycle;
 mod moderation;
 mod pages;
 mod posts_api;
-mod readers;
+pub mod readers;
 mod river;
 mod same_article;
