@@ -27,6 +27,8 @@ use planet::service::{Secrets, Service};
 const MEMBERS: usize = 50;
 /// Found in about a third of the posts.
 const COMMON_WORD: &str = "中间件";
+/// One character of `COMMON_WORD` and of no word in `WORDS`: in about a third of the posts.
+const COMMON_CHARACTER: &str = "间";
 /// Found in the body of one post only.
 const RARE_WORD: &str = "量子纠缠";
 const RARE_TAG: &str = "rare-tag";
@@ -245,6 +247,10 @@ fn uncached_routes(posts: usize) -> Vec<(&'static str, RouteOfRound)> {
         ("q: no post has it", Box::new(|round| format!("/api/v1/posts?q=zzqx{round}"))),
         ("q: a common word", Box::new(|round| format!("/api/v1/posts?q={COMMON_WORD}&limit={}", 1 + round % 100))),
         (
+            "q: one common character",
+            Box::new(|round| format!("/api/v1/posts?q={COMMON_CHARACTER}&limit={}", 1 + round % 100)),
+        ),
+        (
             "q: a rare word in one body",
             Box::new(|round| format!("/api/v1/posts?q={RARE_WORD}&limit={}", 1 + round % 100)),
         ),
@@ -364,6 +370,27 @@ async fn bench_main() {
             support::rss_mb_of(server.process.id()),
             gauge("planet_store_bytes ") / 1_048_576.0,
             gauge("planet_search_index_bytes ") / 1_048_576.0,
+        ));
+        let after_words = support::rss_split_mb_of(server.process.id());
+        // Then one-character searches (issue 20): each character of the vocabulary, at
+        // several page sizes so that no two are the same request; each scores every post
+        // that holds the character.
+        let mut distinct: Vec<char> = WORDS.iter().flat_map(|w| w.chars()).filter(|c| !c.is_ascii()).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        for round in 0..searches_for_memory {
+            let character = distinct[round % distinct.len()];
+            let limit = 10 + round / distinct.len();
+            time_one(&client, &server.address, &format!("/api/v1/posts?q={character}&limit={limit}")).await;
+        }
+        let after_characters = support::rss_split_mb_of(server.process.id());
+        memory_lines.push(format!(
+            "{:<8} RSS after the line above: {:.1} MB ({:.1} anonymous); after {searches_for_memory} one-character searches as well: {:.1} MB ({:.1} anonymous)",
+            server.posts,
+            after_words.0 + after_words.1,
+            after_words.0,
+            after_characters.0 + after_characters.1,
+            after_characters.0,
         ));
     }
     println!();

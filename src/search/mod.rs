@@ -31,8 +31,9 @@ use crate::model::MemberId;
 pub use query::ParsedQuery;
 
 /// The layout of the index's documents and its analyzers. A change means a rebuild, which
-/// happens by itself on the next start.
-pub const INDEX_SCHEMA_VERSION: u32 = 1;
+/// happens by itself on the next start (`planet reindex --if-needed` does it before).
+/// 2: single CJK characters are terms too.
+pub const INDEX_SCHEMA_VERSION: u32 = 2;
 const VERSION_FILE: &str = "planet-index-version";
 /// The writer's memory: tantivy's minimum per thread is 15 MB; one thread.
 const WRITER_BYTES: usize = 16_000_000;

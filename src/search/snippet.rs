@@ -63,6 +63,19 @@ pub fn make(text: &str, clauses: &[Vec<String>]) -> Snippet {
             matches.push((token.offset_from, tokens[at + clause.len() - 1].offset_to));
         }
     }
+    // A one-character query (锁) is a term inside the post's bigrams (锁的), not one of them.
+    let characters: Vec<char> = clauses
+        .iter()
+        .filter_map(|clause| match clause.as_slice() {
+            [term] => term.chars().next().filter(|c| term.chars().count() == 1 && tokenizer::is_cjk(*c)),
+            _ => None,
+        })
+        .collect();
+    if !characters.is_empty() {
+        let singles = scanned.char_indices().filter(|(_, c)| characters.contains(c));
+        matches.extend(singles.map(|(at, c)| (at, at + c.len_utf8())));
+        matches.sort_unstable();
+    }
     let first = matches.first().map_or(0, |(from, _)| *from);
     let lead = text[..first].chars().count().saturating_sub(LEAD_CHARS);
     let start = text.char_indices().nth(lead).map_or(0, |(at, _)| at);
@@ -126,6 +139,12 @@ mod tests {
         assert!(snippet.text.starts_with('…'), "{}", snippet.text);
         assert!(marked(&snippet).contains("[Blazor]"));
         assert!(snippet.text.chars().count() <= WINDOW_CHARS + 2);
+    }
+
+    #[test]
+    fn one_character_is_marked_inside_longer_words() {
+        let snippet = make("读写锁与自旋锁的区别", &clauses(&[&["锁"]]));
+        assert_eq!(marked(&snippet), "读写[锁]与自旋[锁]的区别");
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! `依赖注入` is 依赖 赖注 注入, found by a phrase of the same bigrams), everything else splits
 //! into words of letters and digits, lowercased and stemmed (English). Bigrams need no
 //! dictionary: jieba's costs ~33 MB resident, more than half of the serving budget.
+//!
+//! Posts are indexed with each CJK character as a term too, at the position of the bigram it
+//! starts, so a one-character query (锁, 池, 栈) finds every post holding that character.
+//! Queries keep bigrams only (a lone character is a term of its own), so a phrase of bigrams
+//! still means what it did. BENCHMARKS.md section 12 has what the unigrams cost.
 
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer, Token, TokenStream, Tokenizer,
@@ -13,9 +18,18 @@ pub const ANALYZER: &str = "planet_text";
 /// Exact, lowercased values (tags).
 pub const EXACT: &str = "planet_exact";
 
-/// The analyzer every text field and every query word goes through.
+/// The analyzer every text field is indexed with: bigrams and single CJK characters.
 pub fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(CjkBigramTokenizer)
+    TextAnalyzer::builder(CjkBigramTokenizer { unigrams: true })
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(Stemmer::new(Language::English))
+        .build()
+}
+
+/// The analyzer query words and snippets go through: bigrams, and a lone character alone.
+fn query_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(CjkBigramTokenizer { unigrams: false })
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .filter(Stemmer::new(Language::English))
@@ -27,9 +41,9 @@ pub fn exact_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(tantivy::tokenizer::RawTokenizer::default()).filter(LowerCaser).build()
 }
 
-/// The terms of `text`, with their byte ranges, in order.
+/// The query terms of `text`, with their byte ranges, in order.
 pub fn terms(text: &str) -> Vec<Token> {
-    let mut analyzer = analyzer();
+    let mut analyzer = query_analyzer();
     let mut stream = analyzer.token_stream(text);
     let mut tokens = Vec::new();
     stream.process(&mut |token: &Token| tokens.push(token.clone()));
@@ -48,9 +62,12 @@ pub fn is_cjk(c: char) -> bool {
         | 0x20000..=0x2FA1F) // Han extensions B-F and compatibility supplement
 }
 
-/// Splits text into CJK bigrams and alphanumeric words.
+/// Splits text into CJK bigrams (with each character too, when `unigrams`) and alphanumeric
+/// words.
 #[derive(Clone, Default)]
-pub struct CjkBigramTokenizer;
+pub struct CjkBigramTokenizer {
+    unigrams: bool,
+}
 
 pub struct BufferedTokens {
     tokens: Vec<Token>,
@@ -61,7 +78,7 @@ impl Tokenizer for CjkBigramTokenizer {
     type TokenStream<'a> = BufferedTokens;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> BufferedTokens {
-        BufferedTokens { tokens: split(text), next: 0 }
+        BufferedTokens { tokens: split(text, self.unigrams), next: 0 }
     }
 }
 
@@ -99,7 +116,9 @@ fn class(c: char) -> Class {
 
 /// Runs of one class: each word run is a term; each CJK run gives its bigrams (a lone
 /// character is a term of its own), at consecutive positions so phrases match across them.
-fn split(text: &str) -> Vec<Token> {
+/// With `unigrams`, each character of a longer run is a term too, at the position of the
+/// bigram it starts (the last at the last bigram's): positions never decrease.
+fn split(text: &str, unigrams: bool) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut position = 0;
     let mut chars = text.char_indices().peekable();
@@ -117,23 +136,32 @@ fn split(text: &str) -> Vec<Token> {
             chars.next();
         }
         let end_of = |(at, c): (usize, char)| at + c.len_utf8();
-        let mut push = |from: usize, to: usize| {
+        let mut push = |from: usize, to: usize, at: usize| {
             tokens.push(Token {
                 offset_from: from,
                 offset_to: to,
-                position,
+                position: at,
                 text: text[from..to].to_string(),
                 position_length: 1,
             });
-            position += 1;
         };
         match kind {
             Class::Cjk if run.len() > 1 => {
-                for pair in run.windows(2) {
-                    push(pair[0].0, end_of(pair[1]));
+                for (k, pair) in run.windows(2).enumerate() {
+                    push(pair[0].0, end_of(pair[1]), position + k);
+                    if unigrams {
+                        push(pair[0].0, end_of(pair[0]), position + k);
+                    }
                 }
+                if unigrams {
+                    push(run[run.len() - 1].0, end_of(run[run.len() - 1]), position + run.len() - 2);
+                }
+                position += run.len() - 1;
             }
-            _ => push(start, end_of(run[run.len() - 1])),
+            _ => {
+                push(start, end_of(run[run.len() - 1]), position);
+                position += 1;
+            }
         }
     }
     tokens
@@ -151,6 +179,22 @@ mod tests {
     fn chinese_runs_become_overlapping_bigrams() {
         assert_eq!(texts("依赖注入"), ["依赖", "赖注", "注入"]);
         assert_eq!(texts("库"), ["库"]);
+    }
+
+    fn indexed(text: &str) -> Vec<(String, usize)> {
+        let mut analyzer = analyzer();
+        let mut stream = analyzer.token_stream(text);
+        let mut tokens = Vec::new();
+        stream.process(&mut |token: &Token| tokens.push((token.text.clone(), token.position)));
+        tokens
+    }
+
+    #[test]
+    fn posts_are_indexed_with_each_character_beside_its_bigram() {
+        let expected = [("线程", 0), ("线", 0), ("程池", 1), ("程", 1), ("池", 1), ("asp", 2)];
+        let expected: Vec<(String, usize)> = expected.iter().map(|(t, p)| (t.to_string(), *p)).collect();
+        assert_eq!(indexed("线程池 ASP"), expected);
+        assert_eq!(texts("线程池"), ["线程", "程池"], "queries keep bigrams only");
     }
 
     #[test]
