@@ -238,3 +238,20 @@ async fn lazy_loaded_images_from_five_platforms_reach_readers_with_their_real_sr
     let bodies = strings(&mails).join("\n");
     assert!(bodies.contains("https://pic1.zhimg.com/v2-4a1b_r.jpg"), "{bodies}");
 }
+
+#[tokio::test]
+async fn newsboat_imports_the_opml_and_reads_every_member_feed_in_it() {
+    let members = ["alice", "bob", "carol"].map(|id| member(id, id, crate::helpers::rss(id, 3)));
+    let app = super::app::spawn_app(members.into(), None).await;
+    app.pass().await;
+    let read = read_with("newsboat", &app, &["--opml"]).await;
+    let mut subscribed: Vec<&str> =
+        read["subscribed"].as_array().unwrap().iter().map(|u| u.as_str().unwrap()).collect();
+    subscribed.sort();
+    let expected: Vec<String> =
+        ["alice", "bob", "carol"].iter().map(|id| app.fixtures.url(&format!("/{id}.xml"))).collect();
+    assert_eq!(subscribed, expected, "{read}");
+    for url in &expected {
+        assert_eq!(read["items"][url].as_array().map(Vec::len), Some(3), "{url}: {read}");
+    }
+}
