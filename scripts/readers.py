@@ -22,14 +22,10 @@ import subprocess
 import sys
 import tempfile
 
-BASE = sys.argv[2].rstrip("/")
-assert BASE.startswith("http://127.0.0.1:"), "loopback only"
-
-
-def feedparser_entries(path):
+def feedparser_entries(base, path):
     import feedparser
 
-    parsed = feedparser.parse(BASE + path)
+    parsed = feedparser.parse(base + path)
 
     def entry(e):
         return {
@@ -57,11 +53,11 @@ def feedparser_entries(path):
     }
 
 
-def newsboat_items(paths, opml):
+def newsboat_items(base, paths, opml):
     with tempfile.TemporaryDirectory() as home:
         home = pathlib.Path(home)
         urls, cache = home / "urls", home / "cache.db"
-        urls.write_text("".join(f"{BASE}{path}\n" for path in paths))
+        urls.write_text("".join(f"{base}{path}\n" for path in paths))
         run = lambda *args: subprocess.run(
             ["newsboat", "-u", str(urls), "-c", str(cache), "-C", "/dev/null", *args],
             env={**os.environ, "HOME": str(home)},
@@ -71,7 +67,7 @@ def newsboat_items(paths, opml):
         )
         if opml:
             opml_file = home / "planet.opml"
-            opml_file.write_bytes(fetch("/opml.xml"))
+            opml_file.write_bytes(fetch(base, "/opml.xml"))
             urls.write_text("")
             imported = run("-i", str(opml_file))
             assert imported.returncode == 0, imported.stderr
@@ -89,14 +85,14 @@ def newsboat_items(paths, opml):
         return {"subscribed": subscribed, "items": items}
 
 
-def fetch(path):
+def fetch(base, path):
     import urllib.request
 
-    with urllib.request.urlopen(BASE + path, timeout=10) as response:
+    with urllib.request.urlopen(base + path, timeout=10) as response:
         return response.read()
 
 
-def rss2email_mails(path):
+def rss2email_mails(base, path):
     from aiosmtpd.controller import Controller
 
     mails = []
@@ -130,7 +126,7 @@ def rss2email_mails(path):
                 "[DEFAULT]\nto = reader@example.cn\nfrom = planet-reader@example.cn\nforce-from = True\n"
                 f"email-protocol = smtp\nsmtp-server = 127.0.0.1\nsmtp-port = {port}\nsmtp-auth = False\n"
             )
-            added = r2e("add", "planet", BASE + path)
+            added = r2e("add", "planet", base + path)
             assert added.returncode == 0, added.stderr
             ran = r2e("run")
             assert ran.returncode == 0, ran.stderr + ran.stdout
@@ -140,14 +136,20 @@ def rss2email_mails(path):
         controller.stop()
 
 
-command = sys.argv[1]
-if command == "feedparser":
-    result = feedparser_entries(sys.argv[3])
-elif command == "newsboat":
-    opml = "--opml" in sys.argv[3:]
-    result = newsboat_items([p for p in sys.argv[3:] if p != "--opml"], opml)
-elif command == "rss2email":
-    result = rss2email_mails(sys.argv[3])
-else:
-    sys.exit(f"unknown reader {command}")
-json.dump(result, sys.stdout, ensure_ascii=False)
+def main():
+    command, base = sys.argv[1], sys.argv[2].rstrip("/")
+    assert base.startswith("http://127.0.0.1:"), "loopback only"
+    if command == "feedparser":
+        result = feedparser_entries(base, sys.argv[3])
+    elif command == "newsboat":
+        opml = "--opml" in sys.argv[3:]
+        result = newsboat_items(base, [p for p in sys.argv[3:] if p != "--opml"], opml)
+    elif command == "rss2email":
+        result = rss2email_mails(base, sys.argv[3])
+    else:
+        sys.exit(f"unknown reader {command}")
+    json.dump(result, sys.stdout, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    main()
