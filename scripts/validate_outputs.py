@@ -40,13 +40,13 @@ def get(path):
         return error.code, error.read()
 
 
-def check_feed(path, version):
+def check_feed(path, version, may_be_empty=False):
     status, body = get(path)
     assert status == 200, f"{path}: HTTP {status}"
     parsed = feedparser.parse(body)
     assert not parsed.bozo, f"{path}: bozo: {parsed.bozo_exception}"
     assert parsed.version == version, f"{path}: version {parsed.version}, expected {version}"
-    assert parsed.entries, f"{path}: no entries"
+    assert parsed.entries or may_be_empty, f"{path}: no entries"
     for entry in parsed.entries:
         assert entry.get("id"), f"{path}: an entry without id: {entry.get('title')}"
         assert entry.get("link"), f"{path}: an entry without link: {entry.get('title')}"
@@ -136,7 +136,9 @@ def check_readers():
 atom = check_feed("/feed.atom", "atom10")
 check_feed("/feed.rss", "rss20")
 check_atom_schema(atom)
-check_atom_schema(check_feed("/digest.atom", "atom10"))
+# The digest feed lists only weeks with posts, of the last 52: fixtures dated long ago
+# leave it empty, which is still a valid feed.
+check_atom_schema(check_feed("/digest.atom", "atom10", may_be_empty=True))
 check_json_feed()
 check_api()
 check_readers()
