@@ -97,7 +97,11 @@ impl SearchIndex {
             document.add_text(f.tags, tag);
         }
         document.add_text(f.title, &post.title);
-        document.add_text(f.body, indexed_text(&crate::sanitize::text_of(&post.content_html)));
+        document.add_text(f.title_characters, &post.title);
+        let body = crate::sanitize::text_of(&post.content_html);
+        let body = indexed_text(&body);
+        document.add_text(f.body, body);
+        document.add_text(f.body_characters, body);
         if let Some(author) = &post.author {
             document.add_text(f.author, author);
         }

@@ -32,7 +32,7 @@ pub use query::ParsedQuery;
 
 /// The layout of the index's documents and its analyzers. A change means a rebuild, which
 /// happens by itself on the next start (`planet reindex --if-needed` does it before).
-/// 2: single CJK characters are terms too.
+/// 2: the character fields.
 pub const INDEX_SCHEMA_VERSION: u32 = 2;
 const VERSION_FILE: &str = "planet-index-version";
 /// The writer's memory: tantivy's minimum per thread is 15 MB; one thread.
@@ -49,6 +49,10 @@ struct Fields {
     tag: Field,
     title: Field,
     body: Field,
+    /// Each CJK character of the title and of the body, without positions: what a
+    /// one-character query is looked up in.
+    title_characters: Field,
+    body_characters: Field,
     author: Field,
     member_name: Field,
     tags: Field,
@@ -68,6 +72,11 @@ fn schema() -> (Schema, Fields) {
             .set_tokenizer(tokenizer::ANALYZER)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
+    let characters = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(tokenizer::CHARACTERS)
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
     let exact = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default().set_tokenizer(tokenizer::EXACT).set_index_option(IndexRecordOption::Basic),
     );
@@ -77,6 +86,8 @@ fn schema() -> (Schema, Fields) {
         tag: builder.add_text_field("tag", exact),
         title: builder.add_text_field("title", text.clone()),
         body: builder.add_text_field("body", text.clone()),
+        title_characters: builder.add_text_field("title_characters", characters.clone()),
+        body_characters: builder.add_text_field("body_characters", characters),
         author: builder.add_text_field("author", text.clone()),
         member_name: builder.add_text_field("member_name", text.clone()),
         tags: builder.add_text_field("tags", text),
@@ -172,6 +183,7 @@ impl SearchIndex {
         };
         index.tokenizers().register(tokenizer::ANALYZER, tokenizer::analyzer());
         index.tokenizers().register(tokenizer::EXACT, tokenizer::exact_analyzer());
+        index.tokenizers().register(tokenizer::CHARACTERS, tokenizer::characters_analyzer());
         // A hit's id is read from the doc store; tantivy keeps 100 decompressed blocks per
         // segment by default, which over many searches is the whole store in memory. A few
         // blocks keep neighbouring hits cheap.
@@ -306,16 +318,23 @@ impl SearchIndex {
         BooleanQuery::new(must)
     }
 
-    /// A word or phrase, in any of the weighted fields.
+    /// A word or phrase, in any of the weighted fields; one CJK character also anywhere in a
+    /// title or body (inside a word, where the bigram fields do not have it alone).
     fn clause_query(&self, terms: &[String]) -> BooleanQuery {
-        let fields = weighted_fields(&self.fields);
-        let per_field = fields.iter().map(|(field, weight)| {
+        let f = &self.fields;
+        let mut fields = weighted_fields(f).to_vec();
+        if let [term] = terms {
+            if tokenizer::is_one_character(term) {
+                fields.extend([(f.title_characters, 3.0), (f.body_characters, 1.0)]);
+            }
+        }
+        let per_field = fields.into_iter().map(|(field, weight)| {
             let query: Box<dyn Query> = if let [term] = terms {
-                Box::new(TermQuery::new(Term::from_field_text(*field, term), IndexRecordOption::WithFreqs))
+                Box::new(TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::WithFreqs))
             } else {
-                Box::new(PhraseQuery::new(terms.iter().map(|t| Term::from_field_text(*field, t)).collect()))
+                Box::new(PhraseQuery::new(terms.iter().map(|t| Term::from_field_text(field, t)).collect()))
             };
-            (Occur::Should, Box::new(BoostQuery::new(query, *weight)) as Box<dyn Query>)
+            (Occur::Should, Box::new(BoostQuery::new(query, weight)) as Box<dyn Query>)
         });
         BooleanQuery::new(per_field.collect())
     }

@@ -4,10 +4,10 @@
 //! into words of letters and digits, lowercased and stemmed (English). Bigrams need no
 //! dictionary: jieba's costs ~33 MB resident, more than half of the serving budget.
 //!
-//! Posts are indexed with each CJK character as a term too, at the position of the bigram it
-//! starts, so a one-character query (锁, 池, 栈) finds every post holding that character.
-//! Queries keep bigrams only (a lone character is a term of its own), so a phrase of bigrams
-//! still means what it did. BENCHMARKS.md section 12 has what the unigrams cost.
+//! A one-character query (锁, 池, 栈) is answered from fields of their own that hold each CJK
+//! character of a post's title and body as a term, without positions (a single character
+//! is never part of a phrase), so the bigram fields and their ranking stay as they were.
+//! BENCHMARKS.md section 12 has what the characters cost.
 
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer, Token, TokenStream, Tokenizer,
@@ -18,18 +18,12 @@ pub const ANALYZER: &str = "planet_text";
 /// Exact, lowercased values (tags).
 pub const EXACT: &str = "planet_exact";
 
-/// The analyzer every text field is indexed with: bigrams and single CJK characters.
-pub fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(CjkBigramTokenizer { unigrams: true })
-        .filter(RemoveLongFilter::limit(40))
-        .filter(LowerCaser)
-        .filter(Stemmer::new(Language::English))
-        .build()
-}
+/// Names the analyzer of the character fields under which it is registered.
+pub const CHARACTERS: &str = "planet_characters";
 
-/// The analyzer query words and snippets go through: bigrams, and a lone character alone.
-fn query_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(CjkBigramTokenizer { unigrams: false })
+/// The analyzer every text field and every query word goes through.
+pub fn analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(CjkBigramTokenizer)
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .filter(Stemmer::new(Language::English))
@@ -41,9 +35,20 @@ pub fn exact_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(tantivy::tokenizer::RawTokenizer::default()).filter(LowerCaser).build()
 }
 
-/// The query terms of `text`, with their byte ranges, in order.
+/// Each CJK character of a text, once per occurrence: the terms of the character fields.
+pub fn characters_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(CjkCharacterTokenizer).build()
+}
+
+/// Whether a query term is one CJK character (searched in the character fields).
+pub fn is_one_character(term: &str) -> bool {
+    let mut chars = term.chars();
+    matches!((chars.next(), chars.next()), (Some(c), None) if is_cjk(c))
+}
+
+/// The terms of `text`, with their byte ranges, in order.
 pub fn terms(text: &str) -> Vec<Token> {
-    let mut analyzer = query_analyzer();
+    let mut analyzer = analyzer();
     let mut stream = analyzer.token_stream(text);
     let mut tokens = Vec::new();
     stream.process(&mut |token: &Token| tokens.push(token.clone()));
@@ -62,11 +67,32 @@ pub fn is_cjk(c: char) -> bool {
         | 0x20000..=0x2FA1F) // Han extensions B-F and compatibility supplement
 }
 
-/// Splits text into CJK bigrams (with each character too, when `unigrams`) and alphanumeric
-/// words.
+/// Splits text into CJK bigrams and alphanumeric words.
 #[derive(Clone, Default)]
-pub struct CjkBigramTokenizer {
-    unigrams: bool,
+pub struct CjkBigramTokenizer;
+
+/// Each CJK character of a text, nothing else.
+#[derive(Clone, Default)]
+pub struct CjkCharacterTokenizer;
+
+impl Tokenizer for CjkCharacterTokenizer {
+    type TokenStream<'a> = BufferedTokens;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> BufferedTokens {
+        let tokens = text
+            .char_indices()
+            .filter(|(_, c)| is_cjk(*c))
+            .enumerate()
+            .map(|(position, (at, c))| Token {
+                offset_from: at,
+                offset_to: at + c.len_utf8(),
+                position,
+                text: c.to_string(),
+                position_length: 1,
+            })
+            .collect();
+        BufferedTokens { tokens, next: 0 }
+    }
 }
 
 pub struct BufferedTokens {
@@ -78,7 +104,7 @@ impl Tokenizer for CjkBigramTokenizer {
     type TokenStream<'a> = BufferedTokens;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> BufferedTokens {
-        BufferedTokens { tokens: split(text, self.unigrams), next: 0 }
+        BufferedTokens { tokens: split(text), next: 0 }
     }
 }
 
@@ -116,9 +142,7 @@ fn class(c: char) -> Class {
 
 /// Runs of one class: each word run is a term; each CJK run gives its bigrams (a lone
 /// character is a term of its own), at consecutive positions so phrases match across them.
-/// With `unigrams`, each character of a longer run is a term too, at the position of the
-/// bigram it starts (the last at the last bigram's): positions never decrease.
-fn split(text: &str, unigrams: bool) -> Vec<Token> {
+fn split(text: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut position = 0;
     let mut chars = text.char_indices().peekable();
@@ -136,32 +160,23 @@ fn split(text: &str, unigrams: bool) -> Vec<Token> {
             chars.next();
         }
         let end_of = |(at, c): (usize, char)| at + c.len_utf8();
-        let mut push = |from: usize, to: usize, at: usize| {
+        let mut push = |from: usize, to: usize| {
             tokens.push(Token {
                 offset_from: from,
                 offset_to: to,
-                position: at,
+                position,
                 text: text[from..to].to_string(),
                 position_length: 1,
             });
+            position += 1;
         };
         match kind {
             Class::Cjk if run.len() > 1 => {
-                for (k, pair) in run.windows(2).enumerate() {
-                    push(pair[0].0, end_of(pair[1]), position + k);
-                    if unigrams {
-                        push(pair[0].0, end_of(pair[0]), position + k);
-                    }
+                for pair in run.windows(2) {
+                    push(pair[0].0, end_of(pair[1]));
                 }
-                if unigrams {
-                    push(run[run.len() - 1].0, end_of(run[run.len() - 1]), position + run.len() - 2);
-                }
-                position += run.len() - 1;
             }
-            _ => {
-                push(start, end_of(run[run.len() - 1]), position);
-                position += 1;
-            }
+            _ => push(start, end_of(run[run.len() - 1])),
         }
     }
     tokens
@@ -181,20 +196,14 @@ mod tests {
         assert_eq!(texts("库"), ["库"]);
     }
 
-    fn indexed(text: &str) -> Vec<(String, usize)> {
-        let mut analyzer = analyzer();
-        let mut stream = analyzer.token_stream(text);
-        let mut tokens = Vec::new();
-        stream.process(&mut |token: &Token| tokens.push((token.text.clone(), token.position)));
-        tokens
-    }
-
     #[test]
-    fn posts_are_indexed_with_each_character_beside_its_bigram() {
-        let expected = [("线程", 0), ("线", 0), ("程池", 1), ("程", 1), ("池", 1), ("asp", 2)];
-        let expected: Vec<(String, usize)> = expected.iter().map(|(t, p)| (t.to_string(), *p)).collect();
-        assert_eq!(indexed("线程池 ASP"), expected);
-        assert_eq!(texts("线程池"), ["线程", "程池"], "queries keep bigrams only");
+    fn the_character_fields_hold_each_cjk_character_and_nothing_else() {
+        let mut analyzer = characters_analyzer();
+        let mut stream = analyzer.token_stream("线程池 ASP.NET 锁");
+        let mut found = Vec::new();
+        stream.process(&mut |token: &Token| found.push(token.text.clone()));
+        assert_eq!(found, ["线", "程", "池", "锁"]);
+        assert!(is_one_character("锁") && !is_one_character("锁池") && !is_one_character("a"));
     }
 
     #[test]
