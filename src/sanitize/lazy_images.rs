@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::pixels::tag_length;
+use super::pixels::{attribute, tag_length};
 
 /// The attributes lazy-loading scripts read, most specific first: Zhihu's `data-actualsrc`
 /// is the image shown (its `data-original` the full-size file).
@@ -91,13 +91,6 @@ fn finished_tag(tag: &str, accept: &impl Fn(&str) -> Option<String>) -> String {
         tag = tag.replacen("<img", &format!("<img src=\"{}\"", escape_attribute(&url)), 1);
     }
     tag
-}
-
-fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
-    let needle = format!(" {name}=\"");
-    let start = tag.find(&needle)? + needle.len();
-    let end = tag[start..].find('"')?;
-    Some(&tag[start..start + end])
 }
 
 fn without_attribute(tag: &str, name: &str) -> String {
