@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of planet on a fresh machine: installs what the tests use besides Rust
-# (Python's feedparser, jsonschema and openapi-spec-validator; Debian's jing, Chromium, a
-# CJK font, newsboat and rss2email; playwright-core from npm into target/browser-tools), then the whole cargo test
-# suite, and closes with one line of totals.
+# (Python's feedparser, jsonschema, openapi-spec-validator, aiosmtpd and standardwebhooks;
+# Debian's jing, Chromium, a CJK font, newsboat and rss2email; playwright-core from npm
+# into target/browser-tools), then the whole cargo test suite, and closes with one line of
+# totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python3 -c 'import feedparser, jsonschema, openapi_spec_validator, aiosmtpd' 2>/dev/null; then
+if ! python3 -c 'import feedparser, jsonschema, openapi_spec_validator, aiosmtpd, standardwebhooks' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 fi
 debian_packages=()

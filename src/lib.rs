@@ -20,6 +20,7 @@
 //! - `digest`: ISO weeks and the pure composition of a week's digest; `digest::load` reads
 //!   the store, `digest::send` mails it exactly once per recipient.
 //! - `mail`: SMTP delivery (lettre), the only module that imports it.
+//! - `notify`: group-robot and webhook messages and their signatures; pure (issue 21, begun).
 //! - `render`: Atom, RSS, JSON Feed, OPML, HTML pages and the digest's forms; pure.
 //! - `metrics`: counters for /metrics.
 //! - `memory`: what planet asks of glibc's allocator (few arenas, a trim after each pass).
@@ -43,6 +44,7 @@ pub mod mail;
 pub mod memory;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod parse;
 pub mod refresh;
 pub mod render;

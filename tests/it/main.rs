@@ -8,6 +8,7 @@ mod fetching;
 mod helpers;
 mod identity;
 mod limits;
+mod notify;
 mod properties;
 mod search;
 mod server;
