@@ -235,4 +235,38 @@ pub fn print_config(config: &Config) {
         };
         println!("  {:<20} {}{}  {}", member.id.as_str(), member.name, filters, feeds.join(" "));
     }
+    print_notify_targets(config, |variable| std::env::var(variable).ok());
+}
+
+/// Each `[[notify]]` target, its filters, and whether its environment variables are set
+/// (never their values: the URL holds the robot's token).
+fn print_notify_targets(config: &Config, env: impl Fn(&str) -> Option<String>) {
+    if config.notify.is_empty() {
+        return;
+    }
+    println!("{} notify targets:", config.notify.len());
+    for target in &config.notify {
+        let mut filters = Vec::new();
+        if !target.members.is_empty() {
+            let ids: Vec<&str> = target.members.iter().map(|m| m.as_str()).collect();
+            filters.push(format!("members {}", ids.join(",")));
+        }
+        if !target.tags.is_empty() {
+            filters.push(format!("tags {}", target.tags.join(",")));
+        }
+        if let Some(q) = &target.q {
+            filters.push(format!("q {q:?}"));
+        }
+        let state = match target.secrets(&env) {
+            Ok(secrets) => format!("ready ({})", secrets.url.host_str().unwrap_or("?")),
+            Err(problem) => format!("skipped: {problem}"),
+        };
+        let filters = if filters.is_empty() { "every post".to_string() } else { filters.join("; ") };
+        println!(
+            "  {:<20} {:<9} {filters}, batches of {} min: {state}",
+            target.name,
+            target.kind.name(),
+            target.batch.as_secs() / 60
+        );
+    }
 }

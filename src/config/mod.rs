@@ -2,8 +2,11 @@
 //! validated `Config` of checked types. Every error names the file, the line and the key.
 //! Secrets never live here: they come from the environment where they are used.
 
+mod notify;
 mod raw;
 mod validate;
+
+pub use notify::{NotifyKind, NotifySecrets, NotifyTarget};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,6 +35,9 @@ pub struct Config {
     pub digest: DigestConfig,
     pub events: Vec<Event>,
     pub river: RiverConfig,
+    /// `[[notify]]`: where new posts are pushed (issue 21: configured and checked; not
+    /// delivered yet).
+    pub notify: Vec<NotifyTarget>,
 }
 
 /// `[river]`: what keeps one member from flooding the combined outputs.

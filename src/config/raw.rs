@@ -20,6 +20,25 @@ pub struct RawConfig {
     pub events: Vec<RawEvent>,
     #[serde(default)]
     pub river: RawRiver,
+    #[serde(default)]
+    pub notify: Vec<RawNotify>,
+}
+
+/// `[[notify]]`: a group robot or webhook that new posts are pushed to. Its URL and secret
+/// are named here, and read from the environment (feeds.toml is public).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    pub name: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub url_env: Spanned<String>,
+    pub secret_env: Option<Spanned<String>>,
+    #[serde(default)]
+    pub members: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub tags: Vec<Spanned<String>>,
+    pub q: Option<Spanned<String>>,
+    pub batch_minutes: Option<Spanned<u32>>,
 }
 
 /// `[river]`: what keeps one member from flooding the combined outputs.

@@ -18,7 +18,7 @@ use super::{
 
 const DEFAULT_SCHEDULE: &str = "0 */30 * * * *";
 
-struct Locator<'a> {
+pub(super) struct Locator<'a> {
     text: &'a str,
     file: String,
 }
@@ -38,7 +38,7 @@ impl Locator<'_> {
         }
     }
 
-    fn at<T>(&self, spanned: &Spanned<T>, key: &str, message: impl Into<String>) -> ConfigError {
+    pub(super) fn at<T>(&self, spanned: &Spanned<T>, key: &str, message: impl Into<String>) -> ConfigError {
         self.error(spanned.span().start, key, message)
     }
 
@@ -109,7 +109,8 @@ pub fn config(text: &str, path: &Path) -> Result<Config, ConfigError> {
             None => 5,
         },
     };
-    Ok(Config { source: path.to_path_buf(), site, store, fetch, members, digest, events, river })
+    let notify = super::notify::targets(&locator, &raw.notify, &members)?;
+    Ok(Config { source: path.to_path_buf(), site, store, fetch, members, digest, events, river, notify })
 }
 
 const DEFAULT_DIGEST_SCHEDULE: &str = "0 0 9 * * MON";

@@ -60,6 +60,29 @@ fn a_bad_value_is_reported_with_file_line_and_key() {
 }
 
 #[test]
+fn config_check_says_which_notify_target_lacks_its_environment_variables_without_showing_them() {
+    let directory = tempfile::tempdir().unwrap();
+    write_config(
+        directory.path(),
+        "[[notify]]\nname = \"dotnet-group\"\nkind = \"wecom\"\nurl_env = \"PLANET_TEST_WECOM_URL\"\n\n\
+         [[notify]]\nname = \"feishu-group\"\nkind = \"feishu\"\nurl_env = \"PLANET_TEST_FEISHU_URL\"\n",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_planet"))
+        .args(["config", "check"])
+        .current_dir(directory.path())
+        .env("RUST_LOG", "off")
+        .env("PLANET_TEST_WECOM_URL", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=TOKEN123")
+        .env_remove("PLANET_TEST_FEISHU_URL")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "a missing variable is not fatal: {}", text(&output.stderr));
+    let printed = text(&output.stdout);
+    assert!(printed.contains("dotnet-group") && printed.contains("ready (qyapi.weixin.qq.com)"), "{printed}");
+    assert!(printed.contains("skipped: notify target 'feishu-group': $PLANET_TEST_FEISHU_URL is not set"), "{printed}");
+    assert!(!printed.contains("TOKEN123"), "the hook's token is never printed: {printed}");
+}
+
+#[test]
 fn the_bundled_feeds_toml_is_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let output = planet(&["config", "check"], root);
