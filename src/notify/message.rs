@@ -54,12 +54,13 @@ pub fn feishu(heading: &str, posts: &[NotifiedPost], more_url: &str) -> Value {
 
 fn feishu_lines(post: &NotifiedPost) -> Vec<Value> {
     let title = match web_url(&post.url) {
-        Some(url) => json!({ "tag": "a", "text": post.title, "href": url }),
-        None => json!({ "tag": "text", "text": post.title }),
+        Some(url) => json!({ "tag": "a", "text": without_bare_links(&post.title), "href": url }),
+        None => json!({ "tag": "text", "text": without_bare_links(&post.title) }),
     };
-    let mut lines = vec![json!([title, { "tag": "text", "text": format!(" · {}", byline(post)) }])];
+    let byline = format!(" · {}", without_bare_links(&byline(post)));
+    let mut lines = vec![json!([title, { "tag": "text", "text": byline }])];
     if !post.excerpt.is_empty() {
-        lines.push(json!([{ "tag": "text", "text": short_excerpt(&post.excerpt) }]));
+        lines.push(json!([{ "tag": "text", "text": without_bare_links(&short_excerpt(&post.excerpt)) }]));
     }
     lines
 }
@@ -112,7 +113,7 @@ fn byline(post: &NotifiedPost) -> String {
     }
 }
 
-fn short_excerpt(excerpt: &str) -> String {
+pub(super) fn short_excerpt(excerpt: &str) -> String {
     let mut chars = excerpt.chars();
     let head: String = chars.by_ref().take(EXCERPT_CHARS).collect();
     if chars.next().is_some() {
@@ -122,11 +123,23 @@ fn short_excerpt(excerpt: &str) -> String {
     }
 }
 
+/// Member text with its web addresses made inert: chat clients turn `https://...` and
+/// `www....` in plain text into links by themselves, so `://` becomes `:／／` and `www.`
+/// becomes `www．` (still readable, never a link).
+pub fn without_bare_links(text: &str) -> String {
+    let mut out = text.replace("://", ":／／");
+    for www in ["www.", "WWW.", "Www."] {
+        out = out.replace(www, &format!("{}．", &www[..3]));
+    }
+    out
+}
+
 /// Member text in a markdown message: what markdown, WeCom's tags, an HTML entity or a
-/// mention would read becomes its full-width form, and line breaks become spaces, so a
-/// title stays one line of text.
+/// mention would read becomes its full-width form, line breaks become spaces (a title stays
+/// one line of text), and web addresses are made inert.
 pub fn markdown_text(text: &str) -> String {
-    text.chars()
+    without_bare_links(text)
+        .chars()
         .map(|c| match c {
             '[' => '［',
             ']' => '］',
@@ -152,7 +165,7 @@ pub fn markdown_text(text: &str) -> String {
 
 /// An http(s) URL as a markdown link target: characters that would end the target or the
 /// line percent-encoded. `None` for anything else (no `javascript:` link in a group).
-fn web_url(url: &str) -> Option<String> {
+pub(super) fn web_url(url: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok().filter(|u| matches!(u.scheme(), "http" | "https"))?;
     Some(parsed.as_str().replace('(', "%28").replace(')', "%29").replace(' ', "%20"))
 }
@@ -161,7 +174,7 @@ fn web_url(url: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    const HOSTILE: &str = "[点我](https://evil.example/x) @所有人 <@all> <font color=\"warning\">红</font>\n# 标题 ![图](https://evil.example/i.png) **粗** &lt;";
+    const HOSTILE: &str = "[点我](https://evil.example/x) @所有人 <@all> <font color=\"warning\">红</font>\n# 标题 ![图](https://evil.example/i.png) **粗** &lt; www.evil.example";
 
     fn post(i: usize, title: &str) -> NotifiedPost {
         NotifiedPost {
@@ -178,7 +191,7 @@ mod tests {
         let text = markdown("长沙.NET 新文章 · 1 篇", &[post(1, HOSTILE)], "https://planet.example.cn/");
         assert_eq!(text.matches("](").count(), 1, "one link, the post's: {text}");
         assert!(text.contains("](https://blog.example.cn/posts/1.html?a=%281%29)"), "{text}");
-        for live in ["@", "<", "![", "](https://evil", "&lt;"] {
+        for live in ["@", "<", "![", "](https://evil", "&lt;", "https://evil", "www.evil"] {
             assert!(!text.contains(live), "{live} in {text}");
         }
         assert!(text.lines().all(|line| !line.starts_with('#')), "{text}");

@@ -1,8 +1,10 @@
 //! Push to group chats and webhooks (issue 21), its pure core so far: each platform's
 //! message for a batch of new posts, escaped so that no member's text becomes markup in a
-//! group (`message.rs`), and each platform's signature (`signature.rs`). No I/O here; the
+//! group (`message.rs`: WeCom, DingTalk, Feishu; `international.rs`: Slack, Discord,
+//! Telegram), and each platform's signature (`signature.rs`). No I/O here; the
 //! targets in feeds.toml, the outbox and the delivery loop are not built yet.
 
+pub mod international;
 pub mod message;
 pub mod signature;
 
