@@ -36,7 +36,7 @@ impl Counts {
 }
 
 /// A fetched body, when its fetch ended, and the pass's clock for posts without dates.
-pub struct Fetched<'a> {
+pub struct FetchedBody<'a> {
     pub body: &'a Body,
     pub at: DateTime<Utc>,
     pub clock: &'a UndatedClock,
@@ -49,7 +49,7 @@ pub fn parse_and_save(
     member: &Member,
     store: &Store,
     now: DateTime<Utc>,
-    fetched: Fetched<'_>,
+    fetched: FetchedBody<'_>,
     state: &mut FeedState,
 ) -> anyhow::Result<Result<Counts, ParseError>> {
     let body = fetched.body;

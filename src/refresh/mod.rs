@@ -238,7 +238,7 @@ impl Job {
                     (Arc::clone(&self.config), self.member.clone(), self.store.clone(), self.now);
                 let (clock, at) = (Arc::clone(&self.undated), self.now + since(self.pass_started));
                 let parsed = off_thread(&mut state, move |state| {
-                    let fetched = merge::Fetched { body: &body, at, clock: &clock };
+                    let fetched = merge::FetchedBody { body: &body, at, clock: &clock };
                     merge::parse_and_save(&config, &member, &store, now, fetched, state)
                 })
                 .await;

@@ -32,9 +32,9 @@ pub fn rss(input: &FeedInput) -> String {
         ..Link::default()
     };
     let description =
-        plain_text(if input.site.description.is_empty() { &input.site.title } else { &input.site.description });
+        text_out(if input.site.description.is_empty() { &input.site.title } else { &input.site.description });
     let channel = Channel {
-        title: plain_text(&input.title()),
+        title: text_out(&input.title()),
         link: input.alternate_url().to_string(),
         description,
         language: Some(input.site.language.clone()),
@@ -52,9 +52,9 @@ fn item(input: &FeedInput, post: &Post) -> Item {
     let member = input.member(post);
     let source = member
         .and_then(|m| m.feeds.first())
-        .map(|feed| Source { url: feed.to_string(), title: Some(plain_text(input.member_name(post))) });
+        .map(|feed| Source { url: feed.to_string(), title: Some(text_out(input.member_name(post))) });
     Item {
-        title: Some(plain_text(&post.title)),
+        title: Some(text_out(&post.title)),
         link: post.url.clone(),
         description: Some(post.content_html.as_str().to_string())
             .filter(|html| !html.is_empty())
@@ -62,10 +62,10 @@ fn item(input: &FeedInput, post: &Post) -> Item {
             .map(|description| description + &also_on_html(input, post)),
         guid: Some(Guid { value: input.entry_id(post), permalink: false }),
         pub_date: Some(post.published.to_rfc2822()),
-        categories: post.tags.iter().map(|tag| Category { name: plain_text(tag), domain: None }).collect(),
+        categories: post.tags.iter().map(|tag| Category { name: text_out(tag), domain: None }).collect(),
         source,
         dublin_core_ext: Some(DublinCoreExtension {
-            creators: vec![plain_text(input.member_name(post))],
+            creators: vec![text_out(input.member_name(post))],
             ..DublinCoreExtension::default()
         }),
         ..Item::default()
@@ -128,7 +128,7 @@ pub fn hexadecimal_references(document: &str) -> String {
 
 /// Plain text as it goes out (escaped once by the XML writer), unless a reader rendering it
 /// as HTML would find live markup in it: then `markup_inert` first.
-fn plain_text(text: &str) -> String {
+fn text_out(text: &str) -> String {
     if live_as_html(text) {
         markup_inert(text)
     } else {
