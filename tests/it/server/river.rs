@@ -131,12 +131,8 @@ async fn the_next_home_page_does_not_show_what_the_daily_cap_held_back_on_the_pa
     }
     let app = spawn_app(members, None).await;
     app.pass().await;
-    let (_, first) = app.index("").await;
+    let (first, second) = home_and_older_page(&app).await;
     assert_eq!(first.matches("busy item ").count(), 5);
-    let older =
-        first.split("href=\"").find_map(|s| s.split('"').next().filter(|href| href.contains("?before="))).unwrap();
-    let (status, second) = app.index(older.trim_start_matches('/')).await;
-    assert_eq!(status, 200);
     assert!(second.contains("m1 item "), "the second page holds the rest of the day");
     assert_eq!(second.matches("busy item ").count(), 0, "busy had its five on the first page: {second}");
 }
@@ -278,11 +274,18 @@ async fn a_home_page_that_ends_on_a_members_fifth_post_of_the_day_counts_it_on_t
     members.push(member("early", "Early", day_feed("early", &["08:00"])));
     let app = spawn_app(members, None).await;
     app.pass().await;
-    let (_, first) = app.index("").await;
+    let (first, second) = home_and_older_page(&app).await;
     assert_eq!(first.matches("busy item ").count(), 5);
-    let older =
-        first.split("href=\"").find_map(|s| s.split('"').next().filter(|href| href.contains("?before="))).unwrap();
-    let (_, second) = app.index(older.trim_start_matches('/')).await;
     assert!(second.contains("early item 0"), "{second}");
     assert_eq!(second.matches("busy item ").count(), 0, "the cursor's own post counts: {second}");
+}
+
+/// The home page and the page its "older" link leads to (which must answer 200).
+async fn home_and_older_page(app: &super::app::TestApp) -> (String, String) {
+    let (_, first) = app.index("").await;
+    let older =
+        first.split("href=\"").find_map(|s| s.split('"').next().filter(|href| href.contains("?before="))).unwrap();
+    let (status, second) = app.index(older.trim_start_matches('/')).await;
+    assert_eq!(status, 200);
+    (first, second)
 }
