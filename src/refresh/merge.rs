@@ -69,7 +69,7 @@ pub fn parse_and_save(
     // A feed never fetched before (a new member, a new feed URL) may list dozens of old
     // posts without dates, or all stamped with the build time.
     let first_fetch = state.last_success.is_none().then_some(config.river.first_fetch_posts);
-    let (mut to_write, mut counts) = merge(store, member, parsed.posts, now, first_fetch)?;
+    let (to_write, mut counts) = merge(store, member, parsed.posts, now, first_fetch)?;
     // What the member may still add today; the rest waits for tomorrow's fetches. A feed's
     // first fetch (a new member's history, at most 200 entries) is counted but not cut.
     let day = now.with_timezone(&config.site.timezone).date_naive();
@@ -84,8 +84,10 @@ pub fn parse_and_save(
             known.insert(post.id.clone());
         }
     }
+    let (mut to_write, left_out, used) = budget::admit(to_write, |post| !known.contains(&post.id), used, limit);
     // New posts without a date are dated from this fetch, one second apart in the feed's
-    // order, never in a second another feed's undated post has (`undated.rs`).
+    // order, never in a second another feed's undated post has (`undated.rs`). Only those
+    // admitted: posts left out by the budget must not take seconds from other feeds.
     let mut undated: Vec<&mut Post> = to_write
         .iter_mut()
         .filter(|post| post.date_source == DateSource::FirstSeen && !known.contains(&post.id))
@@ -94,7 +96,6 @@ pub fn parse_and_save(
     for (post, instant) in undated.iter_mut().zip(instants) {
         post.published = instant;
     }
-    let (to_write, left_out, used) = budget::admit(to_write, |post| !known.contains(&post.id), used, limit);
     let new_admitted = to_write.iter().filter(|post| !known.contains(&post.id)).count();
     counts.updated = to_write.len() - new_admitted;
     counts.new = new_admitted;
