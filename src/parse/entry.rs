@@ -221,11 +221,13 @@ fn text_start_of(text: &Text, feed_type: &FeedType, at_least: usize) -> String {
         || (matches!(feed_type, FeedType::Atom) && text.content_type.essence().to_string() == "text/plain");
     // A title's source past MAX_LINE could only be cut; a summary's past a body's size too.
     let source_limit = if at_least == usize::MAX { MAX_LINE } else { limits::MAX_BODY_BYTES };
-    let content = decode::repair_mangled(limits::head(&text.content, source_limit));
+    let content = limits::head(&text.content, source_limit);
+    // Text read as HTML is repaired by the sanitizer's plain text, on what it reads (a
+    // summary's first 2 KiB, often); literal text is repaired here.
     match (literal, at_least) {
-        (true, _) => content.into_owned(),
-        (false, usize::MAX) => sanitize::plain_text_of_title(&content),
-        (false, at_least) => sanitize::plain_text_start_of_title(&content, at_least),
+        (true, _) => decode::repair_mangled(content).into_owned(),
+        (false, usize::MAX) => sanitize::plain_text_of_title(content),
+        (false, at_least) => sanitize::plain_text_start_of_title(content, at_least),
     }
 }
 
