@@ -15,6 +15,7 @@ mod keys;
 mod member_index;
 mod migrate;
 mod moderation;
+mod notify;
 mod open;
 mod post_codec;
 mod river;
@@ -35,8 +36,9 @@ pub use digest::{Delivery, DeliveryStatus, Subscriber, SubscriberStatus, WeekSen
 pub use member_index::MemberAliases;
 use member_index::MemberPosts;
 pub use moderation::{Action, ModerationEvent, Via};
+pub use notify::{ledger_name, Batch, Queued, TargetState};
 use post_codec::decode_post;
-pub use river::RiverEntry;
+pub use river::{in_river, RiverEntry};
 pub use transfer::{export, import, ImportCounts};
 pub use write::post_aliases;
 
@@ -67,6 +69,12 @@ pub struct Store {
     /// Post ids written since the search index last took them in, to a write sequence
     /// number: the index's outbox, filled in the same transaction as the post (see `search`).
     search_pending: sled::Tree,
+    /// New river posts for the push targets, by write sequence number (`notify`), filled in
+    /// the same transaction as the post.
+    notify_pending: sled::Tree,
+    /// Each push target's cursor and health, and its batches not yet delivered.
+    notify_targets: sled::Tree,
+    notify_batches: sled::Tree,
     /// Hidden post ids to their hide event, and the audit log of hides and unhides.
     hidden: sled::Tree,
     moderation_log: sled::Tree,

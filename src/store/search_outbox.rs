@@ -26,6 +26,11 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the search index has yet to take in the latest write of this post.
+    pub fn is_search_pending(&self, id: &str) -> bool {
+        self.search_pending.contains_key(id.as_bytes()).unwrap_or(true)
+    }
+
     /// How many posts wait for the search index, counting at most `limit`.
     pub fn pending_search_count(&self, limit: usize) -> usize {
         self.search_pending.iter().take(limit).count()

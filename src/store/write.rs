@@ -52,11 +52,15 @@ impl Store {
             &self.counters,
             &self.search_pending,
             &self.river,
+            &self.notify_pending,
         );
         let result: Result<Option<u64>, TransactionError<String>> = trees.transaction(
-            |(timeline, post_index, member_posts, member_aliases, feeds, counters, pending, river)| {
+            |(timeline, post_index, member_posts, member_aliases, feeds, counters, pending, river, outbox)| {
                 let indexes = [timeline, post_index, member_posts, member_aliases, counters, pending, river];
-                let count = if encoded.is_empty() { None } else { Some(write_posts(member, &encoded, indexes)?) };
+                // Only a refresh announces new posts: an import or a regrouping brings none.
+                let announce = state_bytes.is_some().then_some(outbox);
+                let count =
+                    if encoded.is_empty() { None } else { Some(write_posts(member, &encoded, indexes, announce)?) };
                 if let Some((key, bytes)) = &state_bytes {
                     feeds.insert(key.as_slice(), bytes.as_slice())?;
                 }
@@ -80,11 +84,13 @@ fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
 }
 
 /// A refresh's posts, their timeline and index entries, the member's post list and aliases,
-/// the river index and the post counter, inside the refresh's transaction. Returns the new post count.
+/// the river index and the post counter, inside the refresh's transaction; each new river post
+/// into the push outbox (`announce`), when a refresh found it. Returns the new post count.
 fn write_posts(
     member: &MemberId,
     encoded: &[(&Post, bodies::BodyRef)],
     [timeline, post_index, member_posts, member_aliases, counters, pending, river]: [&TransactionTree; 7],
+    announce: Option<&TransactionTree>,
 ) -> Result<u64, ConflictableTransactionError<String>> {
     let mut post_list: MemberPosts = decode_or_default(member_posts.get(member.as_str())?).map_err(abort)?;
     let mut aliases: MemberAliases = decode_or_default(member_aliases.get(member.as_str())?).map_err(abort)?;
@@ -95,7 +101,12 @@ fn write_posts(
         let previous = post_index.insert(post.id.as_bytes(), &time)?;
         super::river::write_entry(river, member, post, previous.as_deref())?;
         match previous {
-            None => added += 1,
+            None => {
+                added += 1;
+                if let Some(outbox) = announce {
+                    super::notify::queue_new(outbox, member, post)?;
+                }
+            }
             Some(old_time) => {
                 let old_key = keys::with_id(&old_time, &post.id);
                 replaced.extend(timeline.get(&old_key)?.as_deref().and_then(bodies::BodyRef::decode));
