@@ -2,6 +2,7 @@
 //! feeds and the OPML member list. They take posts and members and return bytes; the HTTP
 //! layer caches the bytes. HTML comes only from `SafeHtml`; every other string is text.
 
+pub mod api_post;
 mod atom;
 pub mod digest;
 mod json_feed;

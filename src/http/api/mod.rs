@@ -21,8 +21,8 @@ use super::search::{self, Find};
 use super::{configured_member, json_response, off_thread, visible_posts, AppState, Error, Verdict};
 
 mod members;
-use crate::config::Member;
 use crate::model::Post;
+use crate::render::api_post::{post_dto, PostDto};
 use crate::search::Ranking;
 use crate::store::Position;
 use members::{member, members, stats};
@@ -41,54 +41,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/stats", get(stats))
         .route("/api/openapi.json", get(openapi))
         .layer(cors)
-}
-
-#[derive(Serialize)]
-pub struct PostDto {
-    id: String,
-    title: String,
-    url: Option<String>,
-    member: MemberRef,
-    published: DateTime<Utc>,
-    updated: Option<DateTime<Utc>>,
-    tags: Vec<String>,
-    excerpt: String,
-    content_html: String,
-    /// Where else the member published the same article (copies are not listed themselves).
-    also_on: Vec<crate::model::AlsoOn>,
-    /// Other members' posts of the same article (reposts): flagged, not merged.
-    also_by: Vec<crate::model::AlsoBy>,
-    /// On a copy (fetched by id): the canonical post it is listed through.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    duplicate_of: Option<String>,
-    /// For a search with words: the passage that matched, with the matching spans.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    snippet: Option<crate::search::snippet::Snippet>,
-}
-
-#[derive(Serialize)]
-struct MemberRef {
-    id: String,
-    name: String,
-}
-
-fn post_dto(post: Post, members: &[Member]) -> PostDto {
-    let name = members.iter().find(|m| m.id == post.member).map_or_else(|| post.member.to_string(), |m| m.name.clone());
-    PostDto {
-        id: post.id,
-        title: post.title,
-        url: post.url,
-        member: MemberRef { id: post.member.to_string(), name },
-        published: post.published,
-        updated: post.updated,
-        tags: post.tags,
-        excerpt: post.excerpt,
-        content_html: post.content_html.as_str().to_string(),
-        also_on: post.also_on,
-        also_by: post.also_by,
-        duplicate_of: post.duplicate_of,
-        snippet: None,
-    }
 }
 
 /// Cursors are opaque to clients: hex of `<millis>:<id>`.
@@ -307,7 +259,11 @@ fn posts_page(state: &AppState, query: PostsQuery) -> Result<PostsPage, Error> {
     let posts = found
         .into_iter()
         .zip(snippets)
-        .map(|(post, snippet)| PostDto { snippet, ..post_dto(post, &members) })
+        .map(|(post, snippet)| {
+            let mut dto = post_dto(post, &members);
+            dto.snippet = snippet;
+            dto
+        })
         .collect();
     Ok(PostsPage { posts, next_cursor })
 }
