@@ -7,6 +7,7 @@
 //! and in the API); `detail` has the whole chain, for logs and `planet check`.
 
 mod guard;
+mod post;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use url::Url;
 use crate::config::FetchConfig;
 
 pub use guard::{non_public_class, AddressPolicy, Refused};
+pub use post::{post_json, Answered};
 
 const ACCEPT: &str = "application/atom+xml, application/rss+xml, application/feed+json, application/rdf+xml;q=0.9, \
                       application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5";

@@ -5,7 +5,10 @@
 //! targets in feeds.toml, the outbox and the delivery loop are not built yet.
 
 pub mod international;
+pub mod limits;
 pub mod message;
+pub mod request;
+pub mod select;
 pub mod signature;
 
 /// A new post as a group message shows it. Every field is plain text as planet stores it
