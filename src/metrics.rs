@@ -39,6 +39,10 @@ struct Inner {
     renders: BTreeMap<String, u64>,
     compressions: BTreeMap<&'static str, u64>,
     refused_reads: u64,
+    /// Push messages by (target, result).
+    notify: BTreeMap<(String, &'static str), u64>,
+    /// Push failures in a row per target (a success resets it).
+    notify_failures: BTreeMap<String, u32>,
 }
 
 fn result_label(outcome: &Outcome) -> &'static str {
@@ -86,6 +90,24 @@ impl Metrics {
     pub fn record_refused_read(&self) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.refused_reads += 1;
+        }
+    }
+
+    /// What a push target answered to one message.
+    pub fn record_notify(&self, target: &str, answer: &crate::notify::limits::Answer) {
+        use crate::notify::limits::Answer;
+        let Ok(mut inner) = self.inner.lock() else { return };
+        let result = match answer {
+            Answer::Accepted => "delivered",
+            Answer::RateLimited(_) => "rate_limited",
+            Answer::Failed(_) => "failed",
+        };
+        *inner.notify.entry((target.to_string(), result)).or_default() += 1;
+        let failures = inner.notify_failures.entry(target.to_string()).or_default();
+        match answer {
+            Answer::Accepted => *failures = 0,
+            Answer::Failed(_) => *failures += 1,
+            Answer::RateLimited(_) => {}
         }
     }
 
@@ -172,6 +194,15 @@ impl Metrics {
         let _ = writeln!(out, "planet_search_ready {}", u8::from(*search_ready));
         let _ = writeln!(out, "# HELP planet_refused_reads_total Requests answered 503 because every read permit was taken.\n# TYPE planet_refused_reads_total counter");
         let _ = writeln!(out, "planet_refused_reads_total {}", inner.refused_reads);
+        let _ = writeln!(out, "# HELP planet_notify_messages_total Push messages by target and result.\n# TYPE planet_notify_messages_total counter");
+        for ((target, result), count) in &inner.notify {
+            let _ = writeln!(out, "planet_notify_messages_total{{target=\"{target}\",result=\"{result}\"}} {count}");
+        }
+        let _ = writeln!(out, "# HELP planet_notify_failing 1 while a push target has failed {} times in a row or more.\n# TYPE planet_notify_failing gauge", crate::notify::limits::FAILING_AFTER);
+        for (target, failures) in &inner.notify_failures {
+            let failing = u8::from(*failures >= crate::notify::limits::FAILING_AFTER);
+            let _ = writeln!(out, "planet_notify_failing{{target=\"{target}\"}} {failing}");
+        }
         out
     }
 }

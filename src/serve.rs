@@ -28,6 +28,8 @@ pub async fn run(
     let reloader = tokio::spawn(reload_loop(Arc::clone(&service), stop.clone()));
     let digester = tokio::spawn(digest_loop(Arc::clone(&service), stop.clone(), started));
     let confirmer = tokio::spawn(confirmation_loop(Arc::clone(&service), stop.clone()));
+    report_notify_targets(&service);
+    let notifier = tokio::spawn(notify_loop(Arc::clone(&service), stop.clone()));
     // A missing or outdated search index is rebuilt while the server already answers (`q`
     // gets 503 until it is ready); then the outbox left by a crash or an import is taken in.
     let indexer = tokio::spawn({
@@ -58,6 +60,7 @@ pub async fn run(
     let _ = reloader.await;
     let _ = digester.await;
     let _ = confirmer.await;
+    let _ = notifier.await;
     let _ = indexer.await;
     service.wait_for_pass().await;
     service.store.flush()?;
@@ -133,6 +136,43 @@ async fn confirmation_loop(service: Arc<Service>, mut stop: watch::Receiver<bool
                 return;
             }
         }
+    }
+}
+
+/// How often the push loop looks at the outbox: a post reaches a group within about this,
+/// plus `notify::select::SETTLE`, after the pass that found it.
+const NOTIFY_TICK: Duration = Duration::from_millis(500);
+
+/// Push delivery: a step every `NOTIFY_TICK` (cheap when nothing waits: a few reads per target).
+async fn notify_loop(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(NOTIFY_TICK) => {}
+            _ = stop.changed() => return,
+        }
+        if !service.config().notify.is_empty() && !service.notifications_by_hand() {
+            let report = service.deliver_notifications(Utc::now()).await;
+            for (target, posts) in report.delivered {
+                tracing::debug!(%target, posts, "push step delivered");
+            }
+        }
+    }
+}
+
+/// Says at start which push targets are ready and which are skipped (a variable missing):
+/// the rest go on without them.
+fn report_notify_targets(service: &Service) {
+    match service.notify_status() {
+        Ok(statuses) => {
+            for status in statuses {
+                if status.status.starts_with("skipped") {
+                    tracing::warn!(target = %status.name, "push target {}", status.status);
+                } else {
+                    tracing::info!(target = %status.name, kind = status.kind, "push target ready");
+                }
+            }
+        }
+        Err(error) => tracing::error!("cannot read the push targets' state: {error:#}"),
     }
 }
 

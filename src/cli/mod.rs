@@ -2,6 +2,7 @@
 //! goes to stdout as tables; `--json` gives one JSON object per line for programs.
 
 mod digest;
+mod notify;
 mod report;
 mod store_commands;
 
@@ -113,6 +114,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ModerationCommand,
     },
+    /// Push targets (`[[notify]]`): send a test message, or show each one's status.
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
     /// Rebuild the full-text search index from the store (`serve` also does this by itself
     /// when the index is missing or of an older schema).
     Reindex {
@@ -162,6 +168,18 @@ pub enum DigestCommand {
         /// Send a week already sent (recipients already served are still skipped).
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send one sample message to the target NAME now, and say what it answered.
+    Test { name: String },
+    /// Each target's queue, deliveries, last success and last error (the server must be
+    /// stopped: it holds the store; /api/v1/stats shows the same while it runs).
+    Status {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -235,6 +253,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             report::check(&args.config, &inputs, base_url.as_ref(), json).await
         }
         Command::Digest { command } => digest::run(&args.config, command).await,
+        Command::Notify { command } => notify::run(&args.config, command).await,
         Command::Config { command: ConfigCommand::Check } => {
             let config = config::load(&args.config)?;
             report::print_config(&config);

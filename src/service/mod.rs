@@ -20,6 +20,10 @@ use crate::store::Store;
 
 mod confirmations;
 mod derived;
+mod notify;
+mod notify_take;
+
+pub use notify::{target_statuses, NotifyReport, TargetStatus};
 
 use confirmations::ConfirmationQueue;
 
@@ -30,6 +34,34 @@ pub struct Secrets {
     pub admin_token: Option<String>,
     /// `PLANET_DIGEST_SECRET`: signs subscription links; without it nobody can subscribe.
     pub digest_secret: Option<String>,
+    /// Where push targets' `url_env` and `secret_env` are looked up: the process environment,
+    /// or a fixed set (tests).
+    pub variables: Variables,
+}
+
+/// Environment variables, read when needed (a reload may name new ones).
+#[derive(Clone, Default)]
+pub struct Variables(Option<Arc<std::collections::HashMap<String, String>>>);
+
+impl Variables {
+    /// A fixed set instead of the process environment.
+    pub fn fixed(values: impl IntoIterator<Item = (String, String)>) -> Variables {
+        Variables(Some(Arc::new(values.into_iter().collect())))
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        match &self.0 {
+            Some(values) => values.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Variables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The values are hook URLs with tokens and signing secrets.
+        write!(f, "Variables({})", if self.0.is_some() { "fixed" } else { "environment" })
+    }
 }
 
 /// Characters an admin token needs at least: it is the only thing between the Internet and
@@ -41,7 +73,11 @@ impl Secrets {
     /// token that can never match); a weak admin token is refused.
     pub fn from_environment() -> anyhow::Result<Secrets> {
         let read = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let secrets = Secrets { admin_token: read("PLANET_ADMIN_TOKEN"), digest_secret: read("PLANET_DIGEST_SECRET") };
+        let secrets = Secrets {
+            admin_token: read("PLANET_ADMIN_TOKEN"),
+            digest_secret: read("PLANET_DIGEST_SECRET"),
+            variables: Variables::default(),
+        };
         if let Some(token) = &secrets.admin_token {
             anyhow::ensure!(
                 token.chars().count() >= MIN_ADMIN_TOKEN_CHARS,
@@ -99,6 +135,8 @@ pub struct Service {
     confirmations: ConfirmationQueue,
     /// Set at shutdown: a pass in progress ends within moments instead of at its feeds' pace.
     stop_passes: tokio::sync::watch::Sender<bool>,
+    /// Push delivery's memory: each target's recent messages (rate limits), its variables.
+    notifier: notify::Notifier,
 }
 
 /// Reads of the store or the index that may run at once: each holds a blocking thread. Past
@@ -152,6 +190,7 @@ impl Service {
             send_lock: tokio::sync::Mutex::new(()),
             confirmations: ConfirmationQueue::default(),
             stop_passes: tokio::sync::watch::Sender::new(false),
+            notifier: notify::Notifier::new(secrets.variables),
         }))
     }
 
@@ -263,6 +302,11 @@ impl Service {
             "fetch pass finished"
         );
         Ok(report)
+    }
+
+    /// The fetch client as configured now (feeds and push share its SSRF guard).
+    pub fn fetch_client(&self) -> fetch::Client {
+        self.client.read().map(|c| c.clone()).unwrap_or_else(|p| p.into_inner().clone())
     }
 
     /// Ends a pass in progress now, and every later one at once (shutdown).

@@ -203,7 +203,7 @@ fn a_second_process_on_the_same_store_gets_a_clear_message() {
 }
 
 /// Reads the child's stderr line by line until a line contains `wanted`; returns that line.
-fn read_until(lines: &mut impl Iterator<Item = std::io::Result<String>>, wanted: &str) -> String {
+pub fn read_until(lines: &mut impl Iterator<Item = std::io::Result<String>>, wanted: &str) -> String {
     for line in lines.by_ref() {
         let line = line.unwrap();
         if line.contains(wanted) {

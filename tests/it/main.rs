@@ -10,6 +10,8 @@ mod identity;
 mod limits;
 mod notify;
 mod properties;
+mod push_crash;
+mod robots;
 mod search;
 mod server;
 mod ssrf;

@@ -121,13 +121,15 @@ struct Stats {
     store_bytes: u64,
     search_index_bytes: u64,
     posts_per_member_per_month: Vec<MonthCount>,
+    /// Each push target's health and queue.
+    notify: Vec<crate::service::TargetStatus>,
 }
 
 pub(super) async fn stats(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, Error> {
     let service = state.service.clone();
     // Counting reads every member's index: once per change, off the async workers.
     let rendered = state
-        .cached("stats", super::super::CacheClass::Shared, move || {
+        .cached(&format!("stats:{}", state.service.notify_version()), super::super::CacheClass::Shared, move || {
             let config = service.config();
             let zone = config.site.timezone;
             let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -146,6 +148,7 @@ pub(super) async fn stats(State(state): State<AppState>, headers: axum::http::He
                 store_bytes: service.store.size_on_disk(),
                 search_index_bytes: service.search.size_on_disk(),
                 posts_per_member_per_month,
+                notify: service.notify_status()?,
             };
             Ok(crate::http::Rendered::new(crate::http::json_body(&stats)?, "application/json", None))
         })

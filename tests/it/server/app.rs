@@ -86,18 +86,24 @@ pub async fn spawn_app(members: Vec<TestMember>, admin_token: Option<&str>) -> T
 
 /// `spawn_app` with extra feeds.toml text (a `[digest]` table, `[[events]]`).
 pub async fn spawn_app_with(members: Vec<TestMember>, admin_token: Option<&str>, extra_config: &str) -> TestApp {
-    spawn(members, admin_token, extra_config, false, None).await
+    spawn(members, admin_token, extra_config, false, None, Default::default()).await
+}
+
+/// `spawn_app_with` whose push targets read their `url_env` and `secret_env` from `variables`.
+pub async fn spawn_app_pushing(members: Vec<TestMember>, extra_config: &str, variables: &[(&str, String)]) -> TestApp {
+    let variables = service::Variables::fixed(variables.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    spawn(members, None, extra_config, false, None, variables).await
 }
 
 /// `spawn_app` with the store at `store_path` (on a file system the test made).
 pub async fn spawn_app_storing_at(members: Vec<TestMember>, store_path: std::path::PathBuf) -> TestApp {
-    spawn(members, None, "", false, Some(store_path)).await
+    spawn(members, None, "", false, Some(store_path), Default::default()).await
 }
 
 /// `spawn_app` with the SSRF guard as a default config has it: the fixture feeds, on
 /// loopback, are refused.
 pub async fn spawn_app_guarded(members: Vec<TestMember>) -> TestApp {
-    spawn(members, None, "", true, None).await
+    spawn(members, None, "", true, None, Default::default()).await
 }
 
 async fn spawn(
@@ -106,6 +112,7 @@ async fn spawn(
     extra_config: &str,
     guarded: bool,
     store_path: Option<std::path::PathBuf>,
+    variables: service::Variables,
 ) -> TestApp {
     let fixtures = FixtureServer::start().await;
     for member in &members {
@@ -127,8 +134,11 @@ async fn spawn(
     let secrets = service::Secrets {
         admin_token: admin_token.map(str::to_string),
         digest_secret: Some("test-digest-secret".into()),
+        variables,
     };
     let service = Service::new(config, store, secrets).unwrap();
+    // Tests step push delivery themselves, with their own clock.
+    service.deliver_notifications_by_hand();
     // The new, empty index made ready here, so that `run`'s start-up rebuild has nothing to
     // do and cannot land in the middle of a test.
     service.update_search_index().unwrap();

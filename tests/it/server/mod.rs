@@ -13,6 +13,8 @@ mod lifecycle;
 mod moderation;
 mod pages;
 mod posts_api;
+pub mod push;
+mod push_river;
 pub mod readers;
 mod river;
 mod same_article;
