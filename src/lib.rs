@@ -20,7 +20,10 @@
 //! - `digest`: ISO weeks and the pure composition of a week's digest; `digest::load` reads
 //!   the store, `digest::send` mails it exactly once per recipient.
 //! - `mail`: SMTP delivery (lettre), the only module that imports it.
-//! - `notify`: group-robot and webhook messages and their signatures; pure (issue 21, begun).
+//! - `notify`: group-robot and webhook messages, their signatures, rate limits and which
+//!   queued posts a target gets; pure. `service` delivers them.
+//! - `websub`: WebSub discovery and signatures, pure; `service` and `http` subscribe, ping
+//!   and take content in.
 //! - `render`: Atom, RSS, JSON Feed, OPML, HTML pages and the digest's forms; pure.
 //! - `metrics`: counters for /metrics.
 //! - `memory`: what planet asks of glibc's allocator (few arenas, a trim after each pass).
@@ -56,3 +59,4 @@ pub mod service;
 pub mod store;
 pub mod text;
 pub mod texts;
+pub mod websub;

@@ -222,4 +222,7 @@ pub struct FeedState {
     pub warnings: Vec<Warning>,
     pub feed_title: Option<String>,
     pub posts_in_feed: usize,
+    /// The WebSub hub and topic the feed advertised when last read (`None`: no hub).
+    #[serde(default)]
+    pub websub: Option<crate::websub::Links>,
 }

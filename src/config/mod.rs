@@ -5,8 +5,10 @@
 mod notify;
 mod raw;
 mod validate;
+mod websub;
 
 pub use notify::{NotifyKind, NotifySecrets, NotifyTarget};
+pub use websub::WebSubConfig;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,9 +37,10 @@ pub struct Config {
     pub digest: DigestConfig,
     pub events: Vec<Event>,
     pub river: RiverConfig,
-    /// `[[notify]]`: where new posts are pushed (issue 21: configured and checked; not
-    /// delivered yet).
+    /// `[[notify]]`: where new posts are pushed.
     pub notify: Vec<NotifyTarget>,
+    /// `[websub]`: hubs planet publishes to, and subscribing to members' hubs.
+    pub websub: WebSubConfig,
 }
 
 /// `[river]`: what keeps one member from flooding the combined outputs.

@@ -22,6 +22,8 @@ pub struct RawConfig {
     pub river: RawRiver,
     #[serde(default)]
     pub notify: Vec<RawNotify>,
+    #[serde(default)]
+    pub websub: super::websub::RawWebSub,
 }
 
 /// `[[notify]]`: a group robot or webhook that new posts are pushed to. Its URL and secret

@@ -21,7 +21,7 @@ use url::Url;
 use crate::config::FetchConfig;
 
 pub use guard::{non_public_class, AddressPolicy, Refused};
-pub use post::{post_json, Answered};
+pub use post::{post_form, post_json, Answered};
 
 const ACCEPT: &str = "application/atom+xml, application/rss+xml, application/feed+json, application/rdf+xml;q=0.9, \
                       application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5";
@@ -106,6 +106,8 @@ pub struct Body {
     pub moved_to: Option<Url>,
     pub content_type: Option<String>,
     pub content_location: Option<String>,
+    /// The `Link` headers, joined (WebSub discovery: `rel="hub"` and `rel="self"`).
+    pub link: Option<String>,
     pub validators: Validators,
     pub status: u16,
 }
@@ -277,6 +279,10 @@ async fn outcome(
                 moved_to,
                 content_type: text_header(header::CONTENT_TYPE),
                 content_location: text_header(header::CONTENT_LOCATION),
+                link: Some(
+                    headers.get_all(header::LINK).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(", "),
+                )
+                .filter(|links| !links.is_empty()),
                 validators: Validators {
                     etag: text_header(header::ETAG),
                     last_modified: text_header(header::LAST_MODIFIED),

@@ -1,5 +1,5 @@
-//! One HTTP POST of a JSON body to a push target (a group robot or a webhook), through the
-//! same SSRF guard and timeouts as a feed fetch. Redirects are not followed: a robot's hook
+//! One HTTP POST to a push target (a group robot or a webhook: JSON) or a WebSub hub (a
+//! form), through the same SSRF guard and timeouts as a feed fetch. Redirects are not followed: a robot's hook
 //! answers where it is, and a POST replayed to wherever a redirect points is how a target
 //! could be turned against the operator's network. The answer's body is read up to 64 KiB
 //! (a platform's verdict is a few bytes of JSON).
@@ -28,13 +28,27 @@ pub async fn post_json(
     headers: &[(&'static str, String)],
     body: Vec<u8>,
 ) -> Result<Answered, FetchError> {
+    post(client, url, "application/json; charset=utf-8", headers, body).await
+}
+
+/// POSTs `fields` as `application/x-www-form-urlencoded` (what a WebSub hub reads).
+pub async fn post_form(client: &Client, url: &Url, fields: &[(&str, &str)]) -> Result<Answered, FetchError> {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    post(client, url, "application/x-www-form-urlencoded", &[], body.into_bytes()).await
+}
+
+async fn post(
+    client: &Client,
+    url: &Url,
+    content_type: &'static str,
+    headers: &[(&'static str, String)],
+    body: Vec<u8>,
+) -> Result<Answered, FetchError> {
     let policy = client.policy_for(false);
     let http = if policy.allow_private { &client.open } else { &client.guarded };
     policy.check_literal(url).map_err(FetchError::Refused)?;
-    let mut request = http
-        .post(url.clone())
-        .header(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"))
-        .body(body);
+    let mut request =
+        http.post(url.clone()).header(header::CONTENT_TYPE, HeaderValue::from_static(content_type)).body(body);
     for (name, value) in headers {
         let value = HeaderValue::from_str(value).map_err(|_| FetchError::Other {
             class: "a header could not be sent",

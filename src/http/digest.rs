@@ -107,10 +107,13 @@ async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                     week = week.previous();
                 }
                 let ends = latest.end(config.site.timezone);
-                let body = render::digest::atom(&config.site, &digests, ends);
+                let body = render::digest::atom(&config.site, &digests, ends, &config.websub.hubs);
                 Ok(Rendered::new(body, "application/atom+xml; charset=utf-8", Some(ends)))
             },
         )
         .await?;
-    Ok(conditional(&state, &rendered, &headers, "public, max-age=300"))
+    let config = state.service.config();
+    let self_url = config.site.url.join("digest.atom").map_err(anyhow::Error::from)?;
+    let response = conditional(&state, &rendered, &headers, "public, max-age=300");
+    Ok(super::feeds::with_websub_links(response, &config.websub.hubs, &self_url))
 }

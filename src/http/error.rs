@@ -28,6 +28,9 @@ pub enum Error {
     AdminDisabled,
     #[error("{0}")]
     Conflict(String),
+    /// A request whose signature does not match (a WebSub hub's content).
+    #[error("{0}")]
+    Forbidden(String),
     /// Every read permit is taken, or the search index is being built: try again shortly.
     /// Refused at once rather than queued, so that a flood of costly requests cannot make
     /// the cheap ones wait.
@@ -53,6 +56,7 @@ impl Error {
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::AdminDisabled => (StatusCode::FORBIDDEN, "admin_disabled"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Error::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

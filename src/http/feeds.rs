@@ -86,6 +86,32 @@ fn found_posts(state: &AppState, text: &str, tag: Option<String>, limit: usize) 
     Ok(search::find(&state.service, find, Utc::now())?.into_iter().map(|f| f.post).filter(|p| !p.backlog).collect())
 }
 
+/// The feed's own URL: its path on the site and its one parameter.
+fn self_url(site: &crate::config::Site, format: Format, selection: &Selection) -> Result<Url, Error> {
+    let mut self_url = site.url.join(format.path()).map_err(|e| anyhow::anyhow!("bad site url: {e}"))?;
+    match selection {
+        Selection::Member(id) => self_url.query_pairs_mut().append_pair("member", id.as_str()).finish(),
+        Selection::Tag(tag) => self_url.query_pairs_mut().append_pair("tag", tag).finish(),
+        Selection::Search(query) => self_url.query_pairs_mut().append_pair("q", query).finish(),
+        Selection::All => &mut self_url,
+    };
+    Ok(self_url)
+}
+
+/// WebSub discovery in HTTP (`Link: <hub>; rel="hub", <self>; rel="self"`), which hubs
+/// read when they fetch a topic; the documents say the same in their own links.
+pub fn with_websub_links(mut response: Response, hubs: &[Url], self_url: &Url) -> Response {
+    if hubs.is_empty() {
+        return response;
+    }
+    let mut links: Vec<String> = hubs.iter().map(|hub| format!("<{hub}>; rel=\"hub\"")).collect();
+    links.push(format!("<{self_url}>; rel=\"self\""));
+    if let Ok(value) = axum::http::HeaderValue::from_str(&links.join(", ")) {
+        response.headers_mut().insert(axum::http::header::LINK, value);
+    }
+    response
+}
+
 fn render_feed(state: &AppState, format: Format, selection: Selection) -> Result<Rendered, Error> {
     let config = state.service.config();
     let site = &config.site;
@@ -97,13 +123,7 @@ fn render_feed(state: &AppState, format: Format, selection: Selection) -> Result
         Selection::Tag(tag) => found_posts(state, "", Some(tag.to_lowercase()), site.feed_size)?,
         Selection::Search(query) => found_posts(state, query, None, site.feed_size)?,
     };
-    let mut self_url = site.url.join(format.path()).map_err(|e| anyhow::anyhow!("bad site url: {e}"))?;
-    match &selection {
-        Selection::Member(id) => self_url.query_pairs_mut().append_pair("member", id.as_str()).finish(),
-        Selection::Tag(tag) => self_url.query_pairs_mut().append_pair("tag", tag).finish(),
-        Selection::Search(query) => self_url.query_pairs_mut().append_pair("q", query).finish(),
-        Selection::All => &mut self_url,
-    };
+    let self_url = self_url(site, format, &selection)?;
     let members = config.members.iter().map(|m| (m.id.clone(), m.clone())).collect();
     let input = FeedInput {
         site,
@@ -112,6 +132,7 @@ fn render_feed(state: &AppState, format: Format, selection: Selection) -> Result
         self_url: Url::clone(&self_url),
         selection,
         now: Utc::now(),
+        hubs: &config.websub.hubs,
     };
     let body = match format {
         Format::Atom => render::atom(&input),
@@ -139,8 +160,10 @@ async fn serve_feed(
         Selection::All => CacheClass::Shared,
         _ => CacheClass::Query,
     };
+    let config = state.service.config();
+    let self_url = self_url(&config.site, format, &selection)?;
     let rendered = state.cached(&key, class, move || render_feed(&render_state, format, selection)).await?;
-    Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
+    Ok(with_websub_links(conditional(&state, &rendered, &headers, CACHE_CONTROL), &config.websub.hubs, &self_url))
 }
 
 async fn atom(

@@ -18,6 +18,7 @@ mod rate_limit;
 mod river;
 mod search;
 mod subscribe;
+mod websub;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -222,6 +223,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .merge(digest::router())
         .merge(subscribe::router())
         .merge(search::router())
+        .merge(websub::router(state.service.config().fetch.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(CompressionLayer::new().gzip(true).br(true).compress_when(
             // A cached body was negotiated already (`conditional`): when it went out as it is,

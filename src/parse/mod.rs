@@ -44,6 +44,9 @@ pub struct ParsedFeed {
     pub warnings: Vec<Warning>,
     /// Entries left out by the member's include/exclude filters.
     pub filtered_out: usize,
+    /// The document's WebSub links (`rel="hub"`, `rel="self"`), as written.
+    pub hub: Option<String>,
+    pub self_link: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -199,6 +202,8 @@ pub fn feed(bytes: &[u8], content_type: Option<&str>, context: &Context) -> Resu
     Ok(ParsedFeed {
         title: parsed.title.map(|t| clean_line(&sanitize::plain_text_of_title(&t.content))).unwrap_or_default(),
         link: parsed.links.iter().find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate")).map(|l| l.href.clone()),
+        hub: parsed.links.iter().find(|l| l.rel.as_deref() == Some("hub")).map(|l| l.href.clone()),
+        self_link: parsed.links.iter().find(|l| l.rel.as_deref() == Some("self")).map(|l| l.href.clone()),
         encoding: decoded.encoding,
         posts,
         warnings,

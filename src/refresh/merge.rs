@@ -111,6 +111,8 @@ pub fn parse_and_save(
         state.warnings.push(budget::warning(left_out, limit));
     }
     state.feed_title = Some(parsed.title).filter(|t| !t.is_empty());
+    let document_links = (parsed.hub.as_deref(), parsed.self_link.as_deref());
+    state.websub = crate::websub::discover(body.link.as_deref(), document_links, &body.final_url);
     state.posts_in_feed = to_write.len() + counts.unchanged;
     store.save_refresh(&member.id, &to_write, state)?;
     store.set_budget_use(&member.id, day, used)?;

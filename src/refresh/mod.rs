@@ -6,6 +6,7 @@ mod backoff;
 pub mod budget;
 pub mod dedupe;
 mod merge;
+mod pushed;
 mod undated;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use crate::store::Store;
 use undated::UndatedClock;
 
 pub use merge::{document_base, Counts};
+pub use pushed::{take_pushed, Pushed};
 
 #[derive(Debug, Clone, Default)]
 pub struct PassOptions {
@@ -220,6 +222,13 @@ impl Job {
         if let Some(until) = state.next_due.filter(|due| *due > self.now && !self.force) {
             return Ok(Outcome::Skipped { until });
         }
+        // A hub pushes this feed's updates: polling is the fallback, less often.
+        let fallback = self.config.websub.fallback_poll;
+        if let Some(until) = pushed::polled_after(&self.store, &state, self.member.id.as_str(), fallback, self.now)? {
+            if !self.force {
+                return Ok(Outcome::Skipped { until });
+            }
+        }
         let url = Url::parse(&state.current_url).unwrap_or_else(|_| self.feed_url.clone());
         // While the store holds damaged posts (a damaged body log, found by readers), feeds are
         // fetched whole: a 304 would never let a refresh meet, and rewrite, what was lost.
@@ -232,34 +241,7 @@ impl Job {
         let outcome = match fetched {
             Ok(Fetched::Body(body)) => {
                 record_move(&mut state, body.moved_to.as_ref());
-                // Parsing and sanitizing are CPU work: keep them off the fetching threads.
-                let _parser = self.parsers.acquire().await?;
-                let (config, member, store, now) =
-                    (Arc::clone(&self.config), self.member.clone(), self.store.clone(), self.now);
-                let (clock, at) = (Arc::clone(&self.undated), self.now + since(self.pass_started));
-                let parsed = off_thread(&mut state, move |state| {
-                    let fetched = merge::FetchedBody { body: &body, at, clock: &clock };
-                    merge::parse_and_save(&config, &member, &store, now, fetched, state)
-                })
-                .await;
-                match parsed {
-                    Ok(result) => match result? {
-                        Ok(counts) => {
-                            report.counts = counts;
-                            report.warnings = state.warnings.clone();
-                            Outcome::Refreshed
-                        }
-                        Err(parse_error) => {
-                            tracing::warn!(member = %self.member.id, feed = %self.feed_url, "not parsed: {parse_error}");
-                            self.failed(&mut state, parse_error.public(), None)
-                        }
-                    },
-                    Err(crashed) => {
-                        tracing::error!(member = %self.member.id, feed = %self.feed_url, "parsing crashed: {crashed}");
-                        let error = "planet failed on this feed's content (an internal error, logged for the admin)";
-                        self.failed(&mut state, error.to_string(), None)
-                    }
-                }
+                self.take_body(&mut state, body, report).await?
             }
             Ok(Fetched::NotModified { moved_to, .. }) => {
                 record_move(&mut state, moved_to.as_ref());
@@ -294,6 +276,44 @@ impl Job {
             self.store.put_feed_state(&self.member.id, &state)?;
         }
         Ok(outcome)
+    }
+
+    /// Parses and saves a body, fetched or pushed by a WebSub hub; a parse failure or a crash
+    /// is the feed's failure.
+    async fn take_body(
+        &self,
+        state: &mut FeedState,
+        body: fetch::Body,
+        report: &mut FeedReport,
+    ) -> anyhow::Result<Outcome> {
+        // Parsing and sanitizing are CPU work: keep them off the fetching threads.
+        let _parser = self.parsers.acquire().await?;
+        let (config, member, store, now) =
+            (Arc::clone(&self.config), self.member.clone(), self.store.clone(), self.now);
+        let (clock, at) = (Arc::clone(&self.undated), self.now + since(self.pass_started));
+        let parsed = off_thread(state, move |state| {
+            let fetched = merge::FetchedBody { body: &body, at, clock: &clock };
+            merge::parse_and_save(&config, &member, &store, now, fetched, state)
+        })
+        .await;
+        Ok(match parsed {
+            Ok(result) => match result? {
+                Ok(counts) => {
+                    report.counts = counts;
+                    report.warnings = state.warnings.clone();
+                    Outcome::Refreshed
+                }
+                Err(parse_error) => {
+                    tracing::warn!(member = %self.member.id, feed = %self.feed_url, "not parsed: {parse_error}");
+                    self.failed(state, parse_error.public(), None)
+                }
+            },
+            Err(crashed) => {
+                tracing::error!(member = %self.member.id, feed = %self.feed_url, "parsing crashed: {crashed}");
+                let error = "planet failed on this feed's content (an internal error, logged for the admin)";
+                self.failed(state, error.to_string(), None)
+            }
+        })
     }
 
     fn failed(&self, state: &mut FeedState, error: String, retry_after: Option<std::time::Duration>) -> Outcome {

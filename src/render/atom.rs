@@ -21,10 +21,13 @@ pub fn atom(input: &FeedInput) -> String {
         title: Text::plain(input.title()),
         id: input.feed_id(),
         updated: fixed(input.updated()),
-        links: vec![
+        links: [
             link(input.self_url.as_str(), "self", Some("application/atom+xml")),
             link(input.alternate_url().as_str(), "alternate", Some("text/html")),
-        ],
+        ]
+        .into_iter()
+        .chain(input.hubs.iter().map(|hub| link(hub.as_str(), "hub", None)))
+        .collect(),
         subtitle: Some(input.site.description.clone()).filter(|d| !d.is_empty()).map(Text::plain),
         generator: Some(Generator {
             value: "planet".into(),

@@ -47,7 +47,7 @@ fn feed_entry_html(site: &Site, digest: &Digest) -> String {
 /// One entry per week, newest first; each entry's content is the week in plain HTML, and its
 /// author the community (readers show an entry's own author, not the feed's). `latest_end`
 /// is when the last finished week ended: the feed's date when it lists no week.
-pub fn atom(site: &Site, digests: &[Digest], latest_end: DateTime<Utc>) -> String {
+pub fn atom(site: &Site, digests: &[Digest], latest_end: DateTime<Utc>, hubs: &[url::Url]) -> String {
     let link = |href: String, rel: &str, media_type: &str| Link {
         href,
         rel: rel.into(),
@@ -67,7 +67,10 @@ pub fn atom(site: &Site, digests: &[Digest], latest_end: DateTime<Utc>) -> Strin
         id: format!("tag:{host},2026:digest"),
         updated: digests.first().map(|d| d.ends).unwrap_or(latest_end).fixed_offset(),
         authors: vec![community.clone()],
-        links: vec![link(self_url, "self", "application/atom+xml"), link(page_url, "alternate", "text/html")],
+        links: [link(self_url, "self", "application/atom+xml"), link(page_url, "alternate", "text/html")]
+            .into_iter()
+            .chain(hubs.iter().map(|hub| Link { href: hub.to_string(), rel: "hub".into(), ..Link::default() }))
+            .collect(),
         entries: digests
             .iter()
             .map(|digest| Entry {

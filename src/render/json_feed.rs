@@ -15,7 +15,17 @@ struct JsonFeed<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
     language: &'a str,
+    /// WebSub hubs (JSON Feed 1.1 `hubs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub>,
     items: Vec<JsonItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct Hub {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: String,
 }
 
 #[derive(Serialize)]
@@ -64,6 +74,7 @@ pub fn json_feed(input: &FeedInput) -> String {
         feed_url: input.self_url.to_string(),
         description: Some(input.site.description.as_str()).filter(|d| !d.is_empty()),
         language: &input.site.language,
+        hubs: input.hubs.iter().map(|hub| Hub { kind: "WebSub", url: hub.to_string() }).collect(),
         items: input.posts.iter().map(|post| item(input, post)).collect(),
     };
     escape_json_for_html(&serde_json::to_string_pretty(&feed).unwrap_or_else(|_| "{}".to_string()))

@@ -36,6 +36,8 @@ pub struct FeedInput<'a> {
     pub selection: Selection,
     /// Used for `updated` when there are no posts.
     pub now: DateTime<Utc>,
+    /// WebSub hubs the feed advertises (`rel="hub"`).
+    pub hubs: &'a [Url],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -21,6 +21,11 @@ use rss::{Category, Channel, Guid, Item, Source};
 use super::FeedInput;
 use crate::model::Post;
 
+/// `atom:link rel="hub"` for each WebSub hub, as the WebSub recommendation asks of RSS.
+fn hub_links(input: &FeedInput) -> Vec<Link> {
+    input.hubs.iter().map(|hub| Link { href: hub.to_string(), rel: "hub".into(), ..Link::default() }).collect()
+}
+
 pub fn rss(input: &FeedInput) -> String {
     let mut namespaces = BTreeMap::new();
     namespaces.insert("atom".to_string(), "http://www.w3.org/2005/Atom".to_string());
@@ -40,7 +45,7 @@ pub fn rss(input: &FeedInput) -> String {
         language: Some(input.site.language.clone()),
         last_build_date: Some(input.updated().to_rfc2822()),
         generator: Some(format!("planet {}", env!("CARGO_PKG_VERSION"))),
-        atom_ext: Some(AtomExtension { links: vec![self_link] }),
+        atom_ext: Some(AtomExtension { links: [self_link].into_iter().chain(hub_links(input)).collect() }),
         items: input.posts.iter().map(|post| item(input, post)).collect(),
         namespaces,
         ..Channel::default()

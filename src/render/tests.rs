@@ -58,6 +58,7 @@ fn input<'a>(
         self_url: Url::parse("https://planet.example.cn/feed.atom").unwrap(),
         selection: Selection::All,
         now: Utc::now(),
+        hubs: &config.websub.hubs,
     }
 }
 

@@ -22,8 +22,10 @@ mod confirmations;
 mod derived;
 mod notify;
 mod notify_take;
+mod websub;
 
 pub use notify::{target_statuses, NotifyReport, TargetStatus};
+pub use websub::{Refusal as WebSubRefusal, Taken as WebSubTaken, PUSHES_PER_MINUTE as WEBSUB_PUSHES_PER_MINUTE};
 
 use confirmations::ConfirmationQueue;
 
@@ -137,6 +139,7 @@ pub struct Service {
     stop_passes: tokio::sync::watch::Sender<bool>,
     /// Push delivery's memory: each target's recent messages (rate limits), its variables.
     notifier: notify::Notifier,
+    websub: websub::WebSubMemory,
 }
 
 /// Reads of the store or the index that may run at once: each holds a blocking thread. Past
@@ -191,6 +194,7 @@ impl Service {
             confirmations: ConfirmationQueue::default(),
             stop_passes: tokio::sync::watch::Sender::new(false),
             notifier: notify::Notifier::new(secrets.variables),
+            websub: websub::WebSubMemory::default(),
         }))
     }
 
@@ -289,6 +293,11 @@ impl Service {
         crate::memory::release_freed_memory();
         let report = report?;
         self.store.set_last_pass(now)?;
+        // Hubs learn of what changed; members' hubs are subscribed to (or renewed at).
+        self.ping_hubs(&report, now).await;
+        if let Err(error) = self.maintain_subscriptions(now).await {
+            tracing::error!("WebSub subscriptions not maintained: {error:#}");
+        }
         self.metrics.record_pass(&report);
         let totals = report.totals();
         let failed =

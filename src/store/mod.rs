@@ -21,6 +21,7 @@ mod post_codec;
 mod river;
 mod search_outbox;
 mod transfer;
+mod websub;
 mod write;
 
 use std::path::Path;
@@ -40,6 +41,7 @@ pub use notify::{ledger_name, Batch, Queued, TargetState};
 use post_codec::decode_post;
 pub use river::{in_river, RiverEntry};
 pub use transfer::{export, import, ImportCounts};
+pub use websub::{Subscription, SubscriptionState};
 pub use write::post_aliases;
 
 /// The layout this code reads and writes. An older store is migrated on open (see
@@ -75,6 +77,8 @@ pub struct Store {
     /// Each push target's cursor and health, and its batches not yet delivered.
     notify_targets: sled::Tree,
     notify_batches: sled::Tree,
+    /// WebSub subscriptions at members' hubs (`websub`).
+    websub: sled::Tree,
     /// Hidden post ids to their hide event, and the audit log of hides and unhides.
     hidden: sled::Tree,
     moderation_log: sled::Tree,

@@ -51,6 +51,7 @@ pub(super) fn open_store(path: &Path, cache_bytes: u64, mode: Mode) -> anyhow::R
         notify_pending: tree("notify_pending")?,
         notify_targets: tree("notify_targets")?,
         notify_batches: tree("notify_batches")?,
+        websub: tree("websub")?,
         hidden: tree("hidden")?,
         moderation_log: tree("moderation_log")?,
         hidden_ids: Default::default(),

@@ -33,6 +33,8 @@ pub enum Route {
     Endless,
     /// A small gzip body that inflates to far more than it weighs.
     GzipBomb { body: Vec<u8> },
+    /// This status, these headers, this body.
+    Full { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
 }
 
 impl Route {
@@ -188,6 +190,7 @@ impl FixtureServer {
                 while stream.write_all(chunk.as_bytes()).await.is_ok() {}
                 200
             }
+            Some(Route::Full { status, headers, body }) => write_simple(&mut stream, status, &headers, &body).await,
             Some(Route::GzipBomb { body }) => {
                 let headers = [
                     ("Content-Type".to_string(), "application/rss+xml".to_string()),

@@ -65,6 +65,8 @@ struct Shared {
     received: Vec<Received>,
     scripted: HashMap<String, VecDeque<Answer>>,
     defaults: HashMap<String, Answer>,
+    /// Paths that answer a WebSub intent verification (`GET ?hub.challenge=`) by echoing it.
+    echoing: Vec<String>,
     /// Paths whose requests, from the n-th on (counting from 0), are held unanswered (a robot
     /// that hangs).
     held: HashMap<String, usize>,
@@ -111,6 +113,11 @@ impl RobotServer {
         self.shared.lock().unwrap().scripted.entry(path.into()).or_default().extend(answers);
     }
 
+    /// `path` is a WebSub subscriber's callback: it echoes every `hub.challenge`.
+    pub fn echo_challenges(&self, path: &str) {
+        self.shared.lock().unwrap().echoing.push(path.into());
+    }
+
     /// Requests to `path` are read and never answered.
     pub fn hold(&self, path: &str) {
         self.hold_from(path, 0);
@@ -146,12 +153,14 @@ impl RobotServer {
     async fn answer(&self, mut stream: TcpStream) {
         let Some(request) = read_request(&mut stream).await else { return };
         let path = request.path().to_string();
+        let challenge = request.query("hub.challenge");
         let (answer, held) = {
             let mut shared = self.shared.lock().unwrap();
+            let echoed = challenge.filter(|_| shared.echoing.contains(&path)).map(|c| Answer::status(200, &[], &c));
             shared.received.push(request);
             let index = shared.received.iter().filter(|r| r.path() == path).count() - 1;
             let scripted = shared.scripted.get_mut(&path).and_then(VecDeque::pop_front);
-            let answer = scripted.or_else(|| shared.defaults.get(&path).cloned());
+            let answer = echoed.or(scripted).or_else(|| shared.defaults.get(&path).cloned());
             (answer, shared.held.get(&path).is_some_and(|from| index >= *from))
         };
         self.arrived.notify_waiters();

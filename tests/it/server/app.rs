@@ -89,6 +89,17 @@ pub async fn spawn_app_with(members: Vec<TestMember>, admin_token: Option<&str>,
     spawn(members, admin_token, extra_config, false, None, Default::default()).await
 }
 
+/// `spawn_app_pushing` whose `[site] url` is its own address, so that a WebSub hub can
+/// fetch its feeds and call its callback.
+pub async fn spawn_app_at_own_url(
+    members: Vec<TestMember>,
+    extra_config: &str,
+    variables: &[(&str, String)],
+) -> TestApp {
+    let variables = service::Variables::fixed(variables.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    spawn_with(members, None, extra_config, false, None, variables, true).await
+}
+
 /// `spawn_app_with` whose push targets read their `url_env` and `secret_env` from `variables`.
 pub async fn spawn_app_pushing(members: Vec<TestMember>, extra_config: &str, variables: &[(&str, String)]) -> TestApp {
     let variables = service::Variables::fixed(variables.iter().map(|(k, v)| (k.to_string(), v.clone())));
@@ -114,6 +125,20 @@ async fn spawn(
     store_path: Option<std::path::PathBuf>,
     variables: service::Variables,
 ) -> TestApp {
+    spawn_with(members, admin_token, extra_config, guarded, store_path, variables, false).await
+}
+
+async fn spawn_with(
+    members: Vec<TestMember>,
+    admin_token: Option<&str>,
+    extra_config: &str,
+    guarded: bool,
+    store_path: Option<std::path::PathBuf>,
+    variables: service::Variables,
+    own_url: bool,
+) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
     let fixtures = FixtureServer::start().await;
     for member in &members {
         for (path, document) in member.feeds() {
@@ -126,6 +151,9 @@ async fn spawn(
     let mut text = format!("{}\n{extra_config}", config_text(&store_path.display().to_string(), &fixtures, &members));
     if guarded {
         text = text.replacen(LOOPBACK_FIXTURES, "", 1);
+    }
+    if own_url {
+        text = text.replacen("url = \"http://127.0.0.1/\"", &format!("url = \"{address}/\""), 1);
     }
     std::fs::write(&config_path, text).unwrap();
     let config = planet::config::load(&config_path).unwrap();
@@ -142,8 +170,6 @@ async fn spawn(
     // The new, empty index made ready here, so that `run`'s start-up rebuild has nothing to
     // do and cannot land in the middle of a test.
     service.update_search_index().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
     let running = tokio::spawn(serve::run(Arc::clone(&service), listener, async move {
         let _ = stopped.await;

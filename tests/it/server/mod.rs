@@ -18,3 +18,4 @@ mod push_river;
 pub mod readers;
 mod river;
 mod same_article;
+mod websub;
