@@ -67,9 +67,7 @@ pub fn left_out(
         return Some(Left::OverDailyCap);
     }
     let member_ok = target.members.is_empty() || target.members.contains(&post.member);
-    let tags_ok = target.tags.iter().all(|tag| {
-        post.tags.iter().any(|own| own.to_lowercase() == *tag) || config.members_tagged(tag).contains(&post.member)
-    });
+    let tags_ok = target.tags.iter().all(|tag| config.files_under_tag(post, tag));
     if !member_ok || !tags_ok || facts.matches_query == Some(false) {
         return Some(Left::Filtered);
     }
