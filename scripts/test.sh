@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python3 -c 'import feedparser, jsonschema, openapi_spec_validator, aiosmtpd, standardwebhooks' 2>/dev/null; then
+if ! python3 -c 'import feedparser, jsonschema, openapi_spec_validator, aiosmtpd, standardwebhooks, flask_websub, celery' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 fi
 debian_packages=()

@@ -143,14 +143,16 @@ async fn confirmation_loop(service: Arc<Service>, mut stop: watch::Receiver<bool
 /// plus `notify::select::SETTLE`, after the pass that found it.
 const NOTIFY_TICK: Duration = Duration::from_millis(500);
 
-/// Push delivery: a step every `NOTIFY_TICK` (cheap when nothing waits: a few reads per target).
+/// Push delivery: a step every `NOTIFY_TICK` (cheap when nothing waits: a few reads per
+/// target, and a look at the outbox's first entry).
 async fn notify_loop(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(NOTIFY_TICK) => {}
             _ = stop.changed() => return,
         }
-        if !service.config().notify.is_empty() && !service.notifications_by_hand() {
+        // Without targets the step only clears the outbox the passes keep filling.
+        if !service.notifications_by_hand() {
             let report = service.deliver_notifications(Utc::now()).await;
             for (target, posts) in report.delivered {
                 tracing::debug!(%target, posts, "push step delivered");

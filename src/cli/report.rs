@@ -236,6 +236,14 @@ pub fn print_config(config: &Config) {
         println!("  {:<20} {}{}  {}", member.id.as_str(), member.name, filters, feeds.join(" "));
     }
     print_notify_targets(config, |variable| std::env::var(variable).ok());
+    let websub = &config.websub;
+    let hubs: Vec<&str> = websub.hubs.iter().map(Url::as_str).collect();
+    println!(
+        "websub: hubs [{}]; subscribe to members' hubs: {}; a pushed feed is polled every {} h",
+        hubs.join(" "),
+        if websub.subscribe { "yes" } else { "no" },
+        websub.fallback_poll.as_secs() / 3600
+    );
 }
 
 /// Each `[[notify]]` target, its filters, and whether its environment variables are set

@@ -34,6 +34,11 @@ impl NotifyKind {
         ("webhook", NotifyKind::Webhook),
     ];
 
+    /// The kind named as feeds.toml names it.
+    pub fn parse(name: &str) -> Option<NotifyKind> {
+        Self::NAMES.iter().find(|(k, _)| *k == name).map(|(_, kind)| *kind)
+    }
+
     pub fn name(self) -> &'static str {
         Self::NAMES.iter().find(|(_, kind)| *kind == self).map_or("webhook", |(name, _)| name)
     }

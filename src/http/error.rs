@@ -31,6 +31,9 @@ pub enum Error {
     /// A request whose signature does not match (a WebSub hub's content).
     #[error("{0}")]
     Forbidden(String),
+    /// A request body over its limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// Every read permit is taken, or the search index is being built: try again shortly.
     /// Refused at once rather than queued, so that a flood of costly requests cannot make
     /// the cheap ones wait.
@@ -57,6 +60,7 @@ impl Error {
             Error::AdminDisabled => (StatusCode::FORBIDDEN, "admin_disabled"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Error::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Error::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -223,7 +223,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .merge(digest::router())
         .merge(subscribe::router())
         .merge(search::router())
-        .merge(websub::router(state.service.config().fetch.max_body_bytes))
+        .merge(websub::router())
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(CompressionLayer::new().gzip(true).br(true).compress_when(
             // A cached body was negotiated already (`conditional`): when it went out as it is,

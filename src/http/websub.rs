@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,10 +15,8 @@ use chrono::Utc;
 use super::{AppState, Error};
 use crate::service::{WebSubRefusal, WebSubTaken};
 
-pub fn router(max_body_bytes: u64) -> Router<AppState> {
-    Router::new()
-        .route("/websub/{token}", get(verify).post(content))
-        .layer(DefaultBodyLimit::max(usize::try_from(max_body_bytes).unwrap_or(usize::MAX)))
+pub fn router() -> Router<AppState> {
+    Router::new().route("/websub/{token}", get(verify).post(content))
 }
 
 async fn verify(
@@ -40,8 +38,23 @@ async fn content(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, Error> {
+    // A callback planet never gave out is answered before its body is read: a stranger's
+    // 10 MB costs a lookup, not a read.
+    let service = state.service.clone();
+    let lookup = token.clone();
+    let known = tokio::task::spawn_blocking(move || service.store.websub_subscription(&lookup))
+        .await
+        .map_err(anyhow::Error::from)??
+        .is_some();
+    if !known {
+        return Err(Error::Gone("no such subscription".into()));
+    }
+    let limit = usize::try_from(state.service.config().fetch.max_body_bytes).unwrap_or(usize::MAX);
+    let body: Bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| Error::PayloadTooLarge(format!("content over the limit of {limit} bytes")))?;
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let signature = headers.get("x-hub-signature").and_then(|v| v.to_str().ok());
     let taken = state

@@ -22,7 +22,7 @@ const RENEW_BEFORE: TimeDelta = TimeDelta::days(1);
 /// A request the hub never verified is made again after this.
 const ASK_AGAIN_AFTER: TimeDelta = TimeDelta::hours(1);
 /// Content a hub may push for one subscription in a minute; more gets 429.
-pub const PUSHES_PER_MINUTE: usize = 12;
+pub const PUSHES_PER_MINUTE: usize = 30;
 /// Subscription requests in flight at once.
 const SUBSCRIBING_AT_ONCE: usize = 8;
 
@@ -314,4 +314,43 @@ fn next_request(
         other => other,
     };
     Ok(due.then_some(Subscription { requested_at: now, state, ..existing }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn links(hub: &str) -> websub::Links {
+        websub::Links { hub: Url::parse(hub).unwrap(), topic: Url::parse("https://blog.example.cn/feed").unwrap() }
+    }
+
+    #[test]
+    fn a_subscription_is_asked_for_renewed_near_its_lease_end_and_asked_again_when_unanswered() {
+        let now = Utc::now();
+        let first = next_request(None, &links("https://hub.example/"), "ann", "https://blog.example.cn/feed", now)
+            .unwrap()
+            .unwrap();
+        assert_eq!((first.state, first.token.len(), first.secret.len()), (SubscriptionState::Requested, 48, 64));
+        let verified = Subscription {
+            state: SubscriptionState::Verified,
+            lease_until: Some(now + TimeDelta::days(5)),
+            ..first.clone()
+        };
+        let ask = |existing: &Subscription, at| {
+            next_request(Some(existing.clone()), &links("https://hub.example/"), "ann", "x", at).unwrap()
+        };
+        assert_eq!(ask(&verified, now), None, "five days of lease left");
+        let renewal =
+            ask(&verified, now + TimeDelta::days(4) + TimeDelta::hours(1)).expect("renewed within a day of its end");
+        assert_eq!(
+            (renewal.token.as_str(), renewal.secret.as_str(), renewal.state),
+            (first.token.as_str(), first.secret.as_str(), SubscriptionState::Verified)
+        );
+        assert_eq!(ask(&first, now + TimeDelta::minutes(30)), None, "the hub has an hour to verify");
+        assert!(ask(&first, now + TimeDelta::hours(2)).is_some());
+        let denied = Subscription { state: SubscriptionState::Denied, ..first.clone() };
+        assert_eq!(ask(&denied, now + TimeDelta::days(2)).unwrap().state, SubscriptionState::Requested);
+        let moved = next_request(Some(verified), &links("https://new-hub.example/"), "ann", "x", now).unwrap().unwrap();
+        assert_ne!(moved.token, first.token, "a new hub gets a new subscription");
+    }
 }

@@ -230,3 +230,22 @@ async fn the_callback_answers_only_what_planet_asked_for_and_only_signed_content
     let (_, posts) = app.posts("?member=ann").await;
     assert!(posts.to_string().contains("伪造的文章"), "signed with the subscription's secret, it is taken: {posts}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_push_without_a_body_fetches_the_feed() {
+    let hub = Hub::start("sha256");
+    let robots = RobotServer::start().await;
+    let (app, feed_url) = subscribed_app(&hub, &robots).await;
+    let subscription = app.service.store.websub_for_feed("ann", &feed_url).unwrap().unwrap();
+    let fetched = app.fixtures.request_count("/ann.xml");
+    let signature = format!("sha256={}", python_hmac_hex("sha256", &subscription.secret, b""));
+    let callback = format!("{}/websub/{}", app.address, subscription.token);
+    let answer = reqwest::Client::new().post(callback).header("x-hub-signature", signature).send().await.unwrap();
+    assert_eq!(answer.status(), 202);
+    app.service.wait_for_pass().await;
+    assert_eq!(
+        app.fixtures.request_count("/ann.xml"),
+        fetched + 1,
+        "the ping fetched the feed, past its fallback wait"
+    );
+}
