@@ -86,7 +86,7 @@ pub async fn spawn_app(members: Vec<TestMember>, admin_token: Option<&str>) -> T
 
 /// `spawn_app` with extra feeds.toml text (a `[digest]` table, `[[events]]`).
 pub async fn spawn_app_with(members: Vec<TestMember>, admin_token: Option<&str>, extra_config: &str) -> TestApp {
-    spawn(members, admin_token, extra_config, false, None, Default::default()).await
+    spawn(members, Options { admin_token, extra_config, ..Options::default() }).await
 }
 
 /// `spawn_app_pushing` whose `[site] url` is its own address, so that a WebSub hub can
@@ -97,46 +97,42 @@ pub async fn spawn_app_at_own_url(
     variables: &[(&str, String)],
 ) -> TestApp {
     let variables = service::Variables::fixed(variables.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    spawn_with(members, None, extra_config, false, None, variables, true).await
+    spawn(members, Options { extra_config, variables, own_url: true, ..Options::default() }).await
 }
 
 /// `spawn_app_with` whose push targets read their `url_env` and `secret_env` from `variables`.
 pub async fn spawn_app_pushing(members: Vec<TestMember>, extra_config: &str, variables: &[(&str, String)]) -> TestApp {
     let variables = service::Variables::fixed(variables.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    spawn(members, None, extra_config, false, None, variables).await
+    spawn(members, Options { extra_config, variables, ..Options::default() }).await
 }
 
 /// `spawn_app` with the store at `store_path` (on a file system the test made).
 pub async fn spawn_app_storing_at(members: Vec<TestMember>, store_path: std::path::PathBuf) -> TestApp {
-    spawn(members, None, "", false, Some(store_path), Default::default()).await
+    spawn(members, Options { store_path: Some(store_path), ..Options::default() }).await
 }
 
 /// `spawn_app` with the SSRF guard as a default config has it: the fixture feeds, on
 /// loopback, are refused.
 pub async fn spawn_app_guarded(members: Vec<TestMember>) -> TestApp {
-    spawn(members, None, "", true, None, Default::default()).await
+    spawn(members, Options { guarded: true, ..Options::default() }).await
 }
 
-async fn spawn(
-    members: Vec<TestMember>,
-    admin_token: Option<&str>,
-    extra_config: &str,
+/// How a test planet differs from the plain one.
+#[derive(Default)]
+struct Options<'a> {
+    admin_token: Option<&'a str>,
+    /// feeds.toml text after the members.
+    extra_config: &'a str,
+    /// The SSRF guard as a default config has it (loopback refused).
     guarded: bool,
     store_path: Option<std::path::PathBuf>,
     variables: service::Variables,
-) -> TestApp {
-    spawn_with(members, admin_token, extra_config, guarded, store_path, variables, false).await
-}
-
-async fn spawn_with(
-    members: Vec<TestMember>,
-    admin_token: Option<&str>,
-    extra_config: &str,
-    guarded: bool,
-    store_path: Option<std::path::PathBuf>,
-    variables: service::Variables,
+    /// `[site] url` is the server's own address.
     own_url: bool,
-) -> TestApp {
+}
+
+async fn spawn(members: Vec<TestMember>, options: Options<'_>) -> TestApp {
+    let Options { admin_token, extra_config, guarded, store_path, variables, own_url } = options;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let fixtures = FixtureServer::start().await;
