@@ -29,7 +29,10 @@ async fn verify(
         .await
         .map_err(anyhow::Error::from)??;
     match answer {
-        Some(challenge) => Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], challenge).into_response()),
+        Some(challenge) => {
+            let headers = [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-store")];
+            Ok((headers, challenge).into_response())
+        }
         None => Err(Error::NotFound("no subscription of planet's asks for this".into())),
     }
 }
@@ -62,7 +65,9 @@ async fn content(
         .take_websub_content(&token, signature, text(header::CONTENT_TYPE), body.to_vec(), Utc::now())
         .await;
     match taken {
-        Ok(WebSubTaken::Stored(_)) | Ok(WebSubTaken::FetchStarted) => Ok(StatusCode::ACCEPTED.into_response()),
+        Ok(WebSubTaken::Stored(_)) | Ok(WebSubTaken::FetchStarted) => {
+            Ok((StatusCode::ACCEPTED, [(header::CACHE_CONTROL, "no-store")]).into_response())
+        }
         // 410 tells the hub to stop sending (WebSub 7: the subscription is gone).
         Err(WebSubRefusal::Gone) => Err(Error::Gone("no such subscription".into())),
         Err(WebSubRefusal::Signature(why)) => {

@@ -156,6 +156,12 @@ impl Service {
             }
             Err(why) => Answer::Failed(why),
         };
+        // What a platform or a connection error says may quote the request (a hook's token):
+        // it is shown in /api/v1/stats, so the target's secrets are cut out first.
+        let answer = match answer {
+            Answer::Failed(why) => Answer::Failed(redacted(&why, secrets)),
+            other => other,
+        };
         self.metrics.record_notify(&target.name, &answer);
         let (service, name, count) = (Arc::clone(self), target.name.clone(), posts.len());
         let answer_for_record = answer.clone();
@@ -351,6 +357,22 @@ pub fn target_statuses(config: &Config, store: &Store, variables: &Variables) ->
     Ok(statuses)
 }
 
+/// `text` without the target's secret parts: its signing secret, its URL's query values
+/// and its path segments long enough to be tokens (Slack's, Discord's, Telegram's bot).
+fn redacted(text: &str, secrets: &NotifySecrets) -> String {
+    let mut secret_parts: Vec<String> = secrets.url.query_pairs().map(|(_, v)| v.into_owned()).collect();
+    secret_parts
+        .extend(secrets.url.path_segments().into_iter().flatten().filter(|s| s.len() >= 16).map(str::to_string));
+    secret_parts.extend(secrets.secret.clone());
+    secret_parts.retain(|part| part.len() >= 6);
+    secret_parts.sort_by_key(|part| std::cmp::Reverse(part.len()));
+    let mut text = text.to_string();
+    for part in secret_parts {
+        text = text.replace(&part, "[redacted]");
+    }
+    text
+}
+
 /// Outbox entries every configured target has read go, and entries too old to be news.
 fn prune_outbox(store: &Store, targets: &[String], now: DateTime<Utc>) -> anyhow::Result<usize> {
     let mut read_by_all = u64::MAX;
@@ -358,4 +380,21 @@ fn prune_outbox(store: &Store, targets: &[String], now: DateTime<Utc>) -> anyhow
         read_by_all = read_by_all.min(store.notify_target_state(name)?.map_or(0, |s| s.cursor));
     }
     store.prune_notify_outbox(read_by_all, now - select::MAX_AGE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_platforms_answer_quoting_the_hooks_token_is_shown_without_it() {
+        let secrets = NotifySecrets {
+            url: url::Url::parse("https://discord.com/api/webhooks/123/AbCdEfGhIjKlMnOpQrSt?key=wecom-key-123")
+                .unwrap(),
+            secret: Some("SECsigning".into()),
+        };
+        let answer = "HTTP 401: bad token AbCdEfGhIjKlMnOpQrSt for key=wecom-key-123 (secret SECsigning)";
+        let shown = redacted(answer, &secrets);
+        assert_eq!(shown, "HTTP 401: bad token [redacted] for key=[redacted] (secret [redacted])");
+    }
 }
