@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of planet on a fresh machine: installs what the tests use besides Rust
 # (Python's feedparser, jsonschema, openapi-spec-validator, aiosmtpd and standardwebhooks;
-# Debian's jing, Chromium, a CJK font, newsboat and rss2email; playwright-core from npm
+# Debian's jing, Chromium, a CJK font, newsboat, rss2email and nginx; playwright-core from npm
 # into target/browser-tools), then the whole cargo test suite, and closes with one line of
 # totals.
 set -euo pipefail
@@ -15,6 +15,7 @@ command -v jing >/dev/null || debian_packages+=(jing)
 command -v chromium >/dev/null || debian_packages+=(chromium)
 command -v newsboat >/dev/null || debian_packages+=(newsboat)
 command -v r2e >/dev/null || debian_packages+=(rss2email)
+command -v nginx >/dev/null || debian_packages+=(nginx-light)
 [ -d /usr/share/fonts/truetype/wqy ] || debian_packages+=(fonts-wqy-zenhei)
 if [ ${#debian_packages[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then

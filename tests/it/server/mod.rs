@@ -11,6 +11,7 @@ mod disk_full;
 mod feeds;
 mod lifecycle;
 mod moderation;
+mod nginx_cache;
 mod pages;
 mod posts_api;
 pub mod push;
