@@ -37,8 +37,8 @@ pub async fn run(config_path: &std::path::Path, command: NotifyCommand) -> anyho
                 );
                 let never = || "never".to_string();
                 println!("  last success: {}", status.last_success.map_or_else(never, |t| t.to_rfc3339()));
-                if let Some((at, why)) = status.last_error {
-                    println!("  last error: {} {why}", at.to_rfc3339());
+                if let Some(error) = status.last_error {
+                    println!("  last error: {} {}", error.at.to_rfc3339(), error.message);
                 }
                 if let Some(at) = status.next_attempt {
                     println!("  next attempt: {}", at.to_rfc3339());

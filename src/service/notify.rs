@@ -65,10 +65,17 @@ pub struct TargetStatus {
     pub delivered_batches: u64,
     pub delivered_posts: u64,
     pub last_success: Option<DateTime<Utc>>,
-    pub last_error: Option<(DateTime<Utc>, String)>,
+    pub last_error: Option<LastError>,
     pub next_attempt: Option<DateTime<Utc>>,
     /// When planet first saw the target: posts published before are not pushed to it.
     pub added_at: Option<DateTime<Utc>>,
+}
+
+/// The last failure of a target: when, and what the platform or the connection said.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastError {
+    pub at: DateTime<Utc>,
+    pub message: String,
 }
 
 /// An open batch ready to go, with what it needs to be written.
@@ -349,7 +356,10 @@ pub fn target_statuses(config: &Config, store: &Store, variables: &Variables) ->
             delivered_batches: state.as_ref().map_or(0, |s| s.delivered_batches),
             delivered_posts: state.as_ref().map_or(0, |s| s.delivered_posts),
             last_success: state.as_ref().and_then(|s| s.last_success),
-            last_error: state.as_ref().and_then(|s| s.last_error.clone()),
+            last_error: state
+                .as_ref()
+                .and_then(|s| s.last_error.clone())
+                .map(|(at, message)| LastError { at, message }),
             next_attempt: state.as_ref().and_then(|s| s.next_attempt),
             added_at: state.as_ref().map(|s| s.added_at),
         });

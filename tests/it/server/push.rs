@@ -255,8 +255,8 @@ async fn platform_error_codes_fail_and_rate_limits_wait_as_long_as_the_platform_
     let (_, stats) = app.stats().await;
     let status = |name: &str| stats["notify"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap().clone();
     assert_eq!(status("dingtalk")["status"], "failing", "{stats}");
-    assert!(status("dingtalk")["last_error"][1].as_str().unwrap().contains("310000"), "{stats}");
-    assert!(status("feishu")["last_error"][1].as_str().unwrap().contains("19021"), "{stats}");
+    assert!(status("dingtalk")["last_error"]["message"].as_str().unwrap().contains("310000"), "{stats}");
+    assert!(status("feishu")["last_error"]["message"].as_str().unwrap().contains("19021"), "{stats}");
     assert_eq!(status("dingtalk")["queued"], 1);
     assert_eq!(
         (status("wecom")["status"].as_str(), status("wecom")["delivered_posts"].as_u64()),
