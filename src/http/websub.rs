@@ -55,6 +55,11 @@ async fn content(
         return Err(Error::Gone("no such subscription".into()));
     }
     let limit = usize::try_from(state.service.config().fetch.max_body_bytes).unwrap_or(usize::MAX);
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(Error::PayloadTooLarge(format!("content over the limit of {limit} bytes")));
+    }
     let body: Bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| Error::PayloadTooLarge(format!("content over the limit of {limit} bytes")))?;

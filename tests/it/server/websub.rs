@@ -213,8 +213,13 @@ async fn the_callback_answers_only_what_planet_asked_for_and_only_signed_content
         410,
         "the hub should stop"
     );
+    // Over the cap: planet answers 413 and closes without reading the rest, so a client still
+    // writing may see its connection cut before it reads the answer; either way nothing is taken.
     let too_big = vec![b' '; 11 << 20];
-    assert_eq!(post(Some(sign(&subscription.secret)), &callback, too_big).await.unwrap().status(), 413);
+    match post(Some(sign(&subscription.secret)), &callback, too_big).await {
+        Ok(answer) => assert_eq!(answer.status(), 413),
+        Err(cut) => assert!(cut.is_request(), "{cut}"),
+    }
 
     let mut statuses = Vec::new();
     for _ in 0..(planet::service::WEBSUB_PUSHES_PER_MINUTE + 1) {
