@@ -28,7 +28,9 @@ pub async fn run(
     let reloader = tokio::spawn(reload_loop(Arc::clone(&service), stop.clone()));
     let digester = tokio::spawn(digest_loop(Arc::clone(&service), stop.clone(), started));
     let confirmer = tokio::spawn(confirmation_loop(Arc::clone(&service), stop.clone()));
-    report_notify_targets(&service);
+    // Reads each target's state and queue: on a blocking thread, like every store read.
+    let reporting = Arc::clone(&service);
+    tokio::task::spawn_blocking(move || report_notify_targets(&reporting));
     let notifier = tokio::spawn(notify_loop(Arc::clone(&service), stop.clone()));
     // A missing or outdated search index is rebuilt while the server already answers (`q`
     // gets 503 until it is ready); then the outbox left by a crash or an import is taken in.

@@ -25,7 +25,7 @@ pub struct Pushed {
 /// Takes in what the hub pushed for `member`'s feed `feed_url`, at `now` (`client`
 /// is the Job's, unused: nothing is fetched).
 pub async fn take_pushed(
-    config: &Config,
+    config: &Arc<Config>,
     store: &Store,
     client: &fetch::Client,
     member: &Member,
@@ -36,7 +36,7 @@ pub async fn take_pushed(
     let Pushed { bytes, content_type } = pushed;
     let job = Job {
         parsers: Arc::new(Semaphore::new(1)),
-        config: Arc::new(config.clone()),
+        config: Arc::clone(config),
         member: member.clone(),
         feed_url: feed_url.clone(),
         store: store.clone(),

@@ -119,17 +119,9 @@ impl Service {
         if !config.websub.subscribe {
             return Ok(0);
         }
-        let mut due = Vec::new();
-        for member in &config.members {
-            for feed in &member.feeds {
-                let Some(state) = self.store.feed_state(&member.id, feed.as_str())? else { continue };
-                let Some(links) = state.websub else { continue };
-                let existing = self.store.websub_for_feed(member.id.as_str(), feed.as_str())?;
-                if let Some(subscription) = next_request(existing, &links, member.id.as_str(), feed.as_str(), now)? {
-                    due.push(subscription);
-                }
-            }
-        }
+        // A read per member feed (its state and subscription): off the async workers.
+        let (store, scanned) = (self.store.clone(), Arc::clone(&config));
+        let due = tokio::task::spawn_blocking(move || due_requests(&scanned, &store, now)).await??;
         let requests = due.len();
         let client = self.fetch_client();
         let site = config.site.url.clone();
@@ -275,6 +267,26 @@ impl Service {
         recent.push_back(now);
         true
     }
+}
+
+/// Every member feed's subscription request due at `now`.
+fn due_requests(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Subscription>> {
+    let mut due = Vec::new();
+    for member in &config.members {
+        for feed in &member.feeds {
+            let Some(state) = store.feed_state(&member.id, feed.as_str())? else { continue };
+            let Some(links) = state.websub else { continue };
+            let existing = store.websub_for_feed(member.id.as_str(), feed.as_str())?;
+            if let Some(subscription) = next_request(existing, &links, member.id.as_str(), feed.as_str(), now)? {
+                due.push(subscription);
+            }
+        }
+    }
+    Ok(due)
 }
 
 /// The subscription request a member feed needs at `now`, if any: a first one (or one for a
