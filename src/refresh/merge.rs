@@ -14,7 +14,7 @@ use crate::config::{Config, Member};
 use crate::fetch::Body;
 use crate::model::{DateSource, FeedState, Post};
 use crate::parse::{self, ParseError};
-use crate::store::{post_aliases, MemberAliases, PostSummary, Store};
+use crate::store::{post_aliases, PostSummary, Store};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
@@ -135,9 +135,8 @@ pub fn merge(
     let mut flood = FloodGuard::new(&fresh, first_fetch);
     let mut used: HashSet<String> = HashSet::new();
     let mut to_write = Vec::new();
-    let aliases = store.aliases(&member.id)?;
     for mut post in fresh {
-        match stored_match(store, &aliases, &post, &used)? {
+        match stored_match(store, member, &post, &used)? {
             Some(existing) => {
                 carry_over(&mut post, &existing);
                 if changed(&post, &existing) {
@@ -164,14 +163,14 @@ pub fn merge(
 /// first because an alias can be shared (two items with one GUID); an id cannot.
 fn stored_match(
     store: &Store,
-    aliases: &MemberAliases,
+    member: &Member,
     post: &Post,
     used: &HashSet<String>,
 ) -> anyhow::Result<Option<PostSummary>> {
     let mut candidates: Vec<String> = vec![post.id.clone()];
     for alias in post_aliases(post) {
-        if let Some(id) = aliases.get(&alias) {
-            candidates.push(id.to_string());
+        if let Some(id) = store.alias(&member.id, &alias)? {
+            candidates.push(id);
         }
     }
     for id in candidates {

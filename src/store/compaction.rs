@@ -26,11 +26,12 @@ impl Store {
     /// After a fetch pass: closes the files the last compaction emptied, and compacts again
     /// if the log is mostly garbage. Reads and writes every live post when it compacts, so it
     /// runs off the async workers.
-    /// Also what an open could not do on a full disk: the river index is built if it was
-    /// not, and the disk reserve is taken back once writes succeed again.
+    /// Also what an open could not do on a full disk: the river and title indexes are built
+    /// if they were not, and the disk reserve is taken back once writes succeed again.
     pub fn maintain_body_log(&self) -> anyhow::Result<()> {
         self.bodies.release_retired();
         super::river::build_if_missing(self)?;
+        super::title_index::build_if_missing(self)?;
         compact_if_wasteful(self, COMPACT_MIN_GARBAGE)?;
         if self.write_failure().is_none() {
             self.keep_reserve();

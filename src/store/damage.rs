@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::member_index::{MemberAliases, MemberPosts};
-use super::{counter_or_zero, decode_or_default, encode, keys, river, PostSummary, Store, POSTS_COUNTER};
+use super::{counter_or_zero, encode, keys, river, PostSummary, Store, POSTS_COUNTER};
 use crate::config::MemberId;
 use crate::model::{DateSource, Post};
 
@@ -116,21 +115,9 @@ impl Store {
         let Some(time) = self.post_index.remove(id)? else { return Ok(false) };
         self.timeline.remove(keys::with_id(&time, id))?;
         let published = keys::time_of(&time).unwrap_or_default();
-        for item in self.member_posts.iter() {
-            let (member_key, value) = item?;
-            let mut posts: MemberPosts = super::decode(&value)?;
-            if !posts.contains(published, id) {
-                continue;
-            }
-            posts.remove(published, id);
-            self.member_posts.insert(&member_key, encode(&posts)?)?;
-            let member = MemberId::parse(&String::from_utf8_lossy(&member_key)).map_err(anyhow::Error::msg)?;
-            let mut aliases: MemberAliases = decode_or_default(self.member_aliases.get(member.as_str())?)?;
-            aliases.remove_id(id);
-            self.member_aliases.insert(member.as_str(), encode(&aliases)?)?;
+        if let Some(member) = self.unindex_post(id, published)? {
             self.river.remove(river::key_of(&member, &time, id))?;
             self.forget_validators(&member)?;
-            break;
         }
         self.search_pending.insert(id.as_bytes(), &self.db.generate_id()?.to_be_bytes())?;
         let count = counter_or_zero(self.counters.get(POSTS_COUNTER)?)?.saturating_sub(1);

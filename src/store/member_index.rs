@@ -1,17 +1,61 @@
-//! Per-member indexes, one value per member: the member's posts in time order, and the
-//! aliases (GUID and normalized link) that find a stored post again. One value per member
-//! instead of one key per post matters at scale: sled 0.34 keeps metadata for every page in
-//! memory and splits a leaf at 16 keys, so at 100,000 posts these two indexes as keys were
-//! three fifths of the pages and of the memory held while serving (see BENCHMARKS.md).
+//! Per-member indexes in buckets: a member's posts in time order, one value per 30 days of
+//! publication time, and the aliases (GUID and normalized link) that find a stored post
+//! again, one value per byte of the alias's hash. A save rewrites only the buckets its posts
+//! fall in, so it costs what changed, not the member's history (a value per member made
+//! every save and every import batch O(history)); and there are still far fewer keys than
+//! posts, which matters because sled 0.34 keeps metadata for every page in memory and splits
+//! a leaf at 16 keys (one key per post made these indexes three fifths of the pages).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use super::Position;
+use super::{keys, Position};
+use crate::config::MemberId;
 
-/// One member's posts as (published, in milliseconds since the epoch; id), oldest first,
+/// The span of publication time one `member_posts` value holds: a 10-year blog with
+/// 20,000 posts has ~170 in each.
+const POST_BUCKET_MILLIS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+/// The `member_posts` key of the bucket that holds a post published at `millis`:
+/// member NUL bucket number (8 bytes, ordered as times are).
+pub fn posts_key(member: &MemberId, millis: i64) -> Vec<u8> {
+    let mut key = keys::member_prefix(member);
+    key.extend_from_slice(&ordered(millis.div_euclid(POST_BUCKET_MILLIS)));
+    key
+}
+
+/// The last possible `member_posts` key of a member: a reverse range up to it starts at the
+/// member's newest bucket.
+pub fn posts_key_last(member: &MemberId) -> Vec<u8> {
+    let mut key = keys::member_prefix(member);
+    key.extend_from_slice(&[0xFF; 8]);
+    key
+}
+
+fn ordered(number: i64) -> [u8; 8] {
+    ((number as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The `member_aliases` key of the bucket that holds `alias`: member NUL the first byte of
+/// its SHA-256 (stable across Rust versions, unlike std's hasher), so at most 256 values
+/// per member.
+pub fn alias_key(member: &MemberId, alias: &str) -> Vec<u8> {
+    let mut key = keys::member_prefix(member);
+    key.push(Sha256::digest(alias.as_bytes())[0]);
+    key
+}
+
+/// The member a bucket key belongs to; `None` for a key of the one-value-per-member layout
+/// (schema 3), which has no NUL.
+pub fn member_of(key: &[u8]) -> Option<&str> {
+    let end = key.iter().position(|byte| *byte == 0)?;
+    std::str::from_utf8(&key[..end]).ok()
+}
+
+/// Posts of one bucket as (published, in milliseconds since the epoch; id), oldest first,
 /// ordered as the timeline keys are: by time, then by id bytes.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberPosts(Vec<(i64, String)>);
@@ -21,11 +65,14 @@ impl MemberPosts {
         self.0.binary_search_by(|(m, i)| (*m, i.as_bytes()).cmp(&(millis, id.as_bytes())))
     }
 
-    pub fn insert(&mut self, published: DateTime<Utc>, id: &str) {
-        let millis = published.timestamp_millis();
+    pub fn insert_millis(&mut self, millis: i64, id: &str) {
         if let Err(at) = self.position_of(millis, id) {
             self.0.insert(at, (millis, id.to_string()));
         }
+    }
+
+    pub fn insert(&mut self, published: DateTime<Utc>, id: &str) {
+        self.insert_millis(published.timestamp_millis(), id);
     }
 
     pub fn remove(&mut self, published: DateTime<Utc>, id: &str) {
@@ -36,6 +83,10 @@ impl MemberPosts {
 
     pub fn contains(&self, published: DateTime<Utc>, id: &str) -> bool {
         self.position_of(published.timestamp_millis(), id).is_ok()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// (published milliseconds, id) newest first, strictly older than `after` when given.
@@ -49,13 +100,18 @@ impl MemberPosts {
         self.0[..end].iter().rev().cloned().collect()
     }
 
+    /// Every entry, oldest first.
+    pub fn entries(&self) -> impl Iterator<Item = &(i64, String)> + '_ {
+        self.0.iter()
+    }
+
     /// Publication times, oldest first (a time outside chrono's range is skipped).
     pub fn times(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
         self.0.iter().filter_map(|(millis, _)| DateTime::from_timestamp_millis(*millis))
     }
 }
 
-/// One member's aliases: `guid:...` or `link:...` to the id of the post it finds.
+/// Aliases of one bucket: `guid:...` or `link:...` to the id of the post it finds.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberAliases(BTreeMap<String, String>);
 
@@ -68,9 +124,19 @@ impl MemberAliases {
         self.0.insert(alias, id.to_string());
     }
 
-    /// Forgets every alias that finds post `id`.
-    pub fn remove_id(&mut self, id: &str) {
+    /// Forgets every alias that finds post `id`; whether there was one.
+    pub fn remove_id(&mut self, id: &str) -> bool {
+        let before = self.0.len();
         self.0.retain(|_, found| found != id);
+        self.0.len() != before
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (&String, &String)> + '_ {
+        self.0.iter()
     }
 }
 

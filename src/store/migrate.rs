@@ -6,12 +6,16 @@
 //! version is bumped, so a crash mid-way just rebuilds them on the next open; the old trees
 //! are dropped only after. Version 3 moves the posts out of `timeline` into the body log
 //! (`bodies`); that move is `post_codec::rewrite_outdated`'s, which runs next on every open
-//! until it is done, so here the version is only recorded.
+//! until it is done, so here the version is only recorded. Version 4 splits each member's
+//! value in `member_posts` and `member_aliases` into buckets (`member_index`): each old
+//! value's buckets are written before the old value is removed, and writing an entry twice
+//! changes nothing, so a crash mid-way is finished on the next open.
 
 use anyhow::Context as _;
 
-use super::member_index::{MemberAliases, MemberPosts};
-use super::{decode, encode, keys, PostSummary, Store, SCHEMA_VERSION};
+use super::member_index::{alias_key, member_of, posts_key, MemberAliases, MemberPosts};
+use super::{decode, decode_or_default, encode, keys, PostSummary, Store, SCHEMA_VERSION};
+use crate::config::MemberId;
 
 const VERSION_1_TREES: [&str; 4] = ["posts", "posts_by_time", "posts_by_member", "aliases"];
 
@@ -46,6 +50,9 @@ pub fn to_current(store: &Store) -> anyhow::Result<()> {
         tracing::info!("migrating the store from schema version {stored} to {SCHEMA_VERSION}");
         if stored == 1 {
             rebuild_from_version_1(store)?;
+        }
+        if stored < 4 {
+            split_member_values(store)?;
         }
         db.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
         db.flush().context("failed to flush the migrated store")?;
@@ -117,4 +124,49 @@ fn regroup_by_member<T: Default + serde::Serialize>(
         into.insert(member, encode(&value)?)?;
     }
     Ok(())
+}
+
+/// Schema 3 to 4: every one-value-per-member key (no NUL) of `member_posts` and
+/// `member_aliases` becomes that member's buckets. One member's value is in memory at a time.
+fn split_member_values(store: &Store) -> anyhow::Result<()> {
+    for item in store.member_posts.iter() {
+        let (key, value) = item?;
+        let Some(member) = whole_member_key(&key)? else { continue };
+        let posts: MemberPosts = decode(&value)?;
+        let mut buckets: std::collections::BTreeMap<Vec<u8>, MemberPosts> = Default::default();
+        for (millis, id) in posts.entries() {
+            buckets.entry(posts_key(&member, *millis)).or_default().insert_millis(*millis, id);
+        }
+        for (bucket_key, entries) in buckets {
+            let mut bucket: MemberPosts = decode_or_default(store.member_posts.get(&bucket_key)?)?;
+            entries.entries().for_each(|(millis, id)| bucket.insert_millis(*millis, id));
+            store.member_posts.insert(bucket_key, encode(&bucket)?)?;
+        }
+        store.member_posts.remove(key)?;
+    }
+    for item in store.member_aliases.iter() {
+        let (key, value) = item?;
+        let Some(member) = whole_member_key(&key)? else { continue };
+        let aliases: MemberAliases = decode(&value)?;
+        let mut buckets: std::collections::BTreeMap<Vec<u8>, MemberAliases> = Default::default();
+        for (alias, id) in aliases.entries() {
+            buckets.entry(alias_key(&member, alias)).or_default().insert(alias.clone(), id);
+        }
+        for (bucket_key, entries) in buckets {
+            let mut bucket: MemberAliases = decode_or_default(store.member_aliases.get(&bucket_key)?)?;
+            entries.entries().for_each(|(alias, id)| bucket.insert(alias.clone(), id));
+            store.member_aliases.insert(bucket_key, encode(&bucket)?)?;
+        }
+        store.member_aliases.remove(key)?;
+    }
+    Ok(())
+}
+
+/// The member of a schema-3 key (the member id alone); `None` for a bucket key.
+fn whole_member_key(key: &[u8]) -> anyhow::Result<Option<MemberId>> {
+    if member_of(key).is_some() {
+        return Ok(None);
+    }
+    let member = MemberId::parse(&String::from_utf8_lossy(key)).map_err(anyhow::Error::msg)?;
+    Ok(Some(member))
 }

@@ -1,8 +1,8 @@
 //! The embedded store (sled 0.34; the only module that imports sled). Posts keyed by
 //! (published, id), so that newest-first reads are one sequential scan over neighbouring
-//! pages; an index from id to that key; per member one value with its posts in time order
-//! and one with its aliases (GUID and normalized link to post id, which keep identity
-//! stable); and per-feed fetch state. Each member refresh is one atomic transaction; `flush`
+//! pages; an index from id to that key; per member its posts in time order and its aliases
+//! (GUID and normalized link to post id, which keep identity stable), in buckets
+//! (`member_index`); and per-feed fetch state. Each member refresh is one atomic transaction; `flush`
 //! is called at the end of every pass. Posts themselves live in the body log beside sled's
 //! files (`bodies`); `timeline` holds a reference to each.
 
@@ -12,6 +12,7 @@ mod compaction;
 mod damage;
 mod digest;
 mod keys;
+mod member_buckets;
 mod member_index;
 mod migrate;
 mod moderation;
@@ -20,6 +21,7 @@ mod open;
 mod post_codec;
 mod river;
 mod search_outbox;
+mod title_index;
 mod transfer;
 mod websub;
 mod write;
@@ -34,19 +36,18 @@ use crate::model::{FeedState, Post};
 
 pub use damage::{DamageReport, DamagedPost};
 pub use digest::{Delivery, DeliveryStatus, Subscriber, SubscriberStatus, WeekSent};
-pub use member_index::MemberAliases;
-use member_index::MemberPosts;
 pub use moderation::{Action, ModerationEvent, Via};
 pub use notify::{ledger_name, Batch, Queued, TargetState};
 use post_codec::decode_post;
 pub use river::{in_river, RiverEntry};
+pub use title_index::TitleEntry;
 pub use transfer::{export, import, ImportCounts};
 pub use websub::{Subscription, SubscriptionState};
 pub use write::post_aliases;
 
 /// The layout this code reads and writes. An older store is migrated on open (see
 /// `migrate`); a store with a newer version is refused.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// A cheap-to-clone handle on the open store.
 #[derive(Clone)]
@@ -62,6 +63,8 @@ pub struct Store {
     member_aliases: sled::Tree,
     /// What the river may show, by member and time (`river`).
     river: sled::Tree,
+    /// Posts by folded title, then time (`title_index`): the repost check's index.
+    title_index: sled::Tree,
     /// Counts kept with the data they count (`posts`): sled's `len` reads every page.
     counters: sled::Tree,
     feeds: sled::Tree,
@@ -220,40 +223,6 @@ impl Store {
         })
     }
 
-    /// One member's posts newest first, starting after `after` (exclusive).
-    pub fn member_posts_newest_first<'a>(
-        &'a self,
-        member: &MemberId,
-        after: Option<&Position>,
-    ) -> impl Iterator<Item = anyhow::Result<Post>> + 'a {
-        let (entries, error) = match self.member_post_list(member) {
-            Ok(posts) => (posts.newest_first(after), None),
-            Err(error) => (Vec::new(), Some(error)),
-        };
-        let read = move |(millis, id): (i64, String)| -> anyhow::Result<Option<Post>> {
-            let value = self.timeline.get(keys::by_millis(millis, &id))?;
-            Ok(value.and_then(|value| self.read_or_note_damage(&id, &value)))
-        };
-        error.map(Err).into_iter().chain(entries.into_iter().filter_map(move |entry| read(entry).transpose()))
-    }
-
-    fn member_post_list(&self, member: &MemberId) -> anyhow::Result<MemberPosts> {
-        decode_or_default(self.member_posts.get(member.as_str())?)
-    }
-
-    /// (member, publication time) of every post, from the member indexes alone: cheap
-    /// statistics.
-    pub fn post_times(&self) -> impl Iterator<Item = anyhow::Result<(String, chrono::DateTime<chrono::Utc>)>> + '_ {
-        self.member_posts.iter().flat_map(|item| {
-            let times = item.map_err(anyhow::Error::from).and_then(|(key, value)| {
-                let member = String::from_utf8_lossy(&key).into_owned();
-                let posts: MemberPosts = decode(&value)?;
-                Ok(posts.times().map(|time| Ok((member.clone(), time))).collect::<Vec<_>>())
-            });
-            times.unwrap_or_else(|error| vec![Err(error)])
-        })
-    }
-
     pub fn last_pass(&self) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
         self.db.get("last_pass")?.map(|bytes| decode(&bytes)).transpose()
     }
@@ -339,11 +308,6 @@ impl Store {
         }
     }
 
-    /// The members the store holds posts of (one key each in `member_posts`).
-    pub fn members_stored(&self) -> anyhow::Result<Vec<String>> {
-        self.member_posts.iter().keys().map(|key| Ok(String::from_utf8_lossy(&key?).into_owned())).collect()
-    }
-
     /// Every post id.
     pub fn post_ids(&self) -> impl Iterator<Item = anyhow::Result<String>> + '_ {
         self.post_index.iter().keys().map(|key| Ok(String::from_utf8_lossy(&key?).into_owned()))
@@ -383,11 +347,6 @@ impl Store {
         self.post_count.load(std::sync::atomic::Ordering::Acquire) as usize
     }
 
-    /// All of a member's aliases (`guid:...` or `link:...` to post id), read once per refresh.
-    pub fn aliases(&self, member: &MemberId) -> anyhow::Result<MemberAliases> {
-        decode_or_default(self.member_aliases.get(member.as_str())?)
-    }
-
     /// Newest first, at most `limit`.
     pub fn recent_posts(&self, limit: usize) -> anyhow::Result<Vec<Post>> {
         self.posts_newest_first(None).take(limit).collect()
@@ -417,6 +376,8 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod member_bucket_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

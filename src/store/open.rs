@@ -42,6 +42,7 @@ pub(super) fn open_store(path: &Path, cache_bytes: u64, mode: Mode) -> anyhow::R
         member_posts: tree("member_posts")?,
         member_aliases: tree("member_aliases")?,
         river: tree("river")?,
+        title_index: tree("title_index")?,
         counters: tree("counters")?,
         feeds: tree("feeds")?,
         subscribers: tree("subscribers")?,
@@ -84,9 +85,10 @@ impl Store {
     /// The upkeep an open does before anything reads: each step is redone later if it cannot
     /// be done now (a full disk), and the store is served as it is meanwhile.
     fn tend_on_open(&self) {
-        let steps: [(&str, UpkeepStep); 3] = [
+        let steps: [(&str, UpkeepStep); 4] = [
             ("re-sanitizing posts of an older policy", super::post_codec::rewrite_outdated),
             ("building the river index", super::river::build_if_missing),
+            ("building the title index", super::title_index::build_if_missing),
             ("compacting the body log", |store| {
                 super::compaction::compact_if_wasteful(store, super::compaction::COMPACT_MIN_GARBAGE).map(|_| ())
             }),

@@ -77,10 +77,9 @@ fn updating_a_post_moves_its_index_entries_instead_of_duplicating_them() {
 fn aliases_find_a_post_by_guid_and_by_normalized_link() {
     let (_dir, store) = open();
     store.save_refresh(&member("a"), &[post("a", "a1", 1)], &state("a")).unwrap();
-    let aliases = store.aliases(&member("a")).unwrap();
-    assert_eq!(aliases.get("guid:guid-a1"), Some("a1"));
-    assert_eq!(aliases.get("link:a.example/a1"), Some("a1"));
-    assert_eq!(store.aliases(&member("b")).unwrap().get("guid:guid-a1"), None);
+    assert_eq!(store.alias(&member("a"), "guid:guid-a1").unwrap().as_deref(), Some("a1"));
+    assert_eq!(store.alias(&member("a"), "link:a.example/a1").unwrap().as_deref(), Some("a1"));
+    assert_eq!(store.alias(&member("b"), "guid:guid-a1").unwrap().as_deref(), None);
 }
 
 #[test]
@@ -139,7 +138,7 @@ fn a_second_open_of_a_store_in_use_is_a_clear_error() {
 
 /// sled itself on `path`, tried again for a moment while a handle dropped in this test is
 /// still releasing its lock (see `open_sled`).
-fn open_raw(path: &std::path::Path) -> sled::Db {
+pub(super) fn open_raw(path: &std::path::Path) -> sled::Db {
     let started = std::time::Instant::now();
     loop {
         match sled::open(path) {
@@ -196,8 +195,8 @@ fn a_version_1_store_is_migrated_on_open_and_keeps_posts_order_aliases_and_stati
     assert_eq!(ids("a"), vec!["a2", "a1"]);
     assert_eq!(ids("a0"), vec!["x1"]);
     assert_eq!(ids("b"), vec!["b1"]);
-    assert_eq!(store.aliases(&member("a")).unwrap().get("link:a.example/a2"), Some("a2"));
-    assert_eq!(store.aliases(&member("a0")).unwrap().get("guid:guid-x1"), Some("x1"));
+    assert_eq!(store.alias(&member("a"), "link:a.example/a2").unwrap().as_deref(), Some("a2"));
+    assert_eq!(store.alias(&member("a0"), "guid:guid-x1").unwrap().as_deref(), Some("x1"));
     let mut times: Vec<(String, DateTime<Utc>)> = store.post_times().map(Result::unwrap).collect();
     times.sort();
     assert_eq!(

@@ -3,8 +3,8 @@
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use super::member_index::{MemberAliases, MemberPosts};
-use super::{bodies, counter_or_zero, decode_or_default, encode, keys, post_codec::encode_post, Store};
+use super::member_buckets::BucketEdits;
+use super::{bodies, counter_or_zero, encode, keys, post_codec::encode_post, Store};
 use super::{body_garbage_counter, POSTS_COUNTER};
 use crate::config::MemberId;
 use crate::model::{FeedState, Post};
@@ -17,7 +17,7 @@ impl Store {
     }
 
     /// Writes one member's posts with their indexes and aliases in one transaction, without a
-    /// feed state (`import`, many posts at a time: the member's index values are rewritten
+    /// feed state (`import`, many posts at a time: each index bucket they touch is rewritten
     /// once per call, not once per post).
     pub fn save_posts(&self, member: &MemberId, posts: &[Post]) -> anyhow::Result<()> {
         self.save(member, posts, None)
@@ -52,11 +52,12 @@ impl Store {
             &self.counters,
             &self.search_pending,
             &self.river,
+            &self.title_index,
             &self.notify_pending,
         );
         let result: Result<Option<u64>, TransactionError<String>> = trees.transaction(
-            |(timeline, post_index, member_posts, member_aliases, feeds, counters, pending, river, outbox)| {
-                let indexes = [timeline, post_index, member_posts, member_aliases, counters, pending, river];
+            |(timeline, post_index, member_posts, member_aliases, feeds, counters, pending, river, titles, outbox)| {
+                let indexes = [timeline, post_index, member_posts, member_aliases, counters, pending, river, titles];
                 // Only a refresh announces new posts: an import or a regrouping brings none.
                 let announce = state_bytes.is_some().then_some(outbox);
                 let count =
@@ -89,17 +90,18 @@ fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
 fn write_posts(
     member: &MemberId,
     encoded: &[(&Post, bodies::BodyRef)],
-    [timeline, post_index, member_posts, member_aliases, counters, pending, river]: [&TransactionTree; 7],
+    [timeline, post_index, member_posts, member_aliases, counters, pending, river, titles]: [&TransactionTree; 8],
     announce: Option<&TransactionTree>,
 ) -> Result<u64, ConflictableTransactionError<String>> {
-    let mut post_list: MemberPosts = decode_or_default(member_posts.get(member.as_str())?).map_err(abort)?;
-    let mut aliases: MemberAliases = decode_or_default(member_aliases.get(member.as_str())?).map_err(abort)?;
+    // Only the buckets these posts fall in are read and rewritten (`member_buckets`).
+    let mut buckets = BucketEdits::default();
     let mut added = 0;
     let mut replaced = Vec::new();
     for (post, reference) in encoded {
         let time = keys::time_bytes(post.published);
         let previous = post_index.insert(post.id.as_bytes(), &time)?;
         super::river::write_entry(river, member, post, previous.as_deref())?;
+        super::title_index::write_entry(titles, post, previous.as_deref())?;
         match previous {
             None => {
                 added += 1;
@@ -115,20 +117,20 @@ fn write_posts(
                 if old_time.as_ref() != time {
                     timeline.remove(old_key)?;
                     if let Some(old_published) = keys::time_of(&old_time) {
-                        post_list.remove(old_published, &post.id);
+                        let millis = old_published.timestamp_millis();
+                        buckets.posts(member_posts, member, millis)?.remove(old_published, &post.id);
                     }
                 }
             }
         }
         timeline.insert(keys::with_id(&time, &post.id), reference.encode().as_slice())?;
         pending.insert(post.id.as_bytes(), &pending.generate_id()?.to_be_bytes())?;
-        post_list.insert(post.published, &post.id);
+        buckets.posts(member_posts, member, post.published.timestamp_millis())?.insert(post.published, &post.id);
         for alias in post_aliases(post) {
-            aliases.insert(alias, &post.id);
+            buckets.aliases(member_aliases, member, &alias)?.insert(alias, &post.id);
         }
     }
-    member_posts.insert(member.as_str(), encode(&post_list).map_err(abort)?)?;
-    member_aliases.insert(member.as_str(), encode(&aliases).map_err(abort)?)?;
+    buckets.write(member_posts, member_aliases)?;
     let total = add_to_counter(counters, POSTS_COUNTER, added)?;
     for (file, bytes) in bodies::bytes_per_file(replaced) {
         add_to_counter(counters, &body_garbage_counter(file), bytes)?;

@@ -1,0 +1,170 @@
+//! Reading and editing the bucketed member indexes (`member_index`): a save loads only the
+//! buckets its posts touch, inside its transaction, and writes each back once; reads walk a
+//! member's post buckets newest first, one bucket at a time, so a member page or a crawl of
+//! a member with 20,000 posts never decodes the whole list.
+
+use std::collections::BTreeMap;
+
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+
+use super::member_index::{alias_key, member_of, posts_key, posts_key_last, MemberAliases, MemberPosts};
+use super::{decode, decode_or_default, encode, keys, Position, Store};
+use crate::config::MemberId;
+use crate::model::Post;
+
+type Abortable<T> = Result<T, ConflictableTransactionError<String>>;
+
+fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
+    ConflictableTransactionError::Abort(error.to_string())
+}
+
+/// The buckets one transaction has read and changed, written back by `write`.
+#[derive(Default)]
+pub(super) struct BucketEdits {
+    posts: BTreeMap<Vec<u8>, MemberPosts>,
+    aliases: BTreeMap<Vec<u8>, MemberAliases>,
+}
+
+impl BucketEdits {
+    pub fn posts(&mut self, tree: &TransactionalTree, member: &MemberId, millis: i64) -> Abortable<&mut MemberPosts> {
+        let key = posts_key(member, millis);
+        if !self.posts.contains_key(&key) {
+            let bucket = decode_or_default(tree.get(&key)?).map_err(abort)?;
+            self.posts.insert(key.clone(), bucket);
+        }
+        Ok(self.posts.get_mut(&key).expect("loaded above"))
+    }
+
+    pub fn aliases(
+        &mut self,
+        tree: &TransactionalTree,
+        member: &MemberId,
+        alias: &str,
+    ) -> Abortable<&mut MemberAliases> {
+        let key = alias_key(member, alias);
+        if !self.aliases.contains_key(&key) {
+            let bucket = decode_or_default(tree.get(&key)?).map_err(abort)?;
+            self.aliases.insert(key.clone(), bucket);
+        }
+        Ok(self.aliases.get_mut(&key).expect("loaded above"))
+    }
+
+    /// Writes every bucket read back; an emptied one is removed.
+    pub fn write(self, posts_tree: &TransactionalTree, aliases_tree: &TransactionalTree) -> Abortable<()> {
+        for (key, bucket) in self.posts {
+            match bucket.is_empty() {
+                true => posts_tree.remove(key)?,
+                false => posts_tree.insert(key, encode(&bucket).map_err(abort)?)?,
+            };
+        }
+        for (key, bucket) in self.aliases {
+            match bucket.is_empty() {
+                true => aliases_tree.remove(key)?,
+                false => aliases_tree.insert(key, encode(&bucket).map_err(abort)?)?,
+            };
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// One member's posts newest first, starting after `after` (exclusive): one bucket of
+    /// the member's index is read at a time.
+    pub fn member_posts_newest_first<'a>(
+        &'a self,
+        member: &MemberId,
+        after: Option<&Position>,
+    ) -> impl Iterator<Item = anyhow::Result<Post>> + 'a {
+        let last = match after {
+            Some(position) => posts_key(member, position.published.timestamp_millis()),
+            None => posts_key_last(member),
+        };
+        let after = after.cloned();
+        let buckets = self.member_posts.range(keys::member_prefix(member)..=last).rev();
+        let entries = buckets.flat_map(move |item| {
+            let bucket = item.map_err(anyhow::Error::from).and_then(|(_, value)| decode::<MemberPosts>(&value));
+            match bucket {
+                Ok(bucket) => bucket.newest_first(after.as_ref()).into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(error) => vec![Err(error)],
+            }
+        });
+        entries.filter_map(move |entry| match entry {
+            Ok((millis, id)) => self.post_at_millis(millis, &id).transpose(),
+            Err(error) => Some(Err(error)),
+        })
+    }
+
+    fn post_at_millis(&self, millis: i64, id: &str) -> anyhow::Result<Option<Post>> {
+        let value = self.timeline.get(keys::by_millis(millis, id))?;
+        Ok(value.and_then(|value| self.read_or_note_damage(id, &value)))
+    }
+
+    /// (member, publication time) of every post, from the member indexes alone: cheap
+    /// statistics.
+    pub fn post_times(&self) -> impl Iterator<Item = anyhow::Result<(String, chrono::DateTime<chrono::Utc>)>> + '_ {
+        self.member_posts.iter().flat_map(|item| {
+            let times = item.map_err(anyhow::Error::from).and_then(|(key, value)| {
+                let member = member_of(&key).unwrap_or_default().to_string();
+                let posts: MemberPosts = decode(&value)?;
+                Ok(posts.times().map(|time| Ok((member.clone(), time))).collect::<Vec<_>>())
+            });
+            times.unwrap_or_else(|error| vec![Err(error)])
+        })
+    }
+
+    /// The members the store holds posts of: one seek per member, past its buckets.
+    pub fn members_stored(&self) -> anyhow::Result<Vec<String>> {
+        let mut members = Vec::new();
+        let mut from = Vec::new();
+        while let Some(item) = self.member_posts.range(from.clone()..).next() {
+            let (key, _) = item?;
+            let member = member_of(&key).unwrap_or_default().to_string();
+            // Past every key of this member: `member NUL ...` < `member 0x01`.
+            from = member.as_bytes().to_vec();
+            from.push(1);
+            members.push(member);
+        }
+        Ok(members)
+    }
+
+    /// The post `alias` (`guid:...` or `link:...`) finds among the member's posts.
+    pub fn alias(&self, member: &MemberId, alias: &str) -> anyhow::Result<Option<String>> {
+        let bucket: MemberAliases = decode_or_default(self.member_aliases.get(alias_key(member, alias))?)?;
+        Ok(bucket.get(alias).map(str::to_string))
+    }
+
+    /// Removes post `id` (published at `published`) from the member indexes of whichever
+    /// member holds it; that member, if one did. Outside a transaction: `store repair` only.
+    pub(super) fn unindex_post(
+        &self,
+        id: &str,
+        published: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<Option<MemberId>> {
+        for member in self.members_stored()? {
+            let member = MemberId::parse(&member).map_err(anyhow::Error::msg)?;
+            let key = posts_key(&member, published.timestamp_millis());
+            let Some(value) = self.member_posts.get(&key)? else { continue };
+            let mut posts: MemberPosts = decode(&value)?;
+            if !posts.contains(published, id) {
+                continue;
+            }
+            posts.remove(published, id);
+            match posts.is_empty() {
+                true => self.member_posts.remove(&key)?,
+                false => self.member_posts.insert(&key, encode(&posts)?)?,
+            };
+            for item in self.member_aliases.scan_prefix(keys::member_prefix(&member)) {
+                let (key, value) = item?;
+                let mut aliases: MemberAliases = decode(&value)?;
+                if aliases.remove_id(id) {
+                    match aliases.is_empty() {
+                        true => self.member_aliases.remove(key)?,
+                        false => self.member_aliases.insert(key, encode(&aliases)?)?,
+                    };
+                }
+            }
+            return Ok(Some(member));
+        }
+        Ok(None)
+    }
+}
