@@ -56,8 +56,13 @@ async fn serve_fixtures() {
     .unwrap();
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // As `planet`'s main does, before any thread: the pass's memory is what the service's is.
+    planet::memory::limit_arenas();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(bench_main());
+}
+
+async fn bench_main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--serve-fixtures") {
         return serve_fixtures().await;
@@ -93,7 +98,9 @@ async fn main() {
     );
     println!("{:<6} {:>10} {:>10} {:>12} {:>10} {:>12}", "pass", "wall s", "cpu s", "peak RSS MB", "posts", "outcome");
     let mut summary = Vec::new();
-    for (name, target_seconds) in [("cold", 5.0), ("warm", 1.0)] {
+    // The 1,000-feed targets, and issue 22's for 10,000 feeds.
+    let (cold_target, warm_target, rss_target) = if feeds >= 10_000 { (60.0, 5.0, 128) } else { (5.0, 1.0, 64) };
+    for (name, target_seconds) in [("cold", cold_target), ("warm", warm_target)] {
         support::reset_peak_rss();
         let (cpu_before, started) = (support::cpu_time(), Instant::now());
         let report = refresh::run_pass(&config, &store, &client, Utc::now(), &PassOptions::default()).await.unwrap();
@@ -112,5 +119,5 @@ async fn main() {
     }
     drop(child.stdin.take());
     let _ = child.wait();
-    println!("summary: {} (RSS target < 64 MB)", summary.join(", "));
+    println!("summary: {} (RSS target < {rss_target} MB)", summary.join(", "));
 }
