@@ -7,7 +7,7 @@
 //! clients search without pause, and the server's resident memory after 300 distinct
 //! searches that each find 20 posts (asked first, of a server that has answered nothing
 //! else; and again after every other row). Requests carry `X-Real-IP` so the per-client search limit sees many clients.
-//! `cargo bench --bench scale [-- --sizes 1000,10000]`.
+//! `cargo bench --bench scale [-- --sizes 1000,10000] [--crawl-seconds 60]`.
 
 #[path = "support.rs"]
 mod support;
@@ -308,6 +308,13 @@ async fn bench_main() {
     let smoke = support::smoke_run();
     let requests: usize = if smoke { 10 } else { 200 };
     let searches_for_memory = if smoke { 20 } else { 300 };
+    // Issue 22's crawl is 60 s; `--crawl-seconds` shortens it (CI's short run).
+    let crawl_seconds: f64 = args
+        .iter()
+        .skip_while(|a| *a != "--crawl-seconds")
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if smoke { 2.0 } else { 60.0 });
     let mut memory_before = Vec::new();
     let sizes: Vec<usize> = args
         .iter()
@@ -392,6 +399,21 @@ async fn bench_main() {
             after_characters.0 + after_characters.1,
             after_characters.0,
         ));
+        let mut pages = crawl(&client, &server.address, crawl_seconds, None).await;
+        let first = time_one(&client, &server.address, "/api/v1/posts?limit=100").await;
+        pages.sort();
+        let after_crawl = support::rss_split_mb_of(server.process.id());
+        let ms = |p: f64| support::percentile(&pages, p).as_secs_f64() * 1000.0;
+        memory_lines.push(format!(
+            "{:<8} RSS after a {crawl_seconds:.0} s crawl as well ({} pages of 100, p50 {:.2} ms, p99 {:.2} ms; first page {:.2} ms): {:.1} MB ({:.1} anonymous)",
+            server.posts,
+            pages.len(),
+            ms(0.5),
+            ms(0.99),
+            first.as_secs_f64() * 1000.0,
+            after_crawl.0 + after_crawl.1,
+            after_crawl.0,
+        ));
     }
     println!();
     println!("{:<8} {:<30} {:>10} {:>10}", "posts", "request", "p50 ms", "p99 ms");
@@ -412,6 +434,10 @@ async fn bench_main() {
             rows.push((name.to_string(), latencies));
         }
         rows.push(("/feed.atom while 2 search".into(), feed_while_searching(&client, &server.address, requests).await));
+        rows.push((
+            "/feed.atom, 2 search, 1 crawls".into(),
+            feed_while_searching_and_crawling(&client, &server.address, requests).await,
+        ));
         for (name, mut latencies) in rows {
             latencies.sort();
             let ms = |p: f64| support::percentile(&latencies, p).as_secs_f64() * 1000.0;
@@ -437,6 +463,46 @@ async fn bench_main() {
         drop(server.process.stdin.take());
         assert!(server.process.wait().unwrap().success(), "the server shuts down cleanly");
     }
+}
+
+/// One crawler paging through every post with the API's cursors, `limit=100`, for
+/// `seconds` (from the start again when it reaches the end): each page's latency.
+async fn crawl(client: &reqwest::Client, address: &str, seconds: f64, stop: Option<Arc<AtomicBool>>) -> Vec<Duration> {
+    let started = Instant::now();
+    let mut cursor: Option<String> = None;
+    let mut latencies = Vec::new();
+    while started.elapsed().as_secs_f64() < seconds && !stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+        let url = match &cursor {
+            Some(cursor) => format!("{address}/api/v1/posts?limit=100&cursor={cursor}"),
+            None => format!("{address}/api/v1/posts?limit=100"),
+        };
+        let sent = Instant::now();
+        // One client: the crawler's own address, as a crawler has.
+        let response = client.get(url).header("x-real-ip", "10.250.0.1").send().await.unwrap();
+        let status = response.status();
+        let body = response.bytes().await.unwrap();
+        latencies.push(sent.elapsed());
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            continue;
+        }
+        assert!(status.is_success(), "crawl: {status}");
+        let page: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        cursor = page["next_cursor"].as_str().map(str::to_string);
+    }
+    latencies
+}
+
+/// `/feed.atom` latencies while two clients search and one crawls.
+async fn feed_while_searching_and_crawling(client: &reqwest::Client, address: &str, requests: usize) -> Vec<Duration> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let crawler = {
+        let (client, address, stop) = (client.clone(), address.to_string(), Arc::clone(&stop));
+        tokio::spawn(async move { crawl(&client, &address, f64::MAX, Some(stop)).await })
+    };
+    let latencies = feed_while_searching(client, address, requests).await;
+    stop.store(true, Ordering::Relaxed);
+    let _ = crawler.await;
+    latencies
 }
 
 /// `/feed.atom` latencies while two other clients send distinct searches without pause. A

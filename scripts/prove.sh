@@ -28,7 +28,7 @@ python3 -c 'import feedparser, aiosmtpd, flask_websub, celery' 2>/dev/null || py
 if [ "$short" = "--short" ]; then
     cargo bench --bench ingest -- --seconds 1
     cargo bench --bench fetch_pass -- --feeds 100
-    cargo bench --bench scale -- --sizes 1000,5000
+    cargo bench --bench scale -- --sizes 1000,5000 --crawl-seconds 5
     cargo bench --bench push -- --publishes 5 --posts 200 --targets 7
     scripts/bench_serving.sh 2
     scripts/crash_test.sh 3

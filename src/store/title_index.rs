@@ -1,51 +1,90 @@
 //! The title index: every post under the hash of its folded title (`dedupe::title_key`),
-//! then time and id, so the repost check finds other members' posts of the same title near
-//! a date with one range read instead of reading thousands of recent posts whole (that
-//! read made a fetch pass over 10,000 feeds quadratic). Written in the post's own
-//! transaction; built once on open for a store from before it (`build_if_missing`).
-//! An entry is not removed when a post's title changes: readers confirm the title on the
-//! post itself, so a stale entry costs one read and is never a wrong match.
+//! so the repost check finds other members' posts of the same title near a date with one
+//! read instead of reading thousands of recent posts whole (that read made a fetch pass
+//! over 10,000 feeds quadratic). The hashes are spread over 65,536 buckets, one sled value
+//! each, not one key per post: sled 0.34 keeps every page's metadata in memory, and a key
+//! per post in random order was ~40 MB more at 1,000,000 posts; a bucket holds ~15 entries
+//! there, so a save still rewrites little. Written in the post's own transaction; built once
+//! on open for a store from before it (`build_if_missing`). An entry is not removed when a
+//! post's title changes: readers confirm the title on the post itself, so a stale entry
+//! costs one read and is never a wrong match.
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
-use super::{keys, Store};
-use crate::config::MemberId;
+use super::{decode, decode_or_default, encode, keys, Store};
 use crate::model::Post;
 
 /// Set once the title index holds every stored post.
 const TITLE_INDEX_BUILT_KEY: &str = "title_index_built";
 
-/// At most this many entries are read for one title and window: a title every member uses
-/// ("周报") cannot make one check read the store.
+/// At most this many entries are returned for one title and window: a title every member
+/// uses ("周报") cannot make one check read the store.
 pub const MATCHES_READ: usize = 200;
 
-/// The first 8 bytes of the SHA-256 of a folded title.
-fn title_hash(title_key: &str) -> [u8; 8] {
+/// The SHA-256 of a folded title, its first 8 bytes; the first 2 name its bucket.
+fn title_hash(title_key: &str) -> u64 {
     let digest = Sha256::digest(title_key.as_bytes());
-    digest[..8].try_into().expect("a SHA-256 has 32 bytes")
+    u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 32 bytes"))
 }
 
-fn key_of(title_key: &str, time: &[u8], id: &str) -> Vec<u8> {
-    let mut key = title_hash(title_key).to_vec();
-    key.extend_from_slice(&keys::with_id(time, id));
-    key
+fn bucket_key(hash: u64) -> [u8; 2] {
+    ((hash >> 48) as u16).to_be_bytes()
 }
 
-/// Inside a post's transaction: its entry under its title and time; the entry at its old
-/// time goes when it moved (`old_time`).
-pub fn write_entry(
-    index: &TransactionalTree,
-    post: &Post,
-    old_time: Option<&[u8]>,
-) -> Result<(), ConflictableTransactionError<String>> {
-    let title_key = crate::dedupe::title_key(&post.title);
-    let time = keys::time_bytes(post.published);
-    if let Some(old_time) = old_time.filter(|old| *old != time.as_slice()) {
-        index.remove(key_of(&title_key, old_time, &post.id))?;
+/// One post in a bucket: its title hash, published milliseconds, id and member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Filed(u64, i64, String, String);
+
+/// The title buckets one transaction has read and changed, written back once by `write`
+/// (an import batch files thousands of posts; a bucket is decoded once, not once per post).
+#[derive(Default)]
+pub(super) struct TitleEdits(std::collections::BTreeMap<[u8; 2], Vec<Filed>>);
+
+impl TitleEdits {
+    /// Files `post` under its title at its (new) time. Only the newest `MATCHES_READ` posts
+    /// of one title are kept: a title every member uses, or a member's flood of one title,
+    /// cannot grow a bucket (and every save into it) without bound.
+    pub fn file(&mut self, index: &TransactionalTree, post: &Post) -> Result<(), ConflictableTransactionError<String>> {
+        let hash = title_hash(&crate::dedupe::title_key(&post.title));
+        let key = bucket_key(hash);
+        if !self.0.contains_key(&key) {
+            let bucket = decode_or_default(index.get(key)?).map_err(abort)?;
+            self.0.insert(key, bucket);
+        }
+        let bucket = self.0.get_mut(&key).expect("loaded above");
+        bucket.retain(|Filed(_, _, id, _)| *id != post.id);
+        bucket.push(Filed(hash, post.published.timestamp_millis(), post.id.clone(), post.member.to_string()));
+        keep_newest_of_title(bucket, hash);
+        Ok(())
     }
-    index.insert(key_of(&title_key, &time, &post.id), post.member.as_str().as_bytes())?;
-    Ok(())
+
+    pub fn write(self, index: &TransactionalTree) -> Result<(), ConflictableTransactionError<String>> {
+        for (key, bucket) in self.0 {
+            index.insert(&key, encode(&bucket).map_err(abort)?)?;
+        }
+        Ok(())
+    }
+}
+
+fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
+    ConflictableTransactionError::Abort(error.to_string())
+}
+
+/// Drops the oldest entries of title `hash` past `MATCHES_READ`.
+fn keep_newest_of_title(bucket: &mut Vec<Filed>, hash: u64) {
+    let mut of_title: Vec<usize> = (0..bucket.len()).filter(|&i| bucket[i].0 == hash).collect();
+    if of_title.len() <= MATCHES_READ {
+        return;
+    }
+    of_title.sort_by_key(|&i| bucket[i].1);
+    let dropped: std::collections::HashSet<usize> = of_title[..of_title.len() - MATCHES_READ].iter().copied().collect();
+    let mut index = 0;
+    bucket.retain(|_| {
+        index += 1;
+        !dropped.contains(&(index - 1))
+    });
 }
 
 /// A post the title index lists: published milliseconds, id and member.
@@ -58,7 +97,7 @@ pub struct TitleEntry {
 
 impl Store {
     /// Posts filed under `title_key` published in [`from`, `until`], oldest first, at most
-    /// `MATCHES_READ` (keys and member ids only: no post is read).
+    /// `MATCHES_READ` (one bucket read: no post is read).
     pub fn posts_titled(
         &self,
         title_key: &str,
@@ -66,44 +105,40 @@ impl Store {
         until: chrono::DateTime<chrono::Utc>,
     ) -> anyhow::Result<Vec<TitleEntry>> {
         let hash = title_hash(title_key);
-        let start = key_of(title_key, &keys::time_bytes(from), "");
-        let mut end = key_of(title_key, &keys::time_bytes(until), "");
-        // Every id at `until` itself is included: ids are UTF-8, never 0xFF.
-        end.push(0xFF);
-        let mut entries = Vec::new();
-        for item in self.title_index.range(start..end).take(MATCHES_READ) {
-            let (key, member) = item?;
-            let rest = &key[hash.len()..];
-            let millis = keys::time_of(rest).map(|t| t.timestamp_millis()).unwrap_or(i64::MIN);
-            let member = String::from_utf8_lossy(&member).into_owned();
-            entries.push(TitleEntry { millis, id: keys::id_after_time(rest).to_string(), member });
-        }
+        let Some(value) = self.title_index.get(bucket_key(hash))? else { return Ok(Vec::new()) };
+        let bucket: Vec<Filed> = decode(&value)?;
+        let window = from.timestamp_millis()..=until.timestamp_millis();
+        let mut entries: Vec<TitleEntry> = bucket
+            .into_iter()
+            .filter(|Filed(filed, millis, _, _)| *filed == hash && window.contains(millis))
+            .map(|Filed(_, millis, id, member)| TitleEntry { millis, id, member })
+            .collect();
+        entries.sort_by(|a, b| (a.millis, a.id.as_bytes()).cmp(&(b.millis, b.id.as_bytes())));
+        entries.truncate(MATCHES_READ);
         Ok(entries)
     }
 }
 
 /// Builds the title index from the timeline when this store has none yet (a store from
-/// before it, or one whose build was interrupted): every post is read once.
+/// before it, or one whose build was interrupted): every post is read once and filed in its
+/// bucket, one bucket rewrite per post, so memory stays flat at any store size.
 pub fn build_if_missing(store: &Store) -> anyhow::Result<()> {
     if store.db.get(TITLE_INDEX_BUILT_KEY)?.is_some() {
         return Ok(());
     }
     store.title_index.clear()?;
-    let mut batch = sled::Batch::default();
-    let mut pending = 0;
     for item in store.timeline.iter() {
         let (key, value) = item?;
         // A post that cannot be read has no title to match; it is reported by the readers.
         let Ok(post) = store.decode_stored(&value) else { continue };
-        let member: &MemberId = &post.member;
-        batch.insert(key_of(&crate::dedupe::title_key(&post.title), &key[..8], &post.id), member.as_str().as_bytes());
-        pending += 1;
-        if pending >= 1_000 {
-            store.title_index.apply_batch(std::mem::take(&mut batch))?;
-            pending = 0;
-        }
+        let hash = title_hash(&crate::dedupe::title_key(&post.title));
+        let millis = keys::time_of(&key).map(|t| t.timestamp_millis()).unwrap_or(i64::MIN);
+        let bucket_key = bucket_key(hash);
+        let mut bucket: Vec<Filed> = decode_or_default(store.title_index.get(bucket_key)?)?;
+        bucket.push(Filed(hash, millis, post.id, post.member.to_string()));
+        keep_newest_of_title(&mut bucket, hash);
+        store.title_index.insert(bucket_key, encode(&bucket)?)?;
     }
-    store.title_index.apply_batch(batch)?;
     store.db.insert(TITLE_INDEX_BUILT_KEY, &[1])?;
     Ok(())
 }
@@ -132,6 +167,21 @@ mod tests {
         // A corrected date moves the entry: it is listed once, at its new time.
         store.save_posts(&member("a"), &[titled("a", "a1", 100, "Hello, World")]).unwrap();
         assert_eq!(ids(store.posts_titled(&key, time(0), time(200)).unwrap()), ["b1", "a1"]);
+    }
+
+    #[test]
+    fn one_title_keeps_only_its_newest_entries_so_a_flood_of_it_cannot_grow_a_bucket() {
+        let (_dir, store) = open();
+        let flood: Vec<Post> = (0..(MATCHES_READ as i64 + 50))
+            .map(|i| Post { title: "周报".into(), ..post("a", &format!("w{i}"), i) })
+            .collect();
+        store.save_posts(&member("a"), &flood).unwrap();
+        let key = crate::dedupe::title_key("周报");
+        let kept = store.posts_titled(&key, time(-1), time(10_000)).unwrap();
+        assert_eq!(kept.len(), MATCHES_READ);
+        assert_eq!(kept[0].id, "w50", "the oldest 50 went");
+        let bucket = store.title_index.get(bucket_key(title_hash(&key))).unwrap().unwrap();
+        assert!(decode::<Vec<Filed>>(&bucket).unwrap().len() <= MATCHES_READ + 5);
     }
 
     #[test]

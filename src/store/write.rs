@@ -90,18 +90,19 @@ fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
 fn write_posts(
     member: &MemberId,
     encoded: &[(&Post, bodies::BodyRef)],
-    [timeline, post_index, member_posts, member_aliases, counters, pending, river, titles]: [&TransactionTree; 8],
+    [timeline, post_index, member_posts, member_aliases, counters, pending, river, titles_tree]: [&TransactionTree; 8],
     announce: Option<&TransactionTree>,
 ) -> Result<u64, ConflictableTransactionError<String>> {
     // Only the buckets these posts fall in are read and rewritten (`member_buckets`).
     let mut buckets = BucketEdits::default();
+    let mut titles = super::title_index::TitleEdits::default();
     let mut added = 0;
     let mut replaced = Vec::new();
     for (post, reference) in encoded {
         let time = keys::time_bytes(post.published);
         let previous = post_index.insert(post.id.as_bytes(), &time)?;
         super::river::write_entry(river, member, post, previous.as_deref())?;
-        super::title_index::write_entry(titles, post, previous.as_deref())?;
+        titles.file(titles_tree, post)?;
         match previous {
             None => {
                 added += 1;
@@ -131,6 +132,7 @@ fn write_posts(
         }
     }
     buckets.write(member_posts, member_aliases)?;
+    titles.write(titles_tree)?;
     let total = add_to_counter(counters, POSTS_COUNTER, added)?;
     for (file, bytes) in bodies::bytes_per_file(replaced) {
         add_to_counter(counters, &body_garbage_counter(file), bytes)?;
