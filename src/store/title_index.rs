@@ -49,11 +49,12 @@ impl TitleEdits {
     pub fn file(&mut self, index: &TransactionalTree, post: &Post) -> Result<(), ConflictableTransactionError<String>> {
         let hash = title_hash(&crate::dedupe::title_key(&post.title));
         let key = bucket_key(hash);
-        if !self.0.contains_key(&key) {
-            let bucket = decode_or_default(index.get(key)?).map_err(abort)?;
-            self.0.insert(key, bucket);
-        }
-        let bucket = self.0.get_mut(&key).expect("loaded above");
+        let bucket = match self.0.entry(key) {
+            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(decode_or_default(index.get(key)?).map_err(abort)?)
+            }
+        };
         bucket.retain(|Filed(_, _, id, _)| *id != post.id);
         bucket.push(Filed(hash, post.published.timestamp_millis(), post.id.clone(), post.member.to_string()));
         keep_newest_of_title(bucket, hash);
