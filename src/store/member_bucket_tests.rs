@@ -78,34 +78,29 @@ fn a_corrected_date_moves_a_post_to_its_new_bucket_once() {
 /// Rewrites a store's member indexes as schema 3 had them: one value per member.
 fn make_schema_3(path: &std::path::Path) {
     let db = open_raw(path);
-    for name in ["member_posts", "member_aliases"] {
-        let tree = db.open_tree(name).unwrap();
-        let mut whole: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
-        for (key, value) in buckets(&tree) {
-            whole.entry(member_of(&key).unwrap().to_string()).or_default().push(value);
+    let posts_tree = db.open_tree("member_posts").unwrap();
+    let mut posts: BTreeMap<String, MemberPosts> = BTreeMap::new();
+    for (key, value) in buckets(&posts_tree) {
+        let bucket: MemberPosts = decode(&value).unwrap();
+        let whole = posts.entry(member_of(&key).unwrap().to_string()).or_default();
+        bucket.entries().for_each(|(millis, id)| whole.insert_millis(*millis, id));
+    }
+    let aliases_tree = db.open_tree("member_aliases").unwrap();
+    let mut aliases: BTreeMap<String, MemberAliases> = BTreeMap::new();
+    for (_, value) in buckets(&aliases_tree) {
+        let bucket: MemberAliases = decode(&value).unwrap();
+        for (entry, id) in bucket.entries() {
+            let (member_id, alias) = entry.split_once('\0').unwrap();
+            aliases.entry(member_id.to_string()).or_default().insert(alias.to_string(), id);
         }
-        tree.clear().unwrap();
-        for (member_id, values) in whole {
-            let joined = match name {
-                "member_posts" => {
-                    let mut posts = MemberPosts::default();
-                    for value in &values {
-                        let bucket: MemberPosts = decode(value).unwrap();
-                        bucket.entries().for_each(|(millis, id)| posts.insert_millis(*millis, id));
-                    }
-                    encode(&posts).unwrap()
-                }
-                _ => {
-                    let mut aliases = MemberAliases::default();
-                    for value in &values {
-                        let bucket: MemberAliases = decode(value).unwrap();
-                        bucket.entries().for_each(|(alias, id)| aliases.insert(alias.clone(), id));
-                    }
-                    encode(&aliases).unwrap()
-                }
-            };
-            tree.insert(member_id.as_bytes(), joined).unwrap();
-        }
+    }
+    posts_tree.clear().unwrap();
+    aliases_tree.clear().unwrap();
+    for (member_id, whole) in posts {
+        posts_tree.insert(member_id.as_bytes(), encode(&whole).unwrap()).unwrap();
+    }
+    for (member_id, whole) in aliases {
+        aliases_tree.insert(member_id.as_bytes(), encode(&whole).unwrap()).unwrap();
     }
     db.insert("schema_version", &3u32.to_be_bytes()).unwrap();
     db.flush().unwrap();

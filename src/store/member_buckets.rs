@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
-use super::member_index::{alias_key, member_of, posts_key, posts_key_last, MemberAliases, MemberPosts};
+use super::member_index::{alias_entry, alias_key, member_of, posts_key, posts_key_last, MemberAliases, MemberPosts};
 use super::{decode, decode_or_default, encode, keys, Position, Store};
 use crate::config::MemberId;
 use crate::model::Post;
@@ -130,7 +130,7 @@ impl Store {
     /// The post `alias` (`guid:...` or `link:...`) finds among the member's posts.
     pub fn alias(&self, member: &MemberId, alias: &str) -> anyhow::Result<Option<String>> {
         let bucket: MemberAliases = decode_or_default(self.member_aliases.get(alias_key(member, alias))?)?;
-        Ok(bucket.get(alias).map(str::to_string))
+        Ok(bucket.get(&alias_entry(member, alias)).map(str::to_string))
     }
 
     /// Removes post `id` (published at `published`) from the member indexes of whichever
@@ -153,10 +153,12 @@ impl Store {
                 true => self.member_posts.remove(&key)?,
                 false => self.member_posts.insert(&key, encode(&posts)?)?,
             };
-            for item in self.member_aliases.scan_prefix(keys::member_prefix(&member)) {
+            // Every bucket: an alias's bucket comes from its text, which a damaged post has lost.
+            let prefix = keys::member_prefix(&member);
+            for item in self.member_aliases.iter() {
                 let (key, value) = item?;
                 let mut aliases: MemberAliases = decode(&value)?;
-                if aliases.remove_id(id) {
+                if aliases.remove_id_of(&prefix, id) {
                     match aliases.is_empty() {
                         true => self.member_aliases.remove(key)?,
                         false => self.member_aliases.insert(key, encode(&aliases)?)?,

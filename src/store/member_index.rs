@@ -1,6 +1,6 @@
 //! Per-member indexes in buckets: a member's posts in time order, one value per 30 days of
 //! publication time, and the aliases (GUID and normalized link) that find a stored post
-//! again, one value per byte of the alias's hash. A save rewrites only the buckets its posts
+//! again, in 65,536 buckets by hash for all members together. A save rewrites only the buckets its posts
 //! fall in, so it costs what changed, not the member's history (a value per member made
 //! every save and every import batch O(history)); and there are still far fewer keys than
 //! posts, which matters because sled 0.34 keeps metadata for every page in memory and splits
@@ -39,13 +39,26 @@ fn ordered(number: i64) -> [u8; 8] {
     ((number as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-/// The `member_aliases` key of the bucket that holds `alias`: member NUL the first byte of
-/// its SHA-256 (stable across Rust versions, unlike std's hasher), so at most 256 values
-/// per member.
+/// How many alias buckets there are, for every member together: ~30 aliases each at
+/// 1,000,000 posts. Spread over all members rather than per member, so that an import batch
+/// (a hundred posts of each member) rewrites ~30 entries per alias it adds, not every bucket
+/// of the member (which made the import rewrite a member's aliases per batch again).
+const ALIAS_BUCKETS: u64 = 1 << 16;
+
+/// The `member_aliases` key of the bucket that holds `alias` of `member`: NUL, then two
+/// bytes of the SHA-256 of the entry (stable across Rust versions, unlike std's hasher). The
+/// NUL sets it apart from a schema-3 key (a member id).
 pub fn alias_key(member: &MemberId, alias: &str) -> Vec<u8> {
-    let mut key = keys::member_prefix(member);
-    key.push(Sha256::digest(alias.as_bytes())[0]);
+    let digest = Sha256::digest(alias_entry(member, alias).as_bytes());
+    let bucket = u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 32 bytes")) % ALIAS_BUCKETS;
+    let mut key = vec![0];
+    key.extend_from_slice(&(bucket as u16).to_be_bytes());
     key
+}
+
+/// An alias as its bucket names it: member NUL alias.
+pub fn alias_entry(member: &MemberId, alias: &str) -> String {
+    format!("{member}\0{alias}")
 }
 
 /// The member a bucket key belongs to; `None` for a key of the one-value-per-member layout
@@ -111,7 +124,8 @@ impl MemberPosts {
     }
 }
 
-/// Aliases of one bucket: `guid:...` or `link:...` to the id of the post it finds.
+/// Aliases of one bucket: member NUL `guid:...` or `link:...` (`alias_entry`) to the id of
+/// the post it finds.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberAliases(BTreeMap<String, String>);
 
@@ -124,10 +138,11 @@ impl MemberAliases {
         self.0.insert(alias, id.to_string());
     }
 
-    /// Forgets every alias that finds post `id`; whether there was one.
-    pub fn remove_id(&mut self, id: &str) -> bool {
+    /// Forgets every alias of the member whose entries start with `member_prefix` (member
+    /// NUL) that finds post `id`; whether there was one.
+    pub fn remove_id_of(&mut self, member_prefix: &[u8], id: &str) -> bool {
         let before = self.0.len();
-        self.0.retain(|_, found| found != id);
+        self.0.retain(|entry, found| !(found == id && entry.as_bytes().starts_with(member_prefix)));
         self.0.len() != before
     }
 

@@ -13,7 +13,7 @@
 
 use anyhow::Context as _;
 
-use super::member_index::{alias_key, member_of, posts_key, MemberAliases, MemberPosts};
+use super::member_index::{alias_entry, alias_key, member_of, posts_key, MemberAliases, MemberPosts};
 use super::{decode, decode_or_default, encode, keys, PostSummary, Store, SCHEMA_VERSION};
 use crate::config::MemberId;
 
@@ -150,7 +150,7 @@ fn split_member_values(store: &Store) -> anyhow::Result<()> {
         let aliases: MemberAliases = decode(&value)?;
         let mut buckets: std::collections::BTreeMap<Vec<u8>, MemberAliases> = Default::default();
         for (alias, id) in aliases.entries() {
-            buckets.entry(alias_key(&member, alias)).or_default().insert(alias.clone(), id);
+            buckets.entry(alias_key(&member, alias)).or_default().insert(alias_entry(&member, alias), id);
         }
         for (bucket_key, entries) in buckets {
             let mut bucket: MemberAliases = decode_or_default(store.member_aliases.get(&bucket_key)?)?;

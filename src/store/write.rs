@@ -4,6 +4,7 @@
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use super::member_buckets::BucketEdits;
+use super::member_index::alias_entry;
 use super::{bodies, counter_or_zero, encode, keys, post_codec::encode_post, Store};
 use super::{body_garbage_counter, POSTS_COUNTER};
 use crate::config::MemberId;
@@ -128,7 +129,7 @@ fn write_posts(
         pending.insert(post.id.as_bytes(), &pending.generate_id()?.to_be_bytes())?;
         buckets.posts(member_posts, member, post.published.timestamp_millis())?.insert(post.published, &post.id);
         for alias in post_aliases(post) {
-            buckets.aliases(member_aliases, member, &alias)?.insert(alias, &post.id);
+            buckets.aliases(member_aliases, member, &alias)?.insert(alias_entry(member, &alias), &post.id);
         }
     }
     buckets.write(member_posts, member_aliases)?;
