@@ -8,14 +8,26 @@ use std::collections::BTreeMap;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::member_index::{alias_entry, alias_key, member_of, posts_key, posts_key_last, MemberAliases, MemberPosts};
+use super::write::abort;
 use super::{decode, decode_or_default, encode, keys, Position, Store};
 use crate::config::MemberId;
 use crate::model::Post;
 
 type Abortable<T> = Result<T, ConflictableTransactionError<String>>;
 
-fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
-    ConflictableTransactionError::Abort(error.to_string())
+/// The bucket at `key`, read from `tree` the first time this transaction asks for it.
+pub(super) fn loaded<'m, K: Ord + AsRef<[u8]>, T: serde::de::DeserializeOwned + Default>(
+    buckets: &'m mut BTreeMap<K, T>,
+    tree: &TransactionalTree,
+    key: K,
+) -> Abortable<&'m mut T> {
+    Ok(match buckets.entry(key) {
+        std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+        std::collections::btree_map::Entry::Vacant(entry) => {
+            let bucket = decode_or_default(tree.get(entry.key().as_ref())?).map_err(abort)?;
+            entry.insert(bucket)
+        }
+    })
 }
 
 /// The buckets one transaction has read and changed, written back by `write`.
@@ -27,12 +39,7 @@ pub(super) struct BucketEdits {
 
 impl BucketEdits {
     pub fn posts(&mut self, tree: &TransactionalTree, member: &MemberId, millis: i64) -> Abortable<&mut MemberPosts> {
-        let key = posts_key(member, millis);
-        if !self.posts.contains_key(&key) {
-            let bucket = decode_or_default(tree.get(&key)?).map_err(abort)?;
-            self.posts.insert(key.clone(), bucket);
-        }
-        Ok(self.posts.get_mut(&key).expect("loaded above"))
+        loaded(&mut self.posts, tree, posts_key(member, millis))
     }
 
     pub fn aliases(
@@ -41,12 +48,7 @@ impl BucketEdits {
         member: &MemberId,
         alias: &str,
     ) -> Abortable<&mut MemberAliases> {
-        let key = alias_key(member, alias);
-        if !self.aliases.contains_key(&key) {
-            let bucket = decode_or_default(tree.get(&key)?).map_err(abort)?;
-            self.aliases.insert(key.clone(), bucket);
-        }
-        Ok(self.aliases.get_mut(&key).expect("loaded above"))
+        loaded(&mut self.aliases, tree, alias_key(member, alias))
     }
 
     /// Writes every bucket read back; an emptied one is removed.
@@ -89,14 +91,9 @@ impl Store {
             }
         });
         entries.filter_map(move |entry| match entry {
-            Ok((millis, id)) => self.post_at_millis(millis, &id).transpose(),
+            Ok((millis, id)) => self.post_at(millis, &id).transpose(),
             Err(error) => Some(Err(error)),
         })
-    }
-
-    fn post_at_millis(&self, millis: i64, id: &str) -> anyhow::Result<Option<Post>> {
-        let value = self.timeline.get(keys::by_millis(millis, id))?;
-        Ok(value.and_then(|value| self.read_or_note_damage(id, &value)))
     }
 
     /// (member, publication time) of every post, from the member indexes alone: cheap

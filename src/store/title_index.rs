@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
+use super::write::abort;
 use super::{decode, decode_or_default, encode, keys, Store};
 use crate::model::Post;
 
@@ -49,12 +50,7 @@ impl TitleEdits {
     pub fn file(&mut self, index: &TransactionalTree, post: &Post) -> Result<(), ConflictableTransactionError<String>> {
         let hash = title_hash(&crate::dedupe::title_key(&post.title));
         let key = bucket_key(hash);
-        let bucket = match self.0.entry(key) {
-            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-            std::collections::btree_map::Entry::Vacant(entry) => {
-                entry.insert(decode_or_default(index.get(key)?).map_err(abort)?)
-            }
-        };
+        let bucket = super::member_buckets::loaded(&mut self.0, index, key)?;
         bucket.retain(|Filed(_, _, id, _)| *id != post.id);
         bucket.push(Filed(hash, post.published.timestamp_millis(), post.id.clone(), post.member.to_string()));
         keep_newest_of_title(bucket, hash);
@@ -67,10 +63,6 @@ impl TitleEdits {
         }
         Ok(())
     }
-}
-
-fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
-    ConflictableTransactionError::Abort(error.to_string())
 }
 
 /// Drops the oldest entries of title `hash` past `MATCHES_READ`.

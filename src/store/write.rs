@@ -81,7 +81,7 @@ impl Store {
 
 type TransactionTree = sled::transaction::TransactionalTree;
 
-fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
+pub(super) fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
     ConflictableTransactionError::Abort(error.to_string())
 }
 
