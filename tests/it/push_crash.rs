@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::cli::read_until;
 use crate::helpers::{FixtureServer, Route, LOOPBACK_FIXTURES};
-use crate::robots::{Answer, RobotServer};
+use crate::robots::{Answer, Received, RobotServer};
 use crate::server::push::{feed, verified_webhook, WEBHOOK_SECRET};
 
 const TOKEN: &str = "crash-test-admin-token-7f3a9c2e5b1d8f4a6c0e";
@@ -60,9 +60,8 @@ impl Drop for Planet {
 
 /// The guid of each post each webhook message carried (from its link), with the message's
 /// `webhook-id`, in the order received; every signature verified by the reference.
-fn messages(robots: &RobotServer) -> Vec<(String, Vec<String>)> {
-    robots
-        .received("/hook")
+fn messages(received: &[Received]) -> Vec<(String, Vec<String>)> {
+    received
         .iter()
         .map(|request| {
             let id = request.header("webhook-id").unwrap().to_string();
@@ -136,11 +135,19 @@ async fn a_sigkill_during_delivery_loses_no_post_and_repeats_only_the_message_in
     let delivered = |messages: &[(String, Vec<String>)]| -> BTreeSet<String> {
         messages.iter().flat_map(|(_, posts)| posts.iter().cloned()).collect()
     };
-    while delivered(&messages(&robots)) != expected {
-        let count = robots.received("/hook").len();
-        robots.wait_for("/hook", count + 1).await;
+    // One snapshot per round: counting and reading the messages separately could miss the
+    // last arrival between the two and then wait for one more that never comes.
+    let mut received = robots.received("/hook");
+    while delivered(&messages(&received)) != expected {
+        let next = robots.wait_for("/hook", received.len() + 1);
+        if tokio::time::timeout(std::time::Duration::from_secs(120), next).await.is_err() {
+            let got = delivered(&messages(&received));
+            let missing: Vec<&String> = expected.difference(&got).collect();
+            panic!("no further message in 120 s; missing {missing:?}; received {:?}", messages(&received));
+        }
+        received = robots.received("/hook");
     }
-    let messages = messages(&robots);
+    let messages = messages(&received);
     let mut by_id: BTreeMap<&str, Vec<&Vec<String>>> = BTreeMap::new();
     for (id, posts) in &messages {
         by_id.entry(id.as_str()).or_default().push(posts);
