@@ -231,7 +231,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 member.map(|m| MemberId::parse(&m).map_err(|e| anyhow::anyhow!("--member {m}: {e}"))).transpose()?;
             if let Some(id) = &member {
                 anyhow::ensure!(
-                    config.members.iter().any(|m| m.id == *id),
+                    config.members.get(id.as_str()).is_some(),
                     "no member '{id}' in {}",
                     config.source.display()
                 );

@@ -33,7 +33,7 @@ pub struct Config {
     pub site: Site,
     pub store: StoreConfig,
     pub fetch: FetchConfig,
-    pub members: Vec<Member>,
+    pub members: Members,
     pub digest: DigestConfig,
     pub events: Vec<Event>,
     pub river: RiverConfig,
@@ -60,12 +60,12 @@ impl Config {
     pub fn files_under_tag(&self, post: &crate::model::Post, tag: &str) -> bool {
         let matches = |candidate: &String| candidate.to_lowercase() == tag;
         post.tags.iter().any(matches)
-            || self.members.iter().find(|m| m.id == post.member).is_some_and(|m| m.tags.iter().any(matches))
+            || self.members.get(post.member.as_str()).is_some_and(|m| m.tags.iter().any(matches))
     }
 
     /// The display name of a member, or the id of one no longer configured.
     pub fn member_name(&self, id: &MemberId) -> String {
-        self.members.iter().find(|m| &m.id == id).map_or_else(|| id.to_string(), |m| m.name.clone())
+        self.members.get(id.as_str()).map_or_else(|| id.to_string(), |m| m.name.clone())
     }
 
     /// The members whose feeds.toml entry has `tag` (lowercase): all their posts are filed
@@ -78,7 +78,7 @@ impl Config {
     /// disappears from every output (feeds, API, site, digest) while their posts stay in
     /// the store: every output asks this one question.
     pub fn shows_member(&self, member: &str) -> bool {
-        self.members.iter().any(|m| m.id.as_str() == member)
+        self.members.get(member).is_some()
     }
 }
 
@@ -233,6 +233,46 @@ pub struct FetchConfig {
     /// posts written (new or changed). Far above any real blog; a flood stops here.
     pub member_posts_per_day: usize,
     pub member_bytes_per_day: u64,
+}
+
+/// The configured members in feeds.toml's order, with an index by id: every output asks
+/// about a post's member, and a scan of the list per post is quadratic at 10,000 members.
+#[derive(Debug, Clone, Default)]
+pub struct Members {
+    list: Vec<Member>,
+    position_by_id: std::collections::HashMap<String, usize>,
+}
+
+impl Members {
+    /// The list, whose ids the caller has checked to be unique (the first of a repeated id
+    /// would win).
+    pub fn new(list: Vec<Member>) -> Members {
+        let mut position_by_id = std::collections::HashMap::with_capacity(list.len());
+        for (position, member) in list.iter().enumerate() {
+            position_by_id.entry(member.id.to_string()).or_insert(position);
+        }
+        Members { list, position_by_id }
+    }
+
+    /// The member with this id, if configured.
+    pub fn get(&self, id: &str) -> Option<&Member> {
+        self.position_by_id.get(id).map(|&position| &self.list[position])
+    }
+}
+
+impl<'a> IntoIterator for &'a Members {
+    type Item = &'a Member;
+    type IntoIter = std::slice::Iter<'a, Member>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
+impl std::ops::Deref for Members {
+    type Target = [Member];
+    fn deref(&self) -> &[Member] {
+        &self.list
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -113,7 +113,18 @@ pub fn config(text: &str, path: &Path) -> Result<Config, ConfigError> {
     };
     let notify = super::notify::targets(&locator, &raw.notify, &members)?;
     let websub = super::websub::websub(&locator, &raw.websub, &site.url)?;
-    Ok(Config { source: path.to_path_buf(), site, store, fetch, members, digest, events, river, notify, websub })
+    Ok(Config {
+        source: path.to_path_buf(),
+        site,
+        store,
+        fetch,
+        members: super::Members::new(members),
+        digest,
+        events,
+        river,
+        notify,
+        websub,
+    })
 }
 
 const DEFAULT_DIGEST_SCHEDULE: &str = "0 0 9 * * MON";

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::config::{DigestConfig, Event, Member, RiverConfig, Site};
+use crate::config::{DigestConfig, Event, Members, RiverConfig, Site};
 use crate::model::{MemberId, Post};
 use crate::texts::fill;
 
@@ -93,7 +93,7 @@ pub fn compose(
     site: &Site,
     config: &DigestConfig,
     river: &RiverConfig,
-    members: &[Member],
+    members: &Members,
     posts: &[Post],
     events: &[Event],
     week: Week,
@@ -108,7 +108,7 @@ pub fn compose_counted(
     site: &Site,
     config: &DigestConfig,
     river: &RiverConfig,
-    members: &[Member],
+    members: &Members,
     posts: &[Post],
     unlisted: &HashMap<MemberId, usize>,
     events: &[Event],
@@ -119,6 +119,7 @@ pub fn compose_counted(
     let t = crate::texts::for_site(site);
     let absolute = |path: &str| site.url.join(path).map(|u| u.to_string()).unwrap_or_else(|_| site.url.to_string());
     let mut groups: Vec<MemberGroup> = Vec::new();
+    let mut group_of_member: HashMap<&str, usize> = HashMap::new();
     let mut in_week: Vec<&Post> = posts.iter().filter(|p| p.published >= starts && p.published < ends).collect();
     in_week.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
     // A member's posts past the daily cap are counted in "还有 N 篇", like those past the
@@ -139,18 +140,21 @@ pub fn compose_counted(
             when: when.format(t.post_time).to_string(),
             also_on: post.copy_links(),
         };
-        match groups.iter_mut().find(|g| g.member_id == post.member.as_str()) {
-            Some(group) => group.posts.push(view),
-            None => groups.push(MemberGroup {
-                member_id: post.member.to_string(),
-                member_name: members
-                    .iter()
-                    .find(|m| m.id == post.member)
-                    .map_or_else(|| post.member.to_string(), |m| m.name.clone()),
-                member_url,
-                posts: vec![view],
-                more: None,
-            }),
+        // By position, not a search of the groups: a week can have posts of every member.
+        match group_of_member.get(post.member.as_str()) {
+            Some(&position) => groups[position].posts.push(view),
+            None => {
+                group_of_member.insert(post.member.as_str(), groups.len());
+                groups.push(MemberGroup {
+                    member_id: post.member.to_string(),
+                    member_name: members
+                        .get(post.member.as_str())
+                        .map_or_else(|| post.member.to_string(), |m| m.name.clone()),
+                    member_url,
+                    posts: vec![view],
+                    more: None,
+                });
+            }
         }
     }
     // Members with most posts first; ties by name, so the order is stable.

@@ -356,7 +356,7 @@ pub fn visible_posts<V: Into<Verdict>>(
 ) -> Result<Listing, Error> {
     let config = state.service.config();
     let store = &state.service.store;
-    let hidden_members_stored = member.is_none() && store.members_stored()?.iter().any(|m| !config.shows_member(m));
+    let hidden_members_stored = member.is_none() && state.service.stores_unshown_members();
     let iterator: Box<dyn Iterator<Item = anyhow::Result<Post>>> = match member {
         Some(member) => Box::new(store.member_posts_newest_first(member, after)),
         // The timeline would have to step over every post of a member removed from feeds.toml
@@ -430,5 +430,5 @@ pub fn configured_member(state: &AppState, id: &str, page: bool) -> Result<Membe
         }
     };
     let id = MemberId::parse(id).map_err(|_| missing())?;
-    config.members.iter().find(|m| m.id == id).cloned().ok_or_else(missing)
+    config.members.get(id.as_str()).cloned().ok_or_else(missing)
 }

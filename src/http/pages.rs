@@ -83,6 +83,7 @@ async fn index(
                 let members = config.members.iter().map(|m| health(&state, m)).collect::<Result<Vec<_>, _>>()?;
                 let body = site::index(
                     &config.site,
+                    &config.members,
                     &members,
                     &posts,
                     &held_back,

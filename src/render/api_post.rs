@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::config::Member;
+use crate::config::Members;
 use crate::model::Post;
 
 #[derive(Serialize)]
@@ -37,8 +37,8 @@ struct MemberRef {
 }
 
 /// The API's shape of `post`, its member named as `members` (the configuration) names it.
-pub fn post_dto(post: Post, members: &[Member]) -> PostDto {
-    let name = members.iter().find(|m| m.id == post.member).map_or_else(|| post.member.to_string(), |m| m.name.clone());
+pub fn post_dto(post: Post, members: &Members) -> PostDto {
+    let name = members.get(post.member.as_str()).map_or_else(|| post.member.to_string(), |m| m.name.clone());
     PostDto {
         id: post.id,
         title: post.title,

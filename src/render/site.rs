@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, Utc};
 use minijinja::context;
 use serde::Serialize;
 
-use crate::config::{Member, Site};
+use crate::config::{Member, Members, Site};
 use crate::model::{FeedState, Post};
 use crate::texts::fill;
 
@@ -92,7 +92,7 @@ struct PostView {
 }
 
 /// Posts grouped by day in the site's time zone, newest first.
-fn days(site: &Site, members: &[Member], posts: &[Post], held_back: &[usize]) -> Vec<Day> {
+fn days(site: &Site, members: &Members, posts: &[Post], held_back: &[usize]) -> Vec<Day> {
     let base = base_path(site);
     let mut days: Vec<Day> = Vec::new();
     for (index, post) in posts.iter().enumerate() {
@@ -104,7 +104,7 @@ fn days(site: &Site, members: &[Member], posts: &[Post], held_back: &[usize]) ->
             let label = fill(&local.format(t.day_label).to_string(), &[("weekday", &weekday)]);
             days.push(Day { iso: iso.clone(), label, posts: Vec::new() });
         }
-        let member = members.iter().find(|m| m.id == post.member);
+        let member = members.get(post.member.as_str());
         let member_page = format!("{base}members/{}", post.member);
         let view = PostView {
             title: post.title.clone(),
@@ -152,13 +152,13 @@ impl MemberHealth<'_> {
 /// held back (see `http::river`).
 pub fn index(
     site: &Site,
+    all_members: &Members,
     members: &[MemberHealth],
     posts: &[Post],
     held_back: &[usize],
     older: Option<String>,
     subscribe: bool,
 ) -> String {
-    let all_members: Vec<Member> = members.iter().map(|m| m.member.clone()).collect();
     let summaries: Vec<MemberSummary> = members
         .iter()
         .map(|health| MemberSummary {
@@ -175,7 +175,7 @@ pub fn index(
             t => texts(site),
             base_path => base_path(site),
             feeds => feed_links(site, ""),
-            days => days(site, &all_members, posts, held_back),
+            days => days(site, all_members, posts, held_back),
             members => summaries,
             older => older,
             subscribe => subscribe,
@@ -249,7 +249,7 @@ pub fn member_page(site: &Site, health: &MemberHealth, posts: &[Post], older: Op
                 avatar => member.avatar.as_ref().map(|u| u.to_string()),
                 feeds => feeds,
             },
-            days => days(site, std::slice::from_ref(member), posts, &[]),
+            days => days(site, &Members::new(vec![member.clone()]), posts, &[]),
             older => older,
         },
     )
@@ -271,7 +271,7 @@ struct SearchHitView {
 /// and links to subscribe to the search as a feed.
 pub fn search_page(
     site: &Site,
-    members: &[Member],
+    members: &Members,
     query: &str,
     hits: &[(Post, crate::search::snippet::Snippet)],
     page: usize,
@@ -283,7 +283,7 @@ pub fn search_page(
     let views: Vec<SearchHitView> = hits
         .iter()
         .map(|(post, snippet)| {
-            let member = members.iter().find(|m| m.id == post.member);
+            let member = members.get(post.member.as_str());
             let snippet = if snippet.text.is_empty() { vec![(post.excerpt.clone(), false)] } else { snippet.parts() };
             SearchHitView {
                 title: post.title.clone(),

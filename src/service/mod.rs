@@ -56,6 +56,8 @@ pub struct Service {
     /// Push delivery's memory: each target's recent messages (rate limits), its variables.
     notifier: notify::Notifier,
     websub: websub::WebSubMemory,
+    /// `stores_unshown_members`'s answer and the (stored members, config) versions it is for.
+    unshown_members: Mutex<Option<((u64, u64), bool)>>,
 }
 
 /// Reads of the store or the index that may run at once: each holds a blocking thread. Past
@@ -108,6 +110,7 @@ impl Service {
             mailer: RwLock::new(mailer),
             send_lock: tokio::sync::Mutex::new(()),
             confirmations: ConfirmationQueue::default(),
+            unshown_members: Mutex::new(None),
             stop_passes: tokio::sync::watch::Sender::new(false),
             notifier: notify::Notifier::new(secrets.variables),
             websub: websub::WebSubMemory::default(),
@@ -158,6 +161,24 @@ impl Service {
 
     pub fn config(&self) -> Arc<Config> {
         self.config.read().map(|c| Arc::clone(&c)).unwrap_or_else(|poisoned| Arc::clone(&poisoned.into_inner()))
+    }
+
+    /// Whether the store holds posts of a member feeds.toml no longer lists (whose posts
+    /// every listing must step over). Worked out again only when the stored members or the
+    /// config changed, not per request: at 10,000 members that is 10,000 lookups.
+    pub fn stores_unshown_members(&self) -> bool {
+        // Versions first: a reload between them leaves a stale key, which the next call redoes.
+        let versions = (self.store.stored_members_version(), self.config_version.load(Ordering::Acquire));
+        let mut cached = self.unshown_members.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match *cached {
+            Some((for_versions, answer)) if for_versions == versions => answer,
+            _ => {
+                let config = self.config();
+                let answer = self.store.any_stored_member(|member| !config.shows_member(member));
+                *cached = Some((versions, answer));
+                answer
+            }
+        }
     }
 
     /// Changes whenever what the outputs show may change: a store write, a config reload, or

@@ -233,7 +233,7 @@ impl Service {
             .map_err(anyhow::Error::from)??;
         let mut subscription = found.filter(|s| s.state == SubscriptionState::Verified).ok_or(Refusal::Gone)?;
         let config = self.config();
-        let member = config.members.iter().find(|m| m.id.as_str() == subscription.member).ok_or(Refusal::Gone)?;
+        let member = config.members.get(&subscription.member).ok_or(Refusal::Gone)?;
         let feed = member.feeds.iter().find(|f| f.as_str() == subscription.feed_url).ok_or(Refusal::Gone)?;
         websub::check_signature(subscription.secret.as_bytes(), signature, &body).map_err(Refusal::Signature)?;
         if !self.within_push_rate(token, now) {

@@ -156,3 +156,21 @@ fn a_split_cut_short_by_a_crash_is_finished_on_the_next_open() {
     assert_eq!(member_ids(&store, "a", None), expected);
     assert_eq!(store.alias(&member("a"), "guid:guid-a0000").unwrap().as_deref(), Some("a0000"));
 }
+
+#[test]
+fn the_stored_members_are_known_in_memory_from_open_and_after_each_save() {
+    let (dir, store) = open();
+    store.save_posts(&member("a"), &spread_posts(3)).unwrap();
+    let version = store.stored_members_version();
+    assert!(store.any_stored_member(|m| m == "a"));
+    assert!(!store.any_stored_member(|m| m == "b"));
+    store.save_posts(&member("a"), &[post("a", "again", 10)]).unwrap();
+    assert_eq!(store.stored_members_version(), version, "a member already known changes nothing");
+    store.save_posts(&member("b"), &[post("b", "b1", 10)]).unwrap();
+    assert!(store.stored_members_version() > version);
+    assert!(store.any_stored_member(|m| m == "b"));
+    let path = dir.path().join("store");
+    drop(store);
+    let reopened = Store::open(&path, 1 << 20).unwrap();
+    assert!(reopened.any_stored_member(|m| m == "a") && reopened.any_stored_member(|m| m == "b"));
+}

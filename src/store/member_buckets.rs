@@ -15,6 +15,16 @@ use crate::model::Post;
 
 type Abortable<T> = Result<T, ConflictableTransactionError<String>>;
 
+/// The members the store holds posts of, kept in memory (read on open, added to by saves,
+/// read again after a repair): every unfiltered listing asks whether one of them is no longer
+/// configured, and a seek per member per request grows with the member list.
+#[derive(Default)]
+pub(super) struct StoredMembers {
+    names: std::collections::HashSet<String>,
+    /// Changes whenever `names` does, so callers can cache what they derived from it.
+    version: u64,
+}
+
 /// The bucket at `key`, read from `tree` the first time this transaction asks for it.
 pub(super) fn loaded<'m, K: Ord + AsRef<[u8]>, T: serde::de::DeserializeOwned + Default>(
     buckets: &'m mut BTreeMap<K, T>,
@@ -122,6 +132,34 @@ impl Store {
             members.push(member);
         }
         Ok(members)
+    }
+
+    /// Reads the stored members into memory (on open, and after a repair removed posts).
+    pub(super) fn load_stored_members(&self) -> anyhow::Result<()> {
+        let names = self.members_stored()?.into_iter().collect();
+        let mut stored = self.stored_members.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        stored.version += 1;
+        stored.names = names;
+        Ok(())
+    }
+
+    /// After a save of `member`'s posts has committed.
+    pub(super) fn note_member_stored(&self, member: &MemberId) {
+        let known = self.stored_members.read().unwrap_or_else(|p| p.into_inner()).names.contains(member.as_str());
+        if !known {
+            let mut stored = self.stored_members.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            stored.version += stored.names.insert(member.to_string()) as u64;
+        }
+    }
+
+    /// Changes whenever the set of stored members does.
+    pub fn stored_members_version(&self) -> u64 {
+        self.stored_members.read().unwrap_or_else(|p| p.into_inner()).version
+    }
+
+    /// Whether a member the store holds posts of is `which` (no disk read).
+    pub fn any_stored_member(&self, which: impl Fn(&str) -> bool) -> bool {
+        self.stored_members.read().unwrap_or_else(|p| p.into_inner()).names.iter().any(|name| which(name))
     }
 
     /// The post `alias` (`guid:...` or `link:...`) finds among the member's posts.

@@ -86,6 +86,8 @@ pub struct Store {
     hidden: sled::Tree,
     moderation_log: sled::Tree,
     hidden_ids: std::sync::Arc<std::sync::RwLock<std::collections::BTreeSet<String>>>,
+    /// The members the store holds posts of (`member_buckets`).
+    stored_members: std::sync::Arc<std::sync::RwLock<member_buckets::StoredMembers>>,
     /// Bumped by every write, so caches of rendered output know when to rebuild.
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The `posts` counter as last committed.

@@ -56,6 +56,7 @@ pub(super) fn open_store(path: &Path, cache_bytes: u64, mode: Mode) -> anyhow::R
         hidden: tree("hidden")?,
         moderation_log: tree("moderation_log")?,
         hidden_ids: Default::default(),
+        stored_members: Default::default(),
         db,
         bodies,
         generation: Default::default(),
@@ -73,6 +74,7 @@ pub(super) fn open_store(path: &Path, cache_bytes: u64, mode: Mode) -> anyhow::R
         Mode::ReadOnly => super::migrate::ensure_current(&store)?,
     }
     store.load_hidden_ids()?;
+    store.load_stored_members()?;
     let count = match store.counters.get(POSTS_COUNTER)? {
         Some(bytes) => counter_value(&bytes)?,
         None => store.post_index.len() as u64,

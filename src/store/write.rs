@@ -72,6 +72,7 @@ impl Store {
         let count = result.map_err(|error| anyhow::anyhow!("failed to save the posts of {member}: {error}"))?;
         if let Some(count) = count {
             self.post_count.store(count, std::sync::atomic::Ordering::Release);
+            self.note_member_stored(member);
         }
         self.forget_damage(posts.iter().map(|post| post.id.as_str()));
         self.changed();
