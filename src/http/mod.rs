@@ -53,6 +53,8 @@ pub struct AppState {
     /// One gate per key being rendered now: requests for a body that is being rendered wait
     /// for that render (or take the previous body) instead of rendering it again each.
     rendering: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// The home page's member list and the service version it was read at (`pages`).
+    sidebar: Arc<std::sync::Mutex<Option<pages::Sidebar>>>,
 }
 
 /// Cached bodies at most.
@@ -131,6 +133,7 @@ impl AppState {
             subscribe_limiter: Arc::default(),
             search_limiter: Arc::new(search::search_limiter()),
             rendering: Arc::default(),
+            sidebar: Arc::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! stylesheet. Pages need no JavaScript.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
@@ -14,7 +15,7 @@ use super::api::{decode_cursor, encode_cursor, encode_position};
 use super::params::Params;
 use super::{conditional, configured_member, visible_posts, AppState, CacheClass, Error, Rendered};
 use crate::config::Member;
-use crate::render::site::{self, MemberHealth};
+use crate::render::site::{self, MemberHealth, MemberSummary};
 
 const PAGE_SIZE: usize = 30;
 const CACHE_CONTROL: &str = "public, max-age=60";
@@ -36,6 +37,28 @@ fn health<'a>(state: &AppState, member: &'a Member) -> Result<MemberHealth<'a>, 
         .map(|url| state.service.store.feed_state(&member.id, url.as_str()))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(MemberHealth { member, states })
+}
+
+/// The member list beside the river with each member's feed health: one feed state read per
+/// feed of every member, so read once per version of the store and config and shared by
+/// every page of the river (a crawler paging `?before=` does not read 10,000 states a page).
+pub(super) type Sidebar = ((u64, u64), Arc<Vec<MemberSummary>>);
+
+fn sidebar(state: &AppState) -> Result<Arc<Vec<MemberSummary>>, Error> {
+    let version = state.service.version();
+    let mut cached = state.sidebar.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, summaries)) = cached.as_ref().filter(|(at, _)| *at == version) {
+        return Ok(Arc::clone(summaries));
+    }
+    let config = state.service.config();
+    let summaries = config
+        .members
+        .iter()
+        .map(|member| health(state, member).map(|health| MemberSummary::of(&health)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let summaries = Arc::new(summaries);
+    *cached = Some((version, Arc::clone(&summaries)));
+    Ok(summaries)
 }
 
 fn before(query: &HashMap<String, String>) -> Result<Option<crate::store::Position>, Error> {
@@ -80,7 +103,7 @@ async fn index(
                         posts.last().map(encode_cursor).unwrap_or_default()
                     )
                 });
-                let members = config.members.iter().map(|m| health(&state, m)).collect::<Result<Vec<_>, _>>()?;
+                let members = sidebar(&state)?;
                 let body = site::index(
                     &config.site,
                     &config.members,

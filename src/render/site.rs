@@ -128,8 +128,10 @@ fn days(site: &Site, members: &Members, posts: &[Post], held_back: &[usize]) -> 
     days
 }
 
+/// A member's line in the home page's list: rendered the same on every page of the river,
+/// so worked out once per change of the store or config (`http::pages`), not per page.
 #[derive(Serialize)]
-struct MemberSummary {
+pub struct MemberSummary {
     id: String,
     name: String,
     failing: bool,
@@ -148,26 +150,28 @@ impl MemberHealth<'_> {
     }
 }
 
+impl MemberSummary {
+    pub fn of(health: &MemberHealth) -> MemberSummary {
+        MemberSummary {
+            id: health.member.id.to_string(),
+            name: health.member.name.clone(),
+            failing: health.failing(),
+            health_note: health.states.iter().flatten().find_map(|s| s.last_error.clone()).unwrap_or_default(),
+        }
+    }
+}
+
 /// The home page: the river's `posts` with, per post, how many of its member's day the cap
 /// held back (see `http::river`).
 pub fn index(
     site: &Site,
     all_members: &Members,
-    members: &[MemberHealth],
+    summaries: &[MemberSummary],
     posts: &[Post],
     held_back: &[usize],
     older: Option<String>,
     subscribe: bool,
 ) -> String {
-    let summaries: Vec<MemberSummary> = members
-        .iter()
-        .map(|health| MemberSummary {
-            id: health.member.id.to_string(),
-            name: health.member.name.clone(),
-            failing: health.failing(),
-            health_note: health.states.iter().flatten().find_map(|s| s.last_error.clone()).unwrap_or_default(),
-        })
-        .collect();
     render(
         "index.html",
         context! {

@@ -43,6 +43,28 @@ async fn a_failing_member_is_marked_and_its_page_says_why() {
 }
 
 #[tokio::test]
+async fn every_page_of_the_river_shows_the_member_list_as_of_the_last_pass() {
+    let app =
+        spawn_app(vec![member("alice", "Alice", rss("alice", 40)), member("bob", "Bob", rss("bob", 1))], None).await;
+    app.pass().await;
+    let older_link = |page: &str| {
+        let at = page.find("?before=").expect("a link to older posts");
+        let start = page[..at].rfind('"').unwrap() + 1;
+        page[start..at + page[at..].find('"').unwrap()].replace("&amp;", "&")
+    };
+    let (_, first) = app.index("").await;
+    let older = older_link(&first);
+    assert!(!first.contains("抓取失败") && !app.text(&older).await.1.contains("抓取失败"));
+    // Bob's feed breaks: the next pass marks him on the first page and on older ones alike.
+    app.fixtures.route("/bob.xml", Route::Status { status: 500, headers: vec![] });
+    app.pass().await;
+    let (_, first) = app.index("").await;
+    let (_, second) = app.text(&older).await;
+    assert!(first.contains("抓取失败") && second.contains("抓取失败"), "{second}");
+    assert!(second.contains(">Alice</a>") && second.contains(">Bob</a>"), "every member is listed: {second}");
+}
+
+#[tokio::test]
 async fn the_about_page_explains_how_to_join() {
     let app = spawn_app(vec![member("alice", "Alice", rss("alice", 1))], None).await;
     let (status, page) = app.about().await;
