@@ -146,6 +146,9 @@ pub enum StoreCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rewrite sled's files without the space of replaced values, which sled gives back
+    /// slowly and which costs memory on every open (stop the server first).
+    Compact,
 }
 
 #[derive(Debug, Subcommand)]
@@ -263,6 +266,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Store { command: StoreCommand::Check { repair, json } } => {
             store_commands::check(&args.config, repair, json)
         }
+        Command::Store { command: StoreCommand::Compact } => store_commands::compact(&args.config),
         Command::Import { input } => {
             let config = config::load(&args.config)?;
             let store = Store::open(&config.store.path, config.store.cache_bytes)?;
@@ -281,10 +285,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             // Grouped and indexed here, in a process that ends, rather than by the next `serve`:
             // both read every post, and sled keeps most pages it reads resident (posts are in
             // the body log, but their references and indexes pass through sled's cache).
+            let (path, cache_bytes) = (config.store.path.clone(), config.store.cache_bytes);
             let service = crate::service::Service::new(config, store, crate::service::Secrets::default())?;
             service.regroup_if_needed()?;
             let indexed = service.update_search_index()?;
             eprintln!("indexed {indexed} posts for search");
+            drop(service);
+            // An import rewrites index values many times over; the server would open all that.
+            if counts.posts > 0 {
+                store_commands::report_rewrite(store::rewrite_sled_files(&path, cache_bytes)?);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Reindex { check, if_needed } => reindex(&args.config, check, if_needed),

@@ -1,5 +1,6 @@
 //! The store commands: `planet export` (every readable post, even from a damaged store) and
-//! `planet store check [--repair]` (find the posts that cannot be read, and drop them).
+//! `planet store check [--repair]` (find the posts that cannot be read, and drop them) and
+//! `planet store compact` (sled's files rewritten without their garbage).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -64,4 +65,20 @@ pub fn check(config_path: &Path, repair: bool, json: bool) -> anyhow::Result<Exi
     }
     let whole = report.damaged.len() == report.dropped;
     Ok(if whole { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `planet store compact`: the closed store's sled files rewritten (`store::rewrite`).
+pub fn compact(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = config::load(config_path)?;
+    report_rewrite(store::rewrite_sled_files(&config.store.path, config.store.cache_bytes)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn report_rewrite(rewritten: store::Rewritten) {
+    let mb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    eprintln!(
+        "rewrote the store's index files: {:.1} MB before, {:.1} MB after",
+        mb(rewritten.bytes_before),
+        mb(rewritten.bytes_after)
+    );
 }

@@ -19,6 +19,7 @@ mod moderation;
 mod notify;
 mod open;
 mod post_codec;
+mod rewrite;
 mod river;
 mod search_outbox;
 mod title_index;
@@ -39,6 +40,7 @@ pub use digest::{Delivery, DeliveryStatus, Subscriber, SubscriberStatus, WeekSen
 pub use moderation::{Action, ModerationEvent, Via};
 pub use notify::{ledger_name, Batch, Queued, TargetState};
 use post_codec::decode_post;
+pub use rewrite::{rewrite_sled_files, Rewritten};
 pub use river::{in_river, RiverEntry};
 pub use title_index::TitleEntry;
 pub use transfer::{export, import, ImportCounts};
@@ -380,6 +382,8 @@ impl Store {
 
 #[cfg(test)]
 mod member_bucket_tests;
+#[cfg(test)]
+mod rewrite_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

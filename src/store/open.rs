@@ -32,6 +32,7 @@ pub(super) fn open_store(path: &Path, cache_bytes: u64, mode: Mode) -> anyhow::R
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("failed to create {}", parent.display()))?;
     }
+    super::rewrite::finish_interrupted(path)?;
     let db = open_sled(path, cache_bytes)?;
     let body_file = counter_or_zero(db.get(BODY_FILE_KEY)?)?.max(1);
     let bodies = std::sync::Arc::new(super::bodies::BodyLog::open(path, u32::try_from(body_file)?)?);

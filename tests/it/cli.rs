@@ -180,6 +180,10 @@ async fn fetch_prints_a_table_and_export_import_round_trips() {
         "{}",
         text(&import.stderr)
     );
+    assert!(text(&import.stderr).contains("rewrote the store's index files"), "{}", text(&import.stderr));
+    let compact = run(&["store", "compact"]).await.unwrap();
+    assert!(compact.status.success(), "{}", text(&compact.stderr));
+    assert!(text(&compact.stderr).contains("MB after"), "{}", text(&compact.stderr));
     // The index beside the deleted store was built from it: it is rebuilt, not trusted.
     let check = run(&["reindex", "--check"]).await.unwrap();
     assert!(text(&check.stdout).contains("the search index agrees with the store: 3 posts"), "{}", text(&check.stdout));

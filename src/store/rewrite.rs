@@ -1,0 +1,167 @@
+//! Rewriting sled's files without their garbage (`planet store compact`, and the end of
+//! `planet import`). sled 0.34 reclaims the space of rewritten values slowly, and keeps an
+//! entry per log fragment of every page in memory from open on: a 1,000,000-post import leaves
+//! 7 GB of files for 0.4 GB of live keys, and the server that opens them idles at 180 MB
+//! instead of 115 (BENCHMARKS.md section 14). Copying every tree into fresh files is what
+//! sled's own `export`/`import` does; it is done here key by key so that an I/O error is an
+//! error, not a panic.
+//!
+//! The store must be closed. The copy is made in `STORE.rewritten` beside the store, with the
+//! body log and the reserve hard-linked into it, marked complete, and put in place by two
+//! directory renames (`STORE` → `STORE.replaced`, `STORE.rewritten` → `STORE`). A crash at any
+//! point leaves one complete store, which the next open finds (`finish_interrupted`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+/// Written into the copy once it is complete and synced: only a marked copy replaces a store.
+const COMPLETE_MARKER: &str = "rewrite-complete";
+/// Keys copied per sled batch.
+const COPY_BATCH: usize = 10_000;
+
+/// What a rewrite did: sled's files before and after, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rewritten {
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn copy_dir(path: &Path) -> PathBuf {
+    sibling(path, ".rewritten")
+}
+
+fn replaced_dir(path: &Path) -> PathBuf {
+    sibling(path, ".replaced")
+}
+
+/// sled's own files in a store directory; everything else (the body log, the reserve) is
+/// planet's and is linked into the copy unchanged.
+fn is_sled_file(name: &str) -> bool {
+    name == "conf" || name == "db" || name == "blobs" || name.starts_with("snap.")
+}
+
+/// Rewrites the closed store at `path` into fresh sled files and puts them in its place.
+pub fn rewrite_sled_files(path: &Path, cache_bytes: u64) -> anyhow::Result<Rewritten> {
+    finish_interrupted(path)?;
+    let copy = copy_dir(path);
+    let bytes_before = sled_bytes(path)?;
+    {
+        let from = super::open::open_sled(path, cache_bytes)?;
+        let to = sled::Config::new()
+            .path(&copy)
+            .cache_capacity(cache_bytes)
+            .create_new(true)
+            .open()
+            .with_context(|| format!("failed to create {}", copy.display()))?;
+        copy_trees(&from, &to)?;
+        to.flush().context("failed to write the rewritten store")?;
+    }
+    link_planet_files(path, &copy)?;
+    let marker = std::fs::File::create(copy.join(COMPLETE_MARKER))?;
+    marker.sync_all()?;
+    sync_dir(&copy)?;
+    let bytes_after = sled_bytes(&copy)?;
+    swap_in(path)?;
+    Ok(Rewritten { bytes_before, bytes_after })
+}
+
+/// Every tree, the default one included, key by key in key order.
+fn copy_trees(from: &sled::Db, to: &sled::Db) -> anyhow::Result<()> {
+    for name in from.tree_names() {
+        // `open_tree` of the default tree's name is the default tree.
+        let (source, target) = (from.open_tree(&name)?, to.open_tree(&name)?);
+        let mut batch = sled::Batch::default();
+        let mut in_batch = 0;
+        for item in source.iter() {
+            let (key, value) = item?;
+            batch.insert(key, value);
+            in_batch += 1;
+            if in_batch == COPY_BATCH {
+                target.apply_batch(std::mem::take(&mut batch))?;
+                in_batch = 0;
+            }
+        }
+        target.apply_batch(batch)?;
+    }
+    Ok(())
+}
+
+/// Hard links the body log files and the reserve into the copy (same file system: it is
+/// beside the store).
+fn link_planet_files(path: &Path, copy: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if is_sled_file(&name.to_string_lossy()) || !entry.file_type()?.is_file() {
+            continue;
+        }
+        std::fs::hard_link(entry.path(), copy.join(&name))
+            .with_context(|| format!("failed to link {} into the rewritten store", entry.path().display()))?;
+    }
+    Ok(())
+}
+
+/// The two renames, then the old files removed.
+fn swap_in(path: &Path) -> anyhow::Result<()> {
+    let (copy, replaced) = (copy_dir(path), replaced_dir(path));
+    std::fs::rename(path, &replaced).with_context(|| format!("failed to move {} aside", path.display()))?;
+    std::fs::rename(&copy, path).with_context(|| format!("failed to put {} in place", copy.display()))?;
+    // A relative path's parent is "" (the working directory).
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    sync_dir(parent)?;
+    finish_interrupted(path)
+}
+
+/// Completes or discards a rewrite a crash cut short; run before every open. An unmarked
+/// copy, or a marked one beside an intact store, is discarded (the store may have been
+/// written since); a marked copy with the store moved aside is put in place.
+pub(super) fn finish_interrupted(path: &Path) -> anyhow::Result<()> {
+    let (copy, replaced) = (copy_dir(path), replaced_dir(path));
+    if !path.exists() && replaced.exists() && copy.join(COMPLETE_MARKER).exists() {
+        std::fs::rename(&copy, path).with_context(|| format!("failed to put {} in place", copy.display()))?;
+        tracing::warn!("finished a store rewrite that was cut short");
+    } else if !path.exists() && replaced.exists() {
+        // Not reached by `swap_in`'s order; but a store moved aside is never left for an empty one.
+        std::fs::rename(&replaced, path).with_context(|| format!("failed to move {} back", replaced.display()))?;
+    }
+    if path.exists() {
+        let marker = path.join(COMPLETE_MARKER);
+        if marker.exists() {
+            std::fs::remove_file(marker)?;
+        }
+        for leftover in [copy, replaced] {
+            if leftover.exists() {
+                std::fs::remove_dir_all(&leftover)
+                    .with_context(|| format!("failed to remove {}", leftover.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The bytes of sled's files in `directory`.
+fn sled_bytes(directory: &Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(directory)? {
+        let entry = entry?;
+        if !is_sled_file(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        total += match entry.file_type()?.is_dir() {
+            true => std::fs::read_dir(entry.path())?.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum(),
+            false => entry.metadata()?.len(),
+        };
+    }
+    Ok(total)
+}
+
+fn sync_dir(directory: &Path) -> anyhow::Result<()> {
+    std::fs::File::open(directory)?.sync_all().with_context(|| format!("failed to sync {}", directory.display()))
+}
