@@ -11,6 +11,7 @@ mod directory;
 mod indexing;
 pub mod query;
 pub mod snippet;
+mod tiers;
 pub mod tokenizer;
 
 use std::ops::Bound;
@@ -117,6 +118,8 @@ pub struct SearchIndex {
     /// Bumped by every commit, before the writer's lock is released: part of the version
     /// that cached searches are kept under.
     generation: AtomicU64,
+    /// Where the newest posts' tiers begin, per commit (`tiers`).
+    tiers: tiers::TierCache,
 }
 
 /// A search's result: a post id and its publication time.
@@ -198,6 +201,7 @@ impl SearchIndex {
             writing: Mutex::new(()),
             ready: AtomicBool::new(ready),
             generation: AtomicU64::new(0),
+            tiers: tiers::TierCache::default(),
         })
     }
 
@@ -241,24 +245,38 @@ impl SearchIndex {
                 }
                 let limit = request.limit.min(MAX_RESULTS - offset).max(1);
                 let now = request.now.timestamp_millis();
-                let collector = TopDocs::with_limit(limit).and_offset(*offset).tweak_score(
-                    move |segment: &tantivy::SegmentReader| {
+                let collector = |want: usize| {
+                    TopDocs::with_limit(want).tweak_score(move |segment: &tantivy::SegmentReader| {
                         let column = segment.fast_fields().i64("published").ok();
                         move |doc: tantivy::DocId, score: tantivy::Score| {
                             let published = column.as_ref().and_then(|c| c.first(doc)).unwrap_or(now);
                             score * recency_boost(now, published)
                         }
-                    },
-                );
-                let found = searcher.search(&query, &collector)?;
-                found.into_iter().map(|(_, a)| Ok(Hit { id: id_of(a)?, published_millis: published(a)? })).collect()
+                    })
+                };
+                let bounds = self.tiers.bounds(&searcher)?;
+                let found = tiers::collect_by_tier(
+                    &searcher,
+                    &query,
+                    self.fields.published,
+                    &bounds,
+                    offset + limit,
+                    collector,
+                )?;
+                found
+                    .into_iter()
+                    .skip(*offset)
+                    .map(|(_, a)| Ok(Hit { id: id_of(a)?, published_millis: published(a)? }))
+                    .collect()
             }
             Ranking::Newest { before } => {
                 // Posts that share the cursor's millisecond are told apart by id afterwards;
                 // a handful more than the page covers them.
                 let take = (request.limit + 32).min(MAX_RESULTS);
-                let collector = TopDocs::with_limit(take).order_by_fast_field::<i64>("published", Order::Desc);
-                let found = searcher.search(&query, &collector)?;
+                let collector =
+                    |want: usize| TopDocs::with_limit(want).order_by_fast_field::<i64>("published", Order::Desc);
+                let bounds = self.tiers.bounds(&searcher)?;
+                let found = tiers::collect_by_tier(&searcher, &query, self.fields.published, &bounds, take, collector)?;
                 let mut hits = found
                     .into_iter()
                     .map(|(time, a)| Ok(Hit { id: id_of(a)?, published_millis: time.unwrap_or_default() }))

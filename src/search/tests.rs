@@ -212,3 +212,56 @@ fn a_post_adds_at_most_its_first_32_kb_of_text_to_the_index() {
         cut.len() <= super::indexing::MAX_INDEXED_TEXT_BYTES && cut.len() > super::indexing::MAX_INDEXED_TEXT_BYTES - 4
     );
 }
+
+/// `count` posts with `word` in the body, one a minute, oldest first; the oldest three also
+/// have `rare`, and `word` in their title (more relevant, were it not for their age).
+fn posts_a_minute_apart(count: usize, word: &str, rare: &str) -> Vec<Post> {
+    (0..count)
+        .map(|i| {
+            let body = if i < 3 { format!("<p>{word} {rare}</p>") } else { format!("<p>{word}</p>") };
+            let title = if i < 3 { format!("{word} {i}") } else { format!("Post {i}") };
+            let mut post = post(["ann", "bob"][i % 2], &format!("p{i:04}"), &title, &body, &[], 1);
+            post.published += chrono::TimeDelta::minutes(i as i64);
+            post.first_seen = post.published;
+            post
+        })
+        .collect()
+}
+
+#[test]
+fn a_common_word_is_searched_in_the_newest_tier_first_and_pages_still_cover_every_post_once() {
+    let count = 5 * tiers::FIRST_TIER_POSTS;
+    let fixture = fixture(&posts_a_minute_apart(count, "依赖注入", "冷门词"));
+    let newest_first: Vec<String> = (0..count).rev().map(|i| format!("p{i:04}")).collect();
+    // Newest first, page by page with the cursor: exactly the store's order.
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = fixture.find_with("依赖注入", |r| {
+            r.ranking = Ranking::Newest { before: before.clone() };
+            r.limit = 25;
+        });
+        let Some(last) = page.last() else { break };
+        let last_post = fixture.store.post(last).unwrap().unwrap();
+        before = Some((last_post.published.timestamp_millis(), last.clone()));
+        seen.extend(page);
+    }
+    assert_eq!(seen, newest_first);
+    // By relevance: every post once over the pages, the newest tier's before any older one.
+    let mut ranked = Vec::new();
+    for offset in (0..count).step_by(30) {
+        ranked.extend(fixture.find_with("依赖注入", |r| {
+            r.ranking = Ranking::Relevance { offset };
+            r.limit = 30;
+        }));
+    }
+    let mut sorted = ranked.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), count, "each post once");
+    let newest_tier: std::collections::HashSet<&String> = newest_first[..tiers::FIRST_TIER_POSTS].iter().collect();
+    assert!(ranked[..tiers::FIRST_TIER_POSTS].iter().all(|id| newest_tier.contains(id)), "{ranked:?}");
+    // A word only the oldest posts have is found through every tier.
+    let rare = fixture.find_with("冷门词", |r| r.limit = 10);
+    assert_eq!(rare.len(), 3, "{rare:?}");
+}
