@@ -181,6 +181,8 @@ async fn fetch_prints_a_table_and_export_import_round_trips() {
         text(&import.stderr)
     );
     assert!(text(&import.stderr).contains("rewrote the store's index files"), "{}", text(&import.stderr));
+    let again = run(&["import", "--no-compact", "backup.jsonl"]).await.unwrap();
+    assert!(again.status.success() && !text(&again.stderr).contains("rewrote"), "{}", text(&again.stderr));
     let compact = run(&["store", "compact"]).await.unwrap();
     assert!(compact.status.success(), "{}", text(&compact.stderr));
     assert!(text(&compact.stderr).contains("MB after"), "{}", text(&compact.stderr));
