@@ -49,6 +49,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod parse;
+pub mod per_version;
 pub mod refresh;
 pub mod render;
 pub mod river;

@@ -54,7 +54,7 @@ pub struct AppState {
     /// for that render (or take the previous body) instead of rendering it again each.
     rendering: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// The home page's member list and the service version it was read at (`pages`).
-    sidebar: Arc<std::sync::Mutex<Option<pages::Sidebar>>>,
+    sidebar: Arc<pages::Sidebar>,
 }
 
 /// Cached bodies at most.

@@ -42,23 +42,18 @@ fn health<'a>(state: &AppState, member: &'a Member) -> Result<MemberHealth<'a>, 
 /// The member list beside the river with each member's feed health: one feed state read per
 /// feed of every member, so read once per version of the store and config and shared by
 /// every page of the river (a crawler paging `?before=` does not read 10,000 states a page).
-pub(super) type Sidebar = ((u64, u64), Arc<Vec<MemberSummary>>);
+pub(super) type Sidebar = crate::per_version::PerVersion<(u64, u64), Arc<Vec<MemberSummary>>>;
 
 fn sidebar(state: &AppState) -> Result<Arc<Vec<MemberSummary>>, Error> {
-    let version = state.service.version();
-    let mut cached = state.sidebar.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((_, summaries)) = cached.as_ref().filter(|(at, _)| *at == version) {
-        return Ok(Arc::clone(summaries));
-    }
-    let config = state.service.config();
-    let summaries = config
-        .members
-        .iter()
-        .map(|member| health(state, member).map(|health| MemberSummary::of(&health)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let summaries = Arc::new(summaries);
-    *cached = Some((version, Arc::clone(&summaries)));
-    Ok(summaries)
+    state.sidebar.get_or_try(state.service.version(), || {
+        let config = state.service.config();
+        let summaries = config
+            .members
+            .iter()
+            .map(|member| health(state, member).map(|health| MemberSummary::of(&health)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Arc::new(summaries))
+    })
 }
 
 fn before(query: &HashMap<String, String>) -> Result<Option<crate::store::Position>, Error> {

@@ -10,7 +10,6 @@
 //! tier and is ranked as before.
 
 use std::ops::Bound;
-use std::sync::Mutex;
 
 use tantivy::collector::{Collector, Count};
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery};
@@ -24,32 +23,26 @@ const TIER_GROWTH: usize = 8;
 /// The published times that split the index into tiers, newest first, for one searcher
 /// generation (a commit makes a new one).
 #[derive(Default)]
-pub struct TierCache(Mutex<Option<(u64, Vec<i64>)>>);
+pub struct TierCache(crate::per_version::PerVersion<u64, Vec<i64>>);
 
 impl TierCache {
     /// The tiers' lower bounds, newest first: tier 0 is `[bounds[0], ∞)`, tier i is
     /// `[bounds[i], bounds[i-1])`, the last is everything older. Empty for a small index.
     /// Reads each document's time once per commit (8 bytes a post while it runs).
     pub fn bounds(&self, searcher: &Searcher) -> anyhow::Result<Vec<i64>> {
-        let generation = searcher.generation().generation_id();
-        let mut cached = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at, bounds)) = cached.as_ref().filter(|(at, _)| *at == generation) {
-            debug_assert_eq!(*at, generation);
-            return Ok(bounds.clone());
-        }
-        let mut times = Vec::with_capacity(searcher.num_docs() as usize);
-        for segment in searcher.segment_readers() {
-            let column = segment.fast_fields().i64("published")?;
-            let alive = segment.alive_bitset();
-            for doc in 0..segment.max_doc() {
-                if alive.is_none_or(|bits| bits.is_alive(doc)) {
-                    times.extend(column.first(doc));
+        self.0.get_or_try(searcher.generation().generation_id(), || {
+            let mut times = Vec::with_capacity(searcher.num_docs() as usize);
+            for segment in searcher.segment_readers() {
+                let column = segment.fast_fields().i64("published")?;
+                let alive = segment.alive_bitset();
+                for doc in 0..segment.max_doc() {
+                    if alive.is_none_or(|bits| bits.is_alive(doc)) {
+                        times.extend(column.first(doc));
+                    }
                 }
             }
-        }
-        let bounds = tier_bounds(&mut times);
-        *cached = Some((generation, bounds.clone()));
-        Ok(bounds)
+            Ok(tier_bounds(&mut times))
+        })
     }
 }
 

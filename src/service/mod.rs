@@ -57,7 +57,7 @@ pub struct Service {
     notifier: notify::Notifier,
     websub: websub::WebSubMemory,
     /// `stores_unshown_members`'s answer and the (stored members, config) versions it is for.
-    unshown_members: Mutex<Option<((u64, u64), bool)>>,
+    unshown_members: crate::per_version::PerVersion<(u64, u64), bool>,
 }
 
 /// Reads of the store or the index that may run at once: each holds a blocking thread. Past
@@ -110,7 +110,7 @@ impl Service {
             mailer: RwLock::new(mailer),
             send_lock: tokio::sync::Mutex::new(()),
             confirmations: ConfirmationQueue::default(),
-            unshown_members: Mutex::new(None),
+            unshown_members: Default::default(),
             stop_passes: tokio::sync::watch::Sender::new(false),
             notifier: notify::Notifier::new(secrets.variables),
             websub: websub::WebSubMemory::default(),
@@ -169,16 +169,10 @@ impl Service {
     pub fn stores_unshown_members(&self) -> bool {
         // Versions first: a reload between them leaves a stale key, which the next call redoes.
         let versions = (self.store.stored_members_version(), self.config_version.load(Ordering::Acquire));
-        let mut cached = self.unshown_members.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match *cached {
-            Some((for_versions, answer)) if for_versions == versions => answer,
-            _ => {
-                let config = self.config();
-                let answer = self.store.any_stored_member(|member| !config.shows_member(member));
-                *cached = Some((versions, answer));
-                answer
-            }
-        }
+        self.unshown_members.get_or(versions, || {
+            let config = self.config();
+            self.store.any_stored_member(|member| !config.shows_member(member))
+        })
     }
 
     /// Changes whenever what the outputs show may change: a store write, a config reload, or

@@ -103,6 +103,8 @@ impl Store {
             for damaged in &report.damaged {
                 report.dropped += usize::from(self.drop_post(&damaged.id)?);
             }
+            // Once, not per post: a dropped post may have been its member's last.
+            self.load_stored_members()?;
             self.flush()?;
         }
         Ok(report)
@@ -118,8 +120,6 @@ impl Store {
         if let Some(member) = self.unindex_post(id, published)? {
             self.river.remove(river::key_of(&member, &time, id))?;
             self.forget_validators(&member)?;
-            // The member may have had no other post.
-            self.load_stored_members()?;
         }
         self.search_pending.insert(id.as_bytes(), &self.db.generate_id()?.to_be_bytes())?;
         let count = counter_or_zero(self.counters.get(POSTS_COUNTER)?)?.saturating_sub(1);
