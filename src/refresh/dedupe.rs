@@ -8,11 +8,11 @@
 //! 2-core machine); a pass that changes a few posts costs the fingerprints of the window.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 
 use chrono::TimeDelta;
 
-use crate::config::Member;
+use super::member_lock;
+use crate::config::{Member, MemberId};
 use crate::dedupe;
 use crate::model::{AlsoBy, Post};
 use crate::store::Store;
@@ -27,21 +27,26 @@ const REPOST_WINDOW: TimeDelta = TimeDelta::days(7);
 /// grouping existed, or imported) is grouped again, member by member, on the next start.
 pub const GROUPING_VERSION: u32 = 1;
 
-/// Two feeds of one member can finish at once; their groupings must not interleave.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
 /// Groups all of `member`'s recent posts again, as if each had just been fetched.
 pub fn regroup_member(member: &Member, store: &Store) -> anyhow::Result<()> {
+    let held = member_lock::lock(&member.id);
     let ids = store.member_posts(&member.id, WINDOW)?.into_iter().map(|post| post.id).collect();
-    after_save(member, store, &ids)
+    after_save(member, store, &ids, held)
 }
 
 /// Groups `member`'s recent posts after the posts in `changed` were saved, and flags reposts.
-pub fn after_save(member: &Member, store: &Store, changed: &HashSet<String>) -> anyhow::Result<()> {
+/// `held` is the member's lock, taken by the caller before it saved: it is let go before the
+/// flags on other members' posts are written, each under its own member's lock, so a thread
+/// never holds two and one member's grouping never waits for another's.
+pub fn after_save(
+    member: &Member,
+    store: &Store,
+    changed: &HashSet<String>,
+    held: member_lock::MemberLock,
+) -> anyhow::Result<()> {
     if changed.is_empty() {
         return Ok(());
     }
-    let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut window = store.member_posts(&member.id, WINDOW)?;
     let rank = |feed: &str| member.feeds.iter().position(|url| url.as_str() == feed).unwrap_or(member.feeds.len());
     let decisions = dedupe::group(&window, changed, &rank);
@@ -56,26 +61,45 @@ pub fn after_save(member: &Member, store: &Store, changed: &HashSet<String>) -> 
     }
     let fresh: Vec<&mut Post> =
         window.iter_mut().filter(|p| changed.contains(&p.id) && p.duplicate_of.is_none()).collect();
-    let (flagged_own, others) = flag_reposts(member, store, fresh)?;
+    let (flagged_own, back_flags) = flag_reposts(member, store, fresh)?;
     own.extend(flagged_own);
     let own_posts: Vec<Post> = window.into_iter().filter(|p| own.contains(&p.id)).collect();
     store.save_posts(&member.id, &own_posts)?;
-    for other in others {
-        store.save_posts(&other.member.clone(), std::slice::from_ref(&other))?;
+    drop(held);
+    for back in back_flags {
+        flag_back(store, &back)?;
     }
     Ok(())
 }
 
+/// A flag to add to another member's post: `post` (of `member`) is also published by `by`.
+struct BackFlag {
+    member: MemberId,
+    post: String,
+    by: AlsoBy,
+}
+
+/// Adds `back.by` to the other member's post under that member's lock, on the post as stored
+/// now: its own grouping may have changed it since it was read for the comparison.
+fn flag_back(store: &Store, back: &BackFlag) -> anyhow::Result<()> {
+    let _held = member_lock::lock(&back.member);
+    let Some(mut post) = store.post(&back.post)? else { return Ok(()) };
+    if post.also_by.contains(&back.by) {
+        return Ok(());
+    }
+    post.also_by.push(back.by.clone());
+    store.save_posts(&back.member, std::slice::from_ref(&post))
+}
+
 /// Sets `also_by` on each of `fresh` from other members' posts of the same article within
-/// `REPOST_WINDOW`, and adds the reverse flag to those posts. Returns the ids of `fresh`
-/// posts it changed and the other members' posts to write. Candidates are found by title
+/// `REPOST_WINDOW`. Returns the ids of `fresh` posts it changed and the reverse flags to add
+/// to the other members' posts. Candidates are found by title
 /// first, in the store's title index (cheap: a repost under another title is not flagged),
 /// read whole, then confirmed by `dedupe::same_article`.
-fn flag_reposts(member: &Member, store: &Store, fresh: Vec<&mut Post>) -> anyhow::Result<(Vec<String>, Vec<Post>)> {
-    // Other members' posts read so far, as changed by the flags set: one copy per post, so
-    // two fresh posts that find the same one both leave their flag on it.
+fn flag_reposts(member: &Member, store: &Store, fresh: Vec<&mut Post>) -> anyhow::Result<(Vec<String>, Vec<BackFlag>)> {
+    // Other members' posts read so far: each is read once however many fresh posts find it.
     let mut others: Vec<Post> = Vec::new();
-    let mut written: HashSet<String> = HashSet::new();
+    let mut back_flags = Vec::new();
     let mut changed_own = Vec::new();
     for post in fresh {
         let key = dedupe::title_key(&post.title);
@@ -104,11 +128,10 @@ fn flag_reposts(member: &Member, store: &Store, fresh: Vec<&mut Post>) -> anyhow
         // Fingerprinting costs; most posts have no namesake to compare with.
         let found = if candidates.is_empty() { Vec::new() } else { dedupe::also_by(post, &candidates) };
         for flag in &found {
-            let Some(other) = others.iter_mut().find(|o| o.id == flag.id) else { continue };
-            let back = AlsoBy { member: post.member.clone(), id: post.id.clone(), url: post.url.clone() };
-            if !other.also_by.contains(&back) {
-                other.also_by.push(back);
-                written.insert(other.id.clone());
+            let by = AlsoBy { member: post.member.clone(), id: post.id.clone(), url: post.url.clone() };
+            let known = others.iter().any(|o| o.id == flag.id && o.also_by.contains(&by));
+            if !known {
+                back_flags.push(BackFlag { member: flag.member.clone(), post: flag.id.clone(), by });
             }
         }
         if post.also_by != found {
@@ -116,8 +139,7 @@ fn flag_reposts(member: &Member, store: &Store, fresh: Vec<&mut Post>) -> anyhow
             changed_own.push(post.id.clone());
         }
     }
-    let to_write = others.into_iter().filter(|other| written.contains(&other.id)).collect();
-    Ok((changed_own, to_write))
+    Ok((changed_own, back_flags))
 }
 
 #[cfg(test)]
@@ -125,7 +147,6 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     use super::*;
-    use crate::config::MemberId;
     use crate::model::DateSource;
 
     fn member(id: &str) -> Member {
@@ -183,7 +204,9 @@ mod tests {
         let repost = post("zhang", "zhang-1", "深入理解 async 流", at + TimeDelta::days(3));
         store.save_posts(&repost.member, std::slice::from_ref(&repost)).unwrap();
 
-        after_save(&member("zhang"), &store, &HashSet::from(["zhang-1".to_string()])).unwrap();
+        let zhang = member("zhang");
+        let held = member_lock::lock(&zhang.id);
+        after_save(&zhang, &store, &HashSet::from(["zhang-1".to_string()]), held).unwrap();
 
         let repost = store.post("zhang-1").unwrap().unwrap();
         assert_eq!(repost.also_by.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["wang-1"]);

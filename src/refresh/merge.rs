@@ -69,6 +69,8 @@ pub fn parse_and_save(
     // A feed never fetched before (a new member, a new feed URL) may list dozens of old
     // posts without dates, or all stamped with the build time.
     let first_fetch = state.last_success.is_none().then_some(config.river.first_fetch_posts);
+    // From reading what is stored to grouping what was written, this member's posts are ours.
+    let held = super::member_lock::lock(&member.id);
     let (to_write, mut counts) = merge(store, member, parsed.posts, now, first_fetch)?;
     // What the member may still add today; the rest waits for tomorrow's fetches. A feed's
     // first fetch (a new member's history, at most 200 entries) is counted but not cut.
@@ -118,7 +120,7 @@ pub fn parse_and_save(
     store.set_budget_use(&member.id, day, used)?;
     // The same article from another of the member's feeds becomes one entry.
     let changed = to_write.iter().map(|p| p.id.clone()).collect();
-    super::dedupe::after_save(member, store, &changed)?;
+    super::dedupe::after_save(member, store, &changed, held)?;
     Ok(Ok(counts))
 }
 
