@@ -61,6 +61,17 @@ fn posts_come_back_newest_first_overall_and_per_member() {
 }
 
 #[test]
+fn saving_no_posts_writes_nothing_and_leaves_every_cached_answer_valid() {
+    let (_dir, store) = open();
+    store.save_refresh(&member("a"), &[post("a", "a1", 1)], &state("a")).unwrap();
+    let generation = store.generation();
+    store.save_posts(&member("a"), &[]).unwrap();
+    assert_eq!(store.generation(), generation);
+    store.save_posts(&member("a"), &[post("a", "a2", 2)]).unwrap();
+    assert!(store.generation() > generation);
+}
+
+#[test]
 fn updating_a_post_moves_its_index_entries_instead_of_duplicating_them() {
     let (_dir, store) = open();
     store.save_refresh(&member("a"), &[post("a", "a1", 1)], &state("a")).unwrap();

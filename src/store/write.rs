@@ -25,6 +25,11 @@ impl Store {
     }
 
     fn save(&self, member: &MemberId, posts: &[Post], state: Option<&FeedState>) -> anyhow::Result<()> {
+        // Grouping saves what it changed, mostly nothing: no transaction (sled serializes them
+        // all, and readers wait for each) and no new generation (every cached page would go).
+        if posts.is_empty() && state.is_none() {
+            return Ok(());
+        }
         let saved = self.save_unrecorded(member, posts, state);
         match &saved {
             Ok(()) => self.note_write_success(),
