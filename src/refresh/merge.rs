@@ -71,7 +71,7 @@ pub fn parse_and_save(
     let first_fetch = state.last_success.is_none().then_some(config.river.first_fetch_posts);
     // From reading what is stored to grouping what was written, this member's posts are ours.
     let held = super::member_lock::lock(&member.id);
-    let (to_write, mut counts) = merge(store, member, parsed.posts, now, first_fetch)?;
+    let Merged { to_write, mut counts, known } = merge(store, member, parsed.posts, now, first_fetch)?;
     // What the member may still add today; the rest waits for tomorrow's fetches. A feed's
     // first fetch (a new member's history, at most 200 entries) is counted but not cut.
     let day = now.with_timezone(&config.site.timezone).date_naive();
@@ -80,12 +80,6 @@ pub fn parse_and_save(
         None => budget::Use { posts: config.fetch.member_posts_per_day, bytes: config.fetch.member_bytes_per_day },
     };
     let used = store.budget_use(&member.id, day)?;
-    let mut known = HashSet::new();
-    for post in &to_write {
-        if store.has_post(&post.id)? {
-            known.insert(post.id.clone());
-        }
-    }
     let (mut to_write, left_out, used) = budget::admit(to_write, |post| !known.contains(&post.id), used, limit);
     // New posts without a date are dated from this fetch, one second apart in the feed's
     // order, never in a second another feed's undated post has (`undated.rs`). Only those
@@ -124,16 +118,25 @@ pub fn parse_and_save(
     Ok(Ok(counts))
 }
 
-/// Decides for each fresh post whether it is new, an update of a stored post, or unchanged;
-/// returns the posts to write.
-pub fn merge(
+/// What `merge` decided: the posts to write, and the ids of those that update a stored post.
+struct Merged {
+    to_write: Vec<Post>,
+    counts: Counts,
+    /// Known from the lookup that matched them: asking the store again cost a read per post,
+    /// and every read waits while another member's save holds sled's transaction lock.
+    known: HashSet<String>,
+}
+
+/// Decides for each fresh post whether it is new, an update of a stored post, or unchanged.
+fn merge(
     store: &Store,
     member: &Member,
     fresh: Vec<Post>,
     now: DateTime<Utc>,
     first_fetch: Option<usize>,
-) -> anyhow::Result<(Vec<Post>, Counts)> {
+) -> anyhow::Result<Merged> {
     let mut counts = Counts::default();
+    let mut known = HashSet::new();
     let mut flood = FloodGuard::new(&fresh, first_fetch);
     let mut used: HashSet<String> = HashSet::new();
     let mut to_write = Vec::new();
@@ -141,6 +144,7 @@ pub fn merge(
         match stored_match(store, member, &post, &used)? {
             Some(existing) => {
                 carry_over(&mut post, &existing);
+                known.insert(post.id.clone());
                 if changed(&post, &existing) {
                     counts.updated += 1;
                     to_write.push(post.clone());
@@ -157,7 +161,7 @@ pub fn merge(
         }
         used.insert(post.id);
     }
-    Ok((to_write, counts))
+    Ok(Merged { to_write, counts, known })
 }
 
 /// The stored post this fresh one is: its own id first (same GUID, or same link when there

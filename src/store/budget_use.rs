@@ -25,11 +25,6 @@ impl Store {
         Ok(stored.filter(|stored| stored.day == day).map(|stored| stored.used).unwrap_or_default())
     }
 
-    /// Whether a post with this id is stored (a refresh's update, not a new post).
-    pub fn has_post(&self, id: &str) -> anyhow::Result<bool> {
-        Ok(self.post_index.contains_key(id)?)
-    }
-
     /// Records what `member` has written on `day` so far.
     pub fn set_budget_use(&self, member: &MemberId, day: NaiveDate, used: DailyUse) -> anyhow::Result<()> {
         self.counters.insert(key(member), encode(&Stored { day, used })?)?;
