@@ -159,3 +159,30 @@ fn a_weekly_column_under_one_title_is_not_one_article() {
     next_week.published = first.published + chrono::TimeDelta::days(2);
     assert!(same_article((&first, &a), (&next_week, &b)), "two days apart under one title: a copy");
 }
+
+#[test]
+fn text_already_in_nfkc_is_used_as_it_is_and_other_text_is_normalized() {
+    let mut texts: Vec<String> = wang_posts().iter().map(|post| crate::sanitize::text_of(&post.content_html)).collect();
+    texts.extend(
+        ["ＡＳＰ．ＮＥＴ Ｃｏｒｅ ①②", "ﬁle ㎏ ｶﾀｶﾅ", "e\u{301} and é", "依赖注入 plain ASCII"].map(String::from),
+    );
+    for text in &texts {
+        let expected: String = text.nfkc().collect();
+        assert_eq!(nfkc(text).collect::<String>(), expected, "{text}");
+    }
+}
+
+#[test]
+fn a_body_in_full_width_letters_is_the_same_article_as_its_ascii_copy() {
+    let ascii = "Dependency injection in ASP.NET Core registers services with a lifetime: singleton, scoped or transient, and resolves them per request.";
+    let full_width: String = ascii
+        .chars()
+        .map(|c| if c.is_ascii_graphic() { char::from_u32(c as u32 + 0xFEE0).unwrap() } else { c })
+        .collect();
+    let shared = containment(&fingerprint_of_text(ascii), &fingerprint_of_text(&full_width));
+    assert_eq!(shared, Some(1.0));
+}
+
+fn fingerprint_of_text(text: &str) -> Fingerprint {
+    Fingerprint { title: String::new(), numbers: Vec::new(), shingles: shingles(text) }
+}
