@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
 
-use super::{conditional, json_body, AppState, CacheClass, Error, Rendered};
+use super::{encoding::respond, json_body, AppState, CacheClass, Error, Rendered};
 use crate::digest::{load, Week};
 use crate::render;
 
@@ -59,7 +59,7 @@ async fn render_page(state: &AppState, week: Week, headers: &HeaderMap) -> Resul
             Ok(Rendered::new(body, "text/html; charset=utf-8", None))
         })
         .await?;
-    Ok(conditional(state, &rendered, headers, "public, max-age=300"))
+    Ok(respond(state, rendered, headers, "public, max-age=300").await)
 }
 
 async fn latest(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
@@ -81,7 +81,7 @@ async fn json(State(state): State<AppState>, Path(week): Path<String>, headers: 
             Ok(Rendered::new(json_body(&digest)?, "application/json", None))
         })
         .await?;
-    Ok(conditional(&state, &rendered, &headers, "public, max-age=300"))
+    Ok(respond(&state, rendered, &headers, "public, max-age=300").await)
 }
 
 async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
@@ -114,6 +114,6 @@ async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         .await?;
     let config = state.service.config();
     let self_url = config.site.url.join("digest.atom").map_err(anyhow::Error::from)?;
-    let response = conditional(&state, &rendered, &headers, "public, max-age=300");
+    let response = respond(&state, rendered, &headers, "public, max-age=300").await;
     Ok(super::feeds::with_websub_links(response, &config.websub.hubs, &self_url))
 }

@@ -6,6 +6,7 @@
 //! layer, which leaves a response alone once it carries `Content-Encoding`.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap};
@@ -75,11 +76,32 @@ pub fn negotiate(headers: &HeaderMap) -> Encoding {
     }
 }
 
+/// How hard a body is compressed, by how many answers share it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effort {
+    /// A body every reader shares (a feed, the home page): compressed once, sent many times.
+    Thorough,
+    /// A body one client chose (a cursor's page, a search): compressed for about one answer.
+    /// A crawl of 320 KB API pages (BENCHMARKS section 14): gzip 1 answers in 7 ms where gzip 6
+    /// took 20, with 67 KB where 6 gave 47; brotli 3 in 8.5 ms where 4 took 11, as small
+    /// (55 KB). Brotli 1, the fastest elsewhere, is slower here and twice the size.
+    Quick,
+}
+
+/// Bodies at least this large are compressed on a blocking thread (`respond`): gzip 6 takes
+/// about 12 ms for a 320 KB API page, which on an async worker holds up every request that
+/// worker serves.
+const OFF_THREAD_BYTES: usize = 16 * 1024;
+
 /// `body` compressed with `encoding`, or `None` when that would not make it smaller.
 /// Levels are moderate: this runs once per render, and a render follows every change,
 /// including each new API query. Brotli 5 and up set up hash tables that cost 4.7 ms even
 /// for an 11 KB API page (quality 4: 0.12 ms, and 6% larger); gzip 6 is as small as 9.
-pub fn compress(encoding: Encoding, body: &[u8]) -> Option<Bytes> {
+pub fn compress(encoding: Encoding, body: &[u8], effort: Effort) -> Option<Bytes> {
+    let (gzip_level, brotli_quality) = match effort {
+        Effort::Thorough => (6, 4),
+        Effort::Quick => (1, 3),
+    };
     if body.len() < MIN_COMPRESSIBLE {
         return None;
     }
@@ -87,7 +109,7 @@ pub fn compress(encoding: Encoding, body: &[u8]) -> Option<Bytes> {
         Encoding::Identity => return None,
         Encoding::Gzip => {
             let mut encoder =
-                flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::new(6));
+                flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::new(gzip_level));
             encoder.write_all(body).ok()?;
             encoder.finish().ok()?
         }
@@ -96,13 +118,50 @@ pub fn compress(encoding: Encoding, body: &[u8]) -> Option<Bytes> {
             // A window just large enough for the body: the encoder's memory follows the
             // window, and a larger one finds nothing more in a body that fits.
             let lgwin = (usize::BITS - body.len().leading_zeros()).clamp(16, 22) as i32;
-            let params =
-                brotli::enc::BrotliEncoderParams { quality: 4, lgwin, size_hint: body.len(), ..Default::default() };
+            let params = brotli::enc::BrotliEncoderParams {
+                quality: brotli_quality,
+                lgwin,
+                size_hint: body.len(),
+                ..Default::default()
+            };
             brotli::BrotliCompress(&mut &body[..], &mut output, &params).ok()?;
             output
         }
     };
     (compressed.len() < body.len()).then(|| Bytes::from(compressed))
+}
+
+/// Answers with `rendered` as `conditional` does, once the compressed variant the request
+/// needs is built: a large one on a blocking thread holding one of the read permits, and when
+/// none is free the body goes out uncompressed, never a stalled worker or a 503.
+pub async fn respond(
+    state: &super::AppState,
+    rendered: Arc<super::Rendered>,
+    headers: &HeaderMap,
+    cache_control: &'static str,
+) -> axum::response::Response {
+    let mut encoding = negotiate(headers);
+    let building = rendered.body.len() >= OFF_THREAD_BYTES
+        && !rendered.has_variant(encoding)
+        && !super::not_modified(&rendered, headers);
+    if building {
+        let built = match state.service.reads.try_take() {
+            Some(permit) => {
+                let (service, rendered) = (Arc::clone(&state.service), Arc::clone(&rendered));
+                tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    rendered.encoded(encoding, &service.metrics);
+                })
+                .await
+                .is_ok()
+            }
+            None => false,
+        };
+        if !built {
+            encoding = Encoding::Identity;
+        }
+    }
+    super::conditional_in(state, &rendered, headers, cache_control, encoding)
 }
 
 #[cfg(test)]
@@ -147,11 +206,11 @@ mod tests {
     #[test]
     fn compressed_bodies_inflate_to_the_original() {
         let body = "长沙.NET技术社区 <entry>ASP.NET Core</entry>\n".repeat(200);
-        let gzip = compress(Encoding::Gzip, body.as_bytes()).unwrap();
+        let gzip = compress(Encoding::Gzip, body.as_bytes(), Effort::Thorough).unwrap();
         let mut inflated = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut inflated).unwrap();
         assert_eq!(inflated, body);
-        let brotli = compress(Encoding::Brotli, body.as_bytes()).unwrap();
+        let brotli = compress(Encoding::Brotli, body.as_bytes(), Effort::Thorough).unwrap();
         let mut decompressed = Vec::new();
         brotli::BrotliDecompress(&mut &brotli[..], &mut decompressed).unwrap();
         assert_eq!(decompressed, body.as_bytes());
@@ -160,6 +219,6 @@ mod tests {
 
     #[test]
     fn small_bodies_are_not_compressed() {
-        assert_eq!(compress(Encoding::Gzip, b"{\"data\":[]}"), None);
+        assert_eq!(compress(Encoding::Gzip, b"{\"data\":[]}", Effort::Thorough), None);
     }
 }

@@ -15,7 +15,9 @@ use chrono::Utc;
 use url::Url;
 
 use super::params::Params;
-use super::{conditional, configured_member, etag_of, search, visible_posts, AppState, CacheClass, Error, Rendered};
+use super::{
+    configured_member, encoding::respond, etag_of, search, visible_posts, AppState, CacheClass, Error, Rendered,
+};
 use crate::model::Post;
 use crate::render::{self, FeedInput, Selection};
 use crate::search::Ranking;
@@ -163,7 +165,7 @@ async fn serve_feed(
     let config = state.service.config();
     let self_url = self_url(&config.site, format, &selection)?;
     let rendered = state.cached(&key, class, move || render_feed(&render_state, format, selection)).await?;
-    Ok(with_websub_links(conditional(&state, &rendered, &headers, CACHE_CONTROL), &config.websub.hubs, &self_url))
+    Ok(with_websub_links(respond(&state, rendered, &headers, CACHE_CONTROL).await, &config.websub.hubs, &self_url))
 }
 
 async fn atom(
@@ -204,5 +206,5 @@ async fn opml(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             Ok(Rendered::with_etag(body, etag_of(members.join("\n").as_bytes()), "text/x-opml; charset=utf-8", None))
         })
         .await?;
-    Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
+    Ok(respond(&state, rendered, &headers, CACHE_CONTROL).await)
 }

@@ -73,6 +73,8 @@ pub struct Rendered {
     content_type: &'static str,
     gzip: OnceLock<Option<axum::body::Bytes>>,
     brotli: OnceLock<Option<axum::body::Bytes>>,
+    /// Set from the cache class it is kept in (`render_once`).
+    effort: encoding::Effort,
 }
 
 impl Rendered {
@@ -97,6 +99,7 @@ impl Rendered {
             content_type,
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
+            effort: encoding::Effort::Thorough,
         }
     }
 
@@ -104,6 +107,15 @@ impl Rendered {
     /// together are well under half of it), and the fixed parts.
     fn cost(&self) -> usize {
         self.body.len() + self.body.len() / 2 + 256
+    }
+
+    /// Whether the body in `encoding` is ready (or needs no work).
+    fn has_variant(&self, encoding: encoding::Encoding) -> bool {
+        match encoding {
+            encoding::Encoding::Identity => true,
+            encoding::Encoding::Gzip => self.gzip.get().is_some(),
+            encoding::Encoding::Brotli => self.brotli.get().is_some(),
+        }
     }
 
     /// The body in `encoding`, or the identity body (and `Identity`) when compressing it
@@ -116,7 +128,7 @@ impl Rendered {
         };
         let compressed = slot.get_or_init(|| {
             metrics.record_compression(encoding.name());
-            encoding::compress(encoding, &self.body)
+            encoding::compress(encoding, &self.body, self.effort)
         });
         match compressed {
             Some(bytes) => (encoding, bytes.clone()),
@@ -184,7 +196,11 @@ impl AppState {
             return Ok(rendered);
         }
         match off_thread(self, render).await {
-            Ok(rendered) => {
+            Ok(mut rendered) => {
+                rendered.effort = match class {
+                    CacheClass::Shared => encoding::Effort::Thorough,
+                    CacheClass::Query => encoding::Effort::Quick,
+                };
                 let rendered = Arc::new(rendered);
                 self.service.metrics.record_render(key.split(':').next().unwrap_or(key));
                 self.cache.insert(key, class, version, Arc::clone(&rendered));
@@ -266,13 +282,20 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
 
 /// Answers with `rendered` in the best encoding the request accepts, or 304 when the
 /// request's validators match. The ETag is weak, so one validator covers every encoding.
+/// For a body too small to be worth a blocking thread; cached bodies go through
+/// `encoding::respond`.
 pub fn conditional(
     state: &AppState,
     rendered: &Rendered,
     request_headers: &HeaderMap,
     cache_control: &'static str,
 ) -> Response {
-    let not_modified = match request_headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+    conditional_in(state, rendered, request_headers, cache_control, encoding::negotiate(request_headers))
+}
+
+/// Whether the request's validators match `rendered` (the answer is 304).
+fn not_modified(rendered: &Rendered, request_headers: &HeaderMap) -> bool {
+    match request_headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         Some(tags) => tags.split(',').any(|tag| {
             let tag = tag.trim();
             tag == "*" || tag.trim_start_matches("W/") == rendered.etag.trim_start_matches("W/")
@@ -286,7 +309,17 @@ pub fn conditional(
                 _ => false,
             }
         }
-    };
+    }
+}
+
+/// `conditional` in the encoding already chosen.
+fn conditional_in(
+    state: &AppState,
+    rendered: &Rendered,
+    request_headers: &HeaderMap,
+    cache_control: &'static str,
+    encoding: encoding::Encoding,
+) -> Response {
     let mut builder = Response::builder()
         .header(header::ETAG, &rendered.etag)
         .header(header::CACHE_CONTROL, cache_control)
@@ -294,10 +327,10 @@ pub fn conditional(
     if let Some(modified) = &rendered.last_modified_header {
         builder = builder.header(header::LAST_MODIFIED, modified);
     }
-    let response = if not_modified {
+    let response = if not_modified(rendered, request_headers) {
         builder.status(StatusCode::NOT_MODIFIED).body(Body::empty())
     } else {
-        let (encoding, body) = rendered.encoded(encoding::negotiate(request_headers), &state.service.metrics);
+        let (encoding, body) = rendered.encoded(encoding, &state.service.metrics);
         if let Some(value) = encoding.header_value() {
             builder = builder.header(header::CONTENT_ENCODING, value);
         }

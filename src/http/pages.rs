@@ -13,7 +13,7 @@ use axum::Router;
 
 use super::api::{decode_cursor, encode_cursor, encode_position};
 use super::params::Params;
-use super::{conditional, configured_member, visible_posts, AppState, CacheClass, Error, Rendered};
+use super::{conditional, configured_member, encoding::respond, visible_posts, AppState, CacheClass, Error, Rendered};
 use crate::config::Member;
 use crate::render::site::{self, MemberHealth, MemberSummary};
 
@@ -112,7 +112,7 @@ async fn index(
             },
         )
         .await?;
-    Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
+    Ok(respond(&state, rendered, &headers, CACHE_CONTROL).await)
 }
 
 async fn member(
@@ -149,7 +149,7 @@ async fn member(
             },
         )
         .await?;
-    Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
+    Ok(respond(&state, rendered, &headers, CACHE_CONTROL).await)
 }
 
 async fn about(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {

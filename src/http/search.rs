@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use super::params::Params;
 use super::rate_limit::{client_address, client_key, WindowLimiter};
-use super::{conditional, AppState, CacheClass, Error, Rendered};
+use super::{encoding::respond, AppState, CacheClass, Error, Rendered};
 use crate::config::MemberId;
 use crate::model::Post;
 use crate::search::snippet::{self, Snippet};
@@ -178,5 +178,5 @@ async fn page(
             Ok(Rendered::new(body, "text/html; charset=utf-8", None))
         })
         .await?;
-    Ok(conditional(&state, &rendered, &headers, CACHE_CONTROL))
+    Ok(respond(&state, rendered, &headers, CACHE_CONTROL).await)
 }

@@ -153,5 +153,5 @@ pub(super) async fn stats(State(state): State<AppState>, headers: axum::http::He
             Ok(crate::http::Rendered::new(crate::http::json_body(&stats)?, "application/json", None))
         })
         .await?;
-    Ok(crate::http::conditional(&state, &rendered, &headers, CACHE_CONTROL))
+    Ok(crate::http::encoding::respond(&state, rendered, &headers, CACHE_CONTROL).await)
 }

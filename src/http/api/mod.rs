@@ -290,7 +290,7 @@ async fn posts(
             Ok(super::Rendered::new(body, "application/json", None))
         })
         .await?;
-    Ok(super::conditional(&state, &rendered, &headers, CACHE_CONTROL))
+    Ok(crate::http::encoding::respond(&state, rendered, &headers, CACHE_CONTROL).await)
 }
 
 async fn post(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Error> {

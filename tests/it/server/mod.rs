@@ -5,6 +5,7 @@ mod browser;
 mod budget;
 mod cache_abuse;
 mod clients;
+mod compression;
 mod connections;
 mod damage;
 mod disk_full;
