@@ -30,24 +30,22 @@ pub const GROUPING_VERSION: u32 = 1;
 /// Groups all of `member`'s recent posts again, as if each had just been fetched.
 pub fn regroup_member(member: &Member, store: &Store) -> anyhow::Result<()> {
     let held = member_lock::lock(&member.id);
-    let ids = store.member_posts(&member.id, WINDOW)?.into_iter().map(|post| post.id).collect();
-    after_save(member, store, &ids, held)
+    let window = store.member_posts(&member.id, WINDOW)?;
+    after_save(member, store, &window, held)
 }
 
-/// Groups `member`'s recent posts after the posts in `changed` were saved, and flags reposts.
+/// Groups `member`'s recent posts after the posts in `saved` were saved, and flags reposts.
 /// `held` is the member's lock, taken by the caller before it saved: it is let go before the
 /// flags on other members' posts are written, each under its own member's lock, so a thread
 /// never holds two and one member's grouping never waits for another's.
-pub fn after_save(
-    member: &Member,
-    store: &Store,
-    changed: &HashSet<String>,
-    held: member_lock::MemberLock,
-) -> anyhow::Result<()> {
-    if changed.is_empty() {
+pub fn after_save(member: &Member, store: &Store, saved: &[Post], held: member_lock::MemberLock) -> anyhow::Result<()> {
+    if saved.is_empty() {
         return Ok(());
     }
-    let mut window = store.member_posts(&member.id, WINDOW)?;
+    let changed: HashSet<String> = saved.iter().map(|post| post.id.clone()).collect();
+    let changed = &changed;
+    // The posts just saved are in hand, and the lock held since keeps them as saved.
+    let mut window = store.member_posts_with_saved(&member.id, WINDOW, saved)?;
     let rank = |feed: &str| member.feeds.iter().position(|url| url.as_str() == feed).unwrap_or(member.feeds.len());
     let decisions = dedupe::group(&window, changed, &rank);
     let mut own: HashSet<String> = HashSet::new();
@@ -206,7 +204,7 @@ mod tests {
 
         let zhang = member("zhang");
         let held = member_lock::lock(&zhang.id);
-        after_save(&zhang, &store, &HashSet::from(["zhang-1".to_string()]), held).unwrap();
+        after_save(&zhang, &store, std::slice::from_ref(&repost), held).unwrap();
 
         let repost = store.post("zhang-1").unwrap().unwrap();
         assert_eq!(repost.also_by.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["wang-1"]);

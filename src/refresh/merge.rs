@@ -113,8 +113,7 @@ pub fn parse_and_save(
     store.save_refresh(&member.id, &to_write, state)?;
     store.set_budget_use(&member.id, day, used)?;
     // The same article from another of the member's feeds becomes one entry.
-    let changed = to_write.iter().map(|p| p.id.clone()).collect();
-    super::dedupe::after_save(member, store, &changed, held)?;
+    super::dedupe::after_save(member, store, &to_write, held)?;
     Ok(Ok(counts))
 }
 

@@ -174,3 +174,22 @@ fn the_stored_members_are_known_in_memory_from_open_and_after_each_save() {
     let reopened = Store::open(&path, 1 << 20).unwrap();
     assert!(reopened.any_stored_member(|m| m == "a") && reopened.any_stored_member(|m| m == "b"));
 }
+
+#[test]
+fn a_members_window_takes_the_posts_just_saved_from_memory_and_the_rest_from_the_store() {
+    let (_dir, store) = open();
+    let posts = spread_posts(40);
+    store.save_posts(&member("a"), &posts).unwrap();
+    // Stand-ins for the two newest posts, told apart from the stored ones by their titles.
+    let mut saved = vec![posts[39].clone(), posts[38].clone()];
+    for post in &mut saved {
+        post.title = format!("in memory {}", post.id);
+    }
+    let window = store.member_posts_with_saved(&member("a"), 5, &saved).unwrap();
+    let titles: Vec<&str> = window.iter().map(|post| post.title.as_str()).collect();
+    let expected: Vec<String> =
+        store.member_posts(&member("a"), 5).unwrap().into_iter().map(|post| post.title).collect();
+    assert_eq!(titles[..2], ["in memory a0039", "in memory a0038"], "newest first, from memory");
+    assert_eq!(titles[2..], expected[2..].iter().map(String::as_str).collect::<Vec<_>>(), "the rest as stored");
+    assert_eq!(window.len(), 5, "the limit holds");
+}

@@ -106,6 +106,47 @@ impl Store {
         })
     }
 
+    /// `member`'s newest `limit` posts, as `member_posts` reads them, except that those in
+    /// `saved` come from there instead of the store. For a caller that has just saved them
+    /// and still holds the member's lock (`refresh::dedupe`): a first fetch's grouping would
+    /// otherwise read back every post it wrote, each read waiting on other members' saves.
+    pub fn member_posts_with_saved(
+        &self,
+        member: &MemberId,
+        limit: usize,
+        saved: &[Post],
+    ) -> anyhow::Result<Vec<Post>> {
+        let saved: std::collections::HashMap<&str, &Post> = saved.iter().map(|post| (post.id.as_str(), post)).collect();
+        let mut posts = Vec::new();
+        for entry in self.member_entries_newest_first(member) {
+            if posts.len() >= limit {
+                break;
+            }
+            let (millis, id) = entry?;
+            let post = match saved.get(id.as_str()) {
+                Some(post) => Some((*post).clone()),
+                None => self.post_at(millis, &id)?,
+            };
+            posts.extend(post);
+        }
+        Ok(posts)
+    }
+
+    /// (published milliseconds, id) of every post of `member`, newest first, bucket by bucket.
+    fn member_entries_newest_first<'a>(
+        &'a self,
+        member: &MemberId,
+    ) -> impl Iterator<Item = anyhow::Result<(i64, String)>> + 'a {
+        let buckets = self.member_posts.range(keys::member_prefix(member)..=posts_key_last(member)).rev();
+        buckets.flat_map(|item| {
+            let bucket = item.map_err(anyhow::Error::from).and_then(|(_, value)| decode::<MemberPosts>(&value));
+            match bucket {
+                Ok(bucket) => bucket.newest_first(None).into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(error) => vec![Err(error)],
+            }
+        })
+    }
+
     /// (member, publication time) of every post, from the member indexes alone: cheap
     /// statistics.
     pub fn post_times(&self) -> impl Iterator<Item = anyhow::Result<(String, chrono::DateTime<chrono::Utc>)>> + '_ {
