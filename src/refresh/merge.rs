@@ -139,8 +139,13 @@ fn merge(
     let mut flood = FloodGuard::new(&fresh, first_fetch);
     let mut used: HashSet<String> = HashSet::new();
     let mut to_write = Vec::new();
+    // A member with nothing stored (a new member's first fetch) has nothing to match: no
+    // lookups by id and alias, each of which waits while another member's save holds sled's
+    // transaction lock. Ids include the member, so no other member's post can match either.
+    let nothing_stored = !store.holds_posts_of(&member.id);
     for mut post in fresh {
-        match stored_match(store, member, &post, &used)? {
+        let existing = if nothing_stored { None } else { stored_match(store, member, &post, &used)? };
+        match existing {
             Some(existing) => {
                 carry_over(&mut post, &existing);
                 known.insert(post.id.clone());

@@ -164,6 +164,7 @@ fn the_stored_members_are_known_in_memory_from_open_and_after_each_save() {
     let version = store.stored_members_version();
     assert!(store.any_stored_member(|m| m == "a"));
     assert!(!store.any_stored_member(|m| m == "b"));
+    assert!(store.holds_posts_of(&member("a")) && !store.holds_posts_of(&member("b")));
     store.save_posts(&member("a"), &[post("a", "again", 10)]).unwrap();
     assert_eq!(store.stored_members_version(), version, "a member already known changes nothing");
     store.save_posts(&member("b"), &[post("b", "b1", 10)]).unwrap();
@@ -173,6 +174,7 @@ fn the_stored_members_are_known_in_memory_from_open_and_after_each_save() {
     drop(store);
     let reopened = Store::open(&path, 1 << 20).unwrap();
     assert!(reopened.any_stored_member(|m| m == "a") && reopened.any_stored_member(|m| m == "b"));
+    assert!(reopened.holds_posts_of(&member("b")), "a refresh of b after a restart looks its posts up");
 }
 
 #[test]

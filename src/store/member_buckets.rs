@@ -198,6 +198,11 @@ impl Store {
         self.stored_members.read().unwrap_or_else(|p| p.into_inner()).version
     }
 
+    /// Whether the store holds any post of `member` (no disk read).
+    pub fn holds_posts_of(&self, member: &MemberId) -> bool {
+        self.stored_members.read().unwrap_or_else(|p| p.into_inner()).names.contains(member.as_str())
+    }
+
     /// Whether a member the store holds posts of is `which` (no disk read).
     pub fn any_stored_member(&self, which: impl Fn(&str) -> bool) -> bool {
         self.stored_members.read().unwrap_or_else(|p| p.into_inner()).names.iter().any(|name| which(name))
