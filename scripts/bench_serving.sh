@@ -13,7 +13,7 @@ source scripts/harness.sh
 duration=${1:-10}
 build_planet
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+trap '[ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; stop_jobs_and_remove "$work"' EXIT
 
 port=$(free_port)
 {

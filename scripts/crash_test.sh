@@ -15,7 +15,7 @@ source scripts/harness.sh
 rounds=${1:-20}
 build_planet
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+trap 'if [ -n "${KEEP:-}" ]; then stop_jobs_and_remove; else stop_jobs_and_remove "$work"; fi' EXIT
 mkdir -p "$work/feeds"
 
 grow_feeds() { # $1 = round: every feed gains a post per round

@@ -9,7 +9,7 @@ source scripts/harness.sh
 examples=${1:-100}
 build_planet
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'stop_jobs_and_remove "$work"' EXIT
 port=$(free_port)
 {
     printf '[site]\ntitle = "fuzz"\nurl = "http://127.0.0.1:%s/"\n[store]\npath = "%s/store"\ncache_mb = 8\n' "$port" "$work"

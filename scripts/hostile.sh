@@ -26,7 +26,7 @@ if [ "$short" = "--short" ]; then items=20000 slow=400 flood=1000 seconds=2 enfo
 ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 build_planet
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'stop_jobs_and_remove "$work"' EXIT
 internal_port=$(free_port)
 member_port=$(free_port)
 port=$(free_port)

@@ -23,7 +23,7 @@ seconds=${1:-600}
 rate=${2:-200}
 build_planet
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'stop_jobs_and_remove "$work"' EXIT
 mkdir -p "$work/feeds"
 python3 - "$work/feeds" <<'PY'
 import sys, pathlib
