@@ -2,8 +2,10 @@
 //! `Accept-Encoding` with q-values), and the compressed variants of a rendered body, built
 //! once per render instead of once per request. Feed readers nearly all send
 //! `Accept-Encoding: gzip`, so compressing the cached body on every poll would spend the CPU
-//! that caching saved. Responses that are not cached are still compressed by tower-http's
-//! layer, which leaves a response alone once it carries `Content-Encoding`.
+//! that caching saved. How hard follows who shares the body (`Effort`), and a large one is
+//! compressed off the async workers (`respond`). Responses that are not cached are still
+//! compressed by tower-http's layer, which leaves a response alone once it carries
+//! `Content-Encoding`.
 
 use std::io::Write;
 use std::sync::Arc;
