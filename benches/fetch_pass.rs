@@ -58,7 +58,7 @@ async fn serve_fixtures() {
 
 fn main() {
     // As `planet`'s main does, before any thread: the pass's memory is what the service's is.
-    planet::memory::tune_allocator();
+    planet::memory::limit_arenas();
     tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(bench_main());
 }
 

@@ -303,7 +303,7 @@ fn main() {
     // As `planet`'s main does, before the runtime's threads exist (inside an async main it
     // came after them). It did not explain why the serving child holds about 11 MB more
     // anonymous memory than the `planet` binary on an equal store (BENCHMARKS.md section 10).
-    planet::memory::tune_allocator();
+    planet::memory::limit_arenas();
     tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(bench_main());
 }
 

@@ -7,7 +7,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     // Before any thread exists: the runtime's threads would each take an arena otherwise.
-    planet::memory::tune_allocator();
+    planet::memory::limit_arenas();
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime.block_on(run()),
         Err(error) => {

@@ -4,20 +4,14 @@
 //! memory stayed at 59 MB with glibc's default of eight arenas per core, and fell to 21 MB
 //! with two arenas and a trim after the pass.
 
-/// Limits glibc to two malloc arenas, and serves every allocation of 128 KB or more from its
-/// own mapping. Called first thing in `main`, before any thread. Arenas: each tokio and parser
-/// thread otherwise gets one of its own, and memory freed in one is not reused by another.
-/// Mappings: glibc raises its mapping threshold to the largest block freed (up to 32 MB), so
-/// after one 320 KB API page every later page came from the heap and left it fragmented; a
-/// crawl of a 20,000-post store grew anonymous memory by 15-17 MB, with the threshold fixed by
-/// 7-9 MB (the render cache's share), for ~0.5 ms more per uncompressed page (BENCHMARKS
-/// section 14).
-pub fn tune_allocator() {
+/// Limits glibc to two malloc arenas. Called first thing in `main`, before any thread: each
+/// tokio and parser thread otherwise gets an arena of its own, and memory freed in one is
+/// not reused by another.
+pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; called before other threads exist.
+    // SAFETY: mallopt only sets an allocator parameter; called before other threads exist.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
 }
 
