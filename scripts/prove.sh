@@ -7,7 +7,7 @@
 # (tests/it/corpus/payloads.rs and hostile_at_scale.rs). Installs wrk, nginx, Go with gofeed
 # and bluemonday, and schemathesis if missing (root). `--short` is the CI version: every
 # harness runs, briefly, so none rots.
-# Usage: scripts/prove.sh [--short]
+# Usage: [PLANET_PROFILE=release] scripts/prove.sh [--short]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 short=${1:-}
@@ -36,24 +36,27 @@ step() {
 # instead of one after another as each step first needs them. The scripts run the server
 # this built (`PLANET_BIN`): `cargo build --release` would build it again without the
 # dev-dependencies' features on shared crates, 229 s more on 2 cores in CI.
-step cargo bench --no-run --quiet
-export PLANET_BIN=$PWD/target/release/planet
+# PLANET_PROFILE names another cargo profile to build with: CI's `ci`, shared with its tests.
+profile=${PLANET_PROFILE:-release}
+bench() { cargo bench --profile "$profile" "$@"; }
+step bench --no-run --quiet
+export PLANET_BIN=$PWD/target/$profile/planet
 
 if [ "$short" = "--short" ]; then
-    step cargo bench --bench ingest -- --seconds 1
-    step cargo bench --bench fetch_pass -- --feeds 100
-    step cargo bench --bench scale -- --sizes 3000 --crawl-seconds 5
-    step cargo bench --bench push -- --publishes 5 --posts 200 --targets 7
+    step bench --bench ingest -- --seconds 1
+    step bench --bench fetch_pass -- --feeds 100
+    step bench --bench scale -- --sizes 3000 --crawl-seconds 5
+    step bench --bench push -- --publishes 5 --posts 200 --targets 7
     step scripts/bench_serving.sh 2
     step scripts/crash_test.sh 3
     step scripts/soak.sh 240 100
     step scripts/fuzz_api.sh 20
     step scripts/hostile.sh --short
 else
-    step cargo bench --bench ingest -- --seconds 10
-    step cargo bench --bench fetch_pass -- --feeds 1000
-    step cargo bench --bench scale -- --sizes 1000,10000,100000
-    step cargo bench --bench push -- --publishes 50 --posts 1000 --targets 20
+    step bench --bench ingest -- --seconds 10
+    step bench --bench fetch_pass -- --feeds 1000
+    step bench --bench scale -- --sizes 1000,10000,100000
+    step bench --bench push -- --publishes 50 --posts 1000 --targets 20
     step scripts/bench_serving.sh 10
     step scripts/crash_test.sh 20
     step scripts/soak.sh 600 200
