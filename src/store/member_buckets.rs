@@ -87,20 +87,7 @@ impl Store {
         member: &MemberId,
         after: Option<&Position>,
     ) -> impl Iterator<Item = anyhow::Result<Post>> + 'a {
-        let last = match after {
-            Some(position) => posts_key(member, position.published.timestamp_millis()),
-            None => posts_key_last(member),
-        };
-        let after = after.cloned();
-        let buckets = self.member_posts.range(keys::member_prefix(member)..=last).rev();
-        let entries = buckets.flat_map(move |item| {
-            let bucket = item.map_err(anyhow::Error::from).and_then(|(_, value)| decode::<MemberPosts>(&value));
-            match bucket {
-                Ok(bucket) => bucket.newest_first(after.as_ref()).into_iter().map(Ok).collect::<Vec<_>>(),
-                Err(error) => vec![Err(error)],
-            }
-        });
-        entries.filter_map(move |entry| match entry {
+        self.member_entries_newest_first(member, after).filter_map(move |entry| match entry {
             Ok((millis, id)) => self.post_at(millis, &id).transpose(),
             Err(error) => Some(Err(error)),
         })
@@ -118,7 +105,7 @@ impl Store {
     ) -> anyhow::Result<Vec<Post>> {
         let saved: std::collections::HashMap<&str, &Post> = saved.iter().map(|post| (post.id.as_str(), post)).collect();
         let mut posts = Vec::new();
-        for entry in self.member_entries_newest_first(member) {
+        for entry in self.member_entries_newest_first(member, None) {
             if posts.len() >= limit {
                 break;
             }
@@ -132,16 +119,23 @@ impl Store {
         Ok(posts)
     }
 
-    /// (published milliseconds, id) of every post of `member`, newest first, bucket by bucket.
+    /// (published milliseconds, id) of `member`'s posts newest first, after `after`
+    /// (exclusive) when given: one bucket of the member's index is read at a time.
     fn member_entries_newest_first<'a>(
         &'a self,
         member: &MemberId,
+        after: Option<&Position>,
     ) -> impl Iterator<Item = anyhow::Result<(i64, String)>> + 'a {
-        let buckets = self.member_posts.range(keys::member_prefix(member)..=posts_key_last(member)).rev();
-        buckets.flat_map(|item| {
+        let last = match after {
+            Some(position) => posts_key(member, position.published.timestamp_millis()),
+            None => posts_key_last(member),
+        };
+        let after = after.cloned();
+        let buckets = self.member_posts.range(keys::member_prefix(member)..=last).rev();
+        buckets.flat_map(move |item| {
             let bucket = item.map_err(anyhow::Error::from).and_then(|(_, value)| decode::<MemberPosts>(&value));
             match bucket {
-                Ok(bucket) => bucket.newest_first(None).into_iter().map(Ok).collect::<Vec<_>>(),
+                Ok(bucket) => bucket.newest_first(after.as_ref()).into_iter().map(Ok).collect::<Vec<_>>(),
                 Err(error) => vec![Err(error)],
             }
         })
