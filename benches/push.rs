@@ -109,8 +109,11 @@ async fn planet_at(
 /// Part 1: publish → robot message, `publishes` times.
 async fn publish_to_robot(publishes: usize) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/websub_hub.py");
+    // The hub is killed at the end; its storage goes with this directory.
+    let hub_storage = tempfile::tempdir().unwrap();
     let mut hub = Command::new("python3")
         .args([script, "sha256"])
+        .arg(hub_storage.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

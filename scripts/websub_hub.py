@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """A real WebSub hub on loopback for planet's tests: flask-websub's hub (PyPI), its celery
 tasks run eagerly inside each request (no broker), `hub.mode=publish` accepted, SQLite
-storage in a temporary directory. Prints "listening PORT" once it accepts connections and
-serves until killed.
+storage in DIRECTORY (a new temporary one if not given). Prints "listening PORT" once it
+accepts connections and serves until killed. Callers that kill it (the tests, the push bench)
+pass a directory they remove themselves: a killed hub cleans up nothing.
 
-    python3 scripts/websub_hub.py [SIGNATURE_ALGORITHM]    # sha512 (its default), sha256, sha1
+    python3 scripts/websub_hub.py [SIGNATURE_ALGORITHM [DIRECTORY]]    # sha512 (its default), sha256, sha1
 """
 import logging
 import os
@@ -27,7 +28,7 @@ def main():
     celery = Celery("hub", broker="memory://", backend="cache+memory://")
     celery.conf.task_always_eager = True
     celery.conf.task_eager_propagates = False
-    directory = tempfile.mkdtemp(prefix="websub-hub-")
+    directory = sys.argv[2] if len(sys.argv) > 2 else tempfile.mkdtemp(prefix="websub-hub-")
     storage = SQLite3HubStorage(os.path.join(directory, "hub.sqlite3"))
     hub = Hub(storage, celery, PUBLISH_SUPPORTED=True, REQUEST_TIMEOUT=5, SIGNATURE_ALGORITHM=algorithm, MAX_ATTEMPTS=1)
     app.register_blueprint(hub.build_blueprint(url_prefix="/hub"))

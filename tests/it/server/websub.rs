@@ -13,17 +13,20 @@ use super::push::{feed, later, target};
 use crate::helpers::Route;
 use crate::robots::{Answer, RobotServer};
 
-/// The hub process, killed when dropped.
+/// The hub process, killed when dropped; then its storage directory is removed.
 pub struct Hub {
     child: Child,
     pub url: String,
+    _storage: tempfile::TempDir,
 }
 
 impl Hub {
     pub fn start(algorithm: &str) -> Hub {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/websub_hub.py");
+        let storage = tempfile::tempdir().unwrap();
         let mut child = Command::new("python3")
             .args([script, algorithm])
+            .arg(storage.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -31,7 +34,7 @@ impl Hub {
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let port = line.trim().strip_prefix("listening ").unwrap_or_else(|| panic!("the hub said {line:?}"));
-        Hub { child, url: format!("http://127.0.0.1:{port}/hub") }
+        Hub { child, url: format!("http://127.0.0.1:{port}/hub"), _storage: storage }
     }
 
     /// A form POST to the hub, as a publisher or subscriber makes it; the hub runs its tasks
@@ -54,6 +57,7 @@ fn python_hmac_hex(algorithm: &str, key: &str, body: &[u8]) -> String {
     std::fs::write(&path, body).unwrap();
     let script = "import sys, hmac, hashlib\nprint(hmac.new(sys.argv[2].encode(), open(sys.argv[3], 'rb').read(), getattr(hashlib, sys.argv[1])).hexdigest())";
     let out = Command::new("python3").args(["-c", script, algorithm, key, path.to_str().unwrap()]).output().unwrap();
+    let _ = std::fs::remove_file(&path);
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
