@@ -433,6 +433,18 @@ async fn bench_main() {
             after_crawl.0 + after_crawl.1,
             after_crawl.0,
         ));
+        // The same crawl again: what the first left behind is the caches filled to their
+        // budgets if the second adds nothing, growth with the pages read if it adds as much.
+        let again = crawl(&client, &server.address, crawl_seconds, None).await;
+        let after_again = support::rss_split_mb_of(server.process.id());
+        memory_lines.push(format!(
+            "{:<8} RSS after the same crawl again ({} pages): {:.1} MB ({:.1} anonymous, {:+.1} MB on the first crawl's)",
+            server.posts,
+            again.len(),
+            after_again.0 + after_again.1,
+            after_again.0,
+            after_again.0 - after_crawl.0,
+        ));
     }
     println!();
     println!("{:<8} {:<30} {:>10} {:>10}", "posts", "request", "p50 ms", "p99 ms");
