@@ -19,6 +19,11 @@ use anyhow::Context as _;
 const COMPLETE_MARKER: &str = "rewrite-complete";
 /// Keys copied per sled batch (1,000 made a 1,000,000-post copy five times slower).
 const COPY_BATCH: usize = 10_000;
+/// Bytes (keys and values) copied between two opens of both stores. sled 0.34 keeps every
+/// page a scan read until its Db is dropped (sled issue #1036): copied in one Db, a
+/// 1,000,000-post store peaked at 613 MB. An open costs a few seconds at that size, so not
+/// one per tree (there are ~20) but one per this many bytes (~7 for 0.4 GB of live keys).
+const BYTES_PER_OPEN: usize = 64 << 20;
 
 /// What a rewrite did: sled's files before and after, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,20 +54,15 @@ fn is_sled_file(name: &str) -> bool {
 
 /// Rewrites the closed store at `path` into fresh sled files and puts them in its place.
 pub fn rewrite_sled_files(path: &Path, cache_bytes: u64) -> anyhow::Result<Rewritten> {
+    rewrite_opening_per(path, cache_bytes, BYTES_PER_OPEN)
+}
+
+/// `rewrite_sled_files`, opening both stores again after each `bytes_per_open` copied.
+pub(super) fn rewrite_opening_per(path: &Path, cache_bytes: u64, bytes_per_open: usize) -> anyhow::Result<Rewritten> {
     finish_interrupted(path)?;
     let copy = copy_dir(path);
     let bytes_before = sled_bytes(path)?;
-    {
-        let from = super::open::open_sled(path, cache_bytes)?;
-        let to = sled::Config::new()
-            .path(&copy)
-            .cache_capacity(cache_bytes)
-            .create_new(true)
-            .open()
-            .with_context(|| format!("failed to create {}", copy.display()))?;
-        copy_trees(&from, &to)?;
-        to.flush().context("failed to write the rewritten store")?;
-    }
+    copy_trees(path, &copy, cache_bytes, bytes_per_open)?;
     link_planet_files(path, &copy)?;
     let marker = std::fs::File::create(copy.join(COMPLETE_MARKER))?;
     marker.sync_all()?;
@@ -72,25 +72,83 @@ pub fn rewrite_sled_files(path: &Path, cache_bytes: u64) -> anyhow::Result<Rewri
     Ok(Rewritten { bytes_before, bytes_after })
 }
 
-/// Every tree, the default one included, key by key in key order.
-fn copy_trees(from: &sled::Db, to: &sled::Db) -> anyhow::Result<()> {
-    for name in from.tree_names() {
+/// Every tree, the default one included, key by key in key order; both stores opened again
+/// after each `bytes_per_open` copied, the copy resuming after the last key it wrote.
+fn copy_trees(path: &Path, copy: &Path, cache_bytes: u64, bytes_per_open: usize) -> anyhow::Result<()> {
+    let open_both = || -> anyhow::Result<(sled::Db, sled::Db)> {
+        Ok((super::open::open_sled(path, cache_bytes)?, super::open::open_sled(copy, cache_bytes)?))
+    };
+    // The store first: one in use is refused before a copy exists.
+    let from = super::open::open_sled(path, cache_bytes)?;
+    let to = sled::Config::new()
+        .path(copy)
+        .cache_capacity(cache_bytes)
+        .create_new(true)
+        .open()
+        .with_context(|| format!("failed to create {}", copy.display()))?;
+    let mut opened = (from, to);
+    let mut copied = 0;
+    for name in opened.0.tree_names() {
         // `open_tree` of the default tree's name is the default tree.
-        let (source, target) = (from.open_tree(&name)?, to.open_tree(&name)?);
-        let mut batch = sled::Batch::default();
-        let mut in_batch = 0;
-        for item in source.iter() {
-            let (key, value) = item?;
-            batch.insert(key, value);
-            in_batch += 1;
-            if in_batch == COPY_BATCH {
-                target.apply_batch(std::mem::take(&mut batch))?;
-                in_batch = 0;
+        let mut after = None;
+        loop {
+            let (source, target) = (opened.0.open_tree(&name)?, opened.1.open_tree(&name)?);
+            match copy_keys(&source, &target, after.take(), bytes_per_open - copied)? {
+                Copied::All(bytes) => {
+                    copied += bytes;
+                    break;
+                }
+                Copied::UpTo(last) => {
+                    opened.1.flush().context("failed to write the rewritten store")?;
+                    drop((source, target, opened));
+                    opened = open_both()?;
+                    copied = 0;
+                    after = Some(last);
+                }
             }
         }
-        target.apply_batch(batch)?;
     }
+    opened.1.flush().context("failed to write the rewritten store")?;
     Ok(())
+}
+
+/// How far one call of `copy_keys` went.
+enum Copied {
+    /// To the tree's end, with this many bytes.
+    All(usize),
+    /// To this key (written), the byte budget spent.
+    UpTo(sled::IVec),
+}
+
+/// `source`'s keys after `after` (all when none) into `target`, in batches, until the tree
+/// ends or `budget` bytes are copied.
+fn copy_keys(
+    source: &sled::Tree,
+    target: &sled::Tree,
+    after: Option<sled::IVec>,
+    budget: usize,
+) -> anyhow::Result<Copied> {
+    use std::ops::Bound;
+    let items = match after {
+        Some(last) => source.range::<sled::IVec, _>((Bound::Excluded(last), Bound::Unbounded)),
+        None => source.iter(),
+    };
+    let (mut batch, mut in_batch, mut bytes) = (sled::Batch::default(), 0, 0);
+    for item in items {
+        let (key, value) = item?;
+        bytes += key.len() + value.len();
+        batch.insert(key.clone(), value);
+        in_batch += 1;
+        if in_batch == COPY_BATCH || bytes >= budget {
+            target.apply_batch(std::mem::take(&mut batch))?;
+            in_batch = 0;
+        }
+        if bytes >= budget {
+            return Ok(Copied::UpTo(key));
+        }
+    }
+    target.apply_batch(batch)?;
+    Ok(Copied::All(bytes))
 }
 
 /// Hard links the body log files and the reserve into the copy (same file system: it is
