@@ -75,9 +75,15 @@ pub(super) fn rewrite_opening_per(path: &Path, cache_bytes: u64, bytes_per_open:
 /// Every tree, the default one included, key by key in key order; both stores opened again
 /// after each `bytes_per_open` copied, the copy resuming after the last key it wrote.
 fn copy_trees(path: &Path, copy: &Path, cache_bytes: u64, bytes_per_open: usize) -> anyhow::Result<()> {
+    // sled builds its page table on open and frees most of it once open (~200 MB for the
+    // garbage of a 1,000,000-post import), which glibc keeps unless asked; so does what the
+    // caller freed before (`planet import` drops the store it imported and indexed with).
     let open_both = || -> anyhow::Result<(sled::Db, sled::Db)> {
-        Ok((super::open::open_sled(path, cache_bytes)?, super::open::open_sled(copy, cache_bytes)?))
+        let both = (super::open::open_sled(path, cache_bytes)?, super::open::open_sled(copy, cache_bytes)?);
+        crate::memory::release_freed_memory();
+        Ok(both)
     };
+    crate::memory::release_freed_memory();
     // The store first: one in use is refused before a copy exists.
     let from = super::open::open_sled(path, cache_bytes)?;
     let to = sled::Config::new()
@@ -86,6 +92,7 @@ fn copy_trees(path: &Path, copy: &Path, cache_bytes: u64, bytes_per_open: usize)
         .create_new(true)
         .open()
         .with_context(|| format!("failed to create {}", copy.display()))?;
+    crate::memory::release_freed_memory();
     let mut opened = (from, to);
     let mut copied = 0;
     for name in opened.0.tree_names() {

@@ -67,8 +67,11 @@ fn a_rewritten_store_reads_exactly_as_before_from_smaller_files() {
     assert_eq!(store.post_count(), 121);
 }
 
+/// A tree's name and its keys and values.
+type RawTree = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// Every tree's keys and values, read with sled itself: what a rewrite must keep exactly.
-fn raw_trees(path: &Path) -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+fn raw_trees(path: &Path) -> Vec<RawTree> {
     let db = sled::open(path).unwrap();
     let mut names = db.tree_names();
     names.sort();
