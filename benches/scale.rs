@@ -418,7 +418,7 @@ async fn bench_main() {
             after_characters.0 + after_characters.1,
             after_characters.0,
         ));
-        let mut pages = crawl(&client, &server.address, crawl_seconds, None).await;
+        let (mut pages, stopped_at) = crawl_from(&client, &server.address, None, crawl_seconds, None).await;
         let first = time_one(&client, &server.address, "/api/v1/posts?limit=100").await;
         pages.sort();
         let after_crawl = support::rss_split_mb_of(server.process.id());
@@ -433,12 +433,13 @@ async fn bench_main() {
             after_crawl.0 + after_crawl.1,
             after_crawl.0,
         ));
-        // The same crawl again: what the first left behind is the caches filled to their
-        // budgets if the second adds nothing, growth with the pages read if it adds as much.
-        let again = crawl(&client, &server.address, crawl_seconds, None).await;
+        // The crawl goes on from where it stopped, over pages not read yet (on a store it has
+        // not gone through): what the first left behind is the caches filled to their budgets
+        // if this adds nothing, growth with the pages read if it adds as much again.
+        let (again, _) = crawl_from(&client, &server.address, stopped_at, crawl_seconds, None).await;
         let after_again = support::rss_split_mb_of(server.process.id());
         memory_lines.push(format!(
-            "{:<8} RSS after the same crawl again ({} pages): {:.1} MB ({:.1} anonymous, {:+.1} MB on the first crawl's)",
+            "{:<8} RSS after the crawl went on as long again ({} pages): {:.1} MB ({:.1} anonymous, {:+.1} MB on the first crawl's)",
             server.posts,
             again.len(),
             after_again.0 + after_again.1,
@@ -499,8 +500,18 @@ async fn bench_main() {
 /// One crawler paging through every post with the API's cursors, `limit=100`, for
 /// `seconds` (from the start again when it reaches the end): each page's latency.
 async fn crawl(client: &reqwest::Client, address: &str, seconds: f64, stop: Option<Arc<AtomicBool>>) -> Vec<Duration> {
+    crawl_from(client, address, None, seconds, stop).await.0
+}
+
+/// `crawl`, starting at `cursor` (the newest post when none); also the cursor it stopped at.
+async fn crawl_from(
+    client: &reqwest::Client,
+    address: &str,
+    mut cursor: Option<String>,
+    seconds: f64,
+    stop: Option<Arc<AtomicBool>>,
+) -> (Vec<Duration>, Option<String>) {
     let started = Instant::now();
-    let mut cursor: Option<String> = None;
     let mut latencies = Vec::new();
     while started.elapsed().as_secs_f64() < seconds && !stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
         let url = match &cursor {
@@ -520,7 +531,7 @@ async fn crawl(client: &reqwest::Client, address: &str, seconds: f64, stop: Opti
         let page: serde_json::Value = serde_json::from_slice(&body).unwrap();
         cursor = page["next_cursor"].as_str().map(str::to_string);
     }
-    latencies
+    (latencies, cursor)
 }
 
 /// `/feed.atom` latencies while two clients search and one crawls.
