@@ -75,25 +75,10 @@ pub(super) fn rewrite_opening_per(path: &Path, cache_bytes: u64, bytes_per_open:
 /// Every tree, the default one included, key by key in key order; both stores opened again
 /// after each `bytes_per_open` copied, the copy resuming after the last key it wrote.
 fn copy_trees(path: &Path, copy: &Path, cache_bytes: u64, bytes_per_open: usize) -> anyhow::Result<()> {
-    // sled builds its page table on open and frees most of it once open (~200 MB for the
-    // garbage of a 1,000,000-post import), which glibc keeps unless asked; so does what the
-    // caller freed before (`planet import` drops the store it imported and indexed with).
-    let open_both = || -> anyhow::Result<(sled::Db, sled::Db)> {
-        let both = (super::open::open_sled(path, cache_bytes)?, super::open::open_sled(copy, cache_bytes)?);
-        crate::memory::release_freed_memory();
-        Ok(both)
-    };
+    // What the caller freed before (`planet import` drops the store it imported and indexed
+    // with, ~300 MB at 1,000,000 posts) is given back before this opens anything.
     crate::memory::release_freed_memory();
-    // The store first: one in use is refused before a copy exists.
-    let from = super::open::open_sled(path, cache_bytes)?;
-    let to = sled::Config::new()
-        .path(copy)
-        .cache_capacity(cache_bytes)
-        .create_new(true)
-        .open()
-        .with_context(|| format!("failed to create {}", copy.display()))?;
-    crate::memory::release_freed_memory();
-    let mut opened = (from, to);
+    let mut opened = open_pair(path, copy, cache_bytes, true)?;
     let mut copied = 0;
     for name in opened.0.tree_names() {
         // `open_tree` of the default tree's name is the default tree.
@@ -107,8 +92,9 @@ fn copy_trees(path: &Path, copy: &Path, cache_bytes: u64, bytes_per_open: usize)
                 }
                 Copied::UpTo(last) => {
                     opened.1.flush().context("failed to write the rewritten store")?;
+                    // Closed before they are opened again: each holds its store's lock.
                     drop((source, target, opened));
-                    opened = open_both()?;
+                    opened = open_pair(path, copy, cache_bytes, false)?;
                     copied = 0;
                     after = Some(last);
                 }
@@ -117,6 +103,24 @@ fn copy_trees(path: &Path, copy: &Path, cache_bytes: u64, bytes_per_open: usize)
     }
     opened.1.flush().context("failed to write the rewritten store")?;
     Ok(())
+}
+
+/// The store, then its copy (created when `create`: a store in use is refused before a copy
+/// exists). sled builds its page table on open and frees most of it once open (~200 MB for
+/// the garbage of a 1,000,000-post import), which glibc keeps unless asked.
+fn open_pair(path: &Path, copy: &Path, cache_bytes: u64, create: bool) -> anyhow::Result<(sled::Db, sled::Db)> {
+    let from = super::open::open_sled(path, cache_bytes)?;
+    let to = match create {
+        true => sled::Config::new()
+            .path(copy)
+            .cache_capacity(cache_bytes)
+            .create_new(true)
+            .open()
+            .with_context(|| format!("failed to create {}", copy.display()))?,
+        false => super::open::open_sled(copy, cache_bytes)?,
+    };
+    crate::memory::release_freed_memory();
+    Ok((from, to))
 }
 
 /// How far one call of `copy_keys` went.
@@ -146,11 +150,12 @@ fn copy_keys(
         bytes += key.len() + value.len();
         batch.insert(key.clone(), value);
         in_batch += 1;
-        if in_batch == COPY_BATCH || bytes >= budget {
+        let spent = bytes >= budget;
+        if in_batch == COPY_BATCH || spent {
             target.apply_batch(std::mem::take(&mut batch))?;
             in_batch = 0;
         }
-        if bytes >= budget {
+        if spent {
             return Ok(Copied::UpTo(key));
         }
     }
