@@ -11,6 +11,7 @@ mod budget_use;
 mod compaction;
 mod damage;
 mod digest;
+mod index_fold;
 mod keys;
 mod member_buckets;
 mod member_index;

@@ -91,7 +91,8 @@ impl Store {
     /// The upkeep an open does before anything reads: each step is redone later if it cannot
     /// be done now (a full disk), and the store is served as it is meanwhile.
     fn tend_on_open(&self) {
-        let steps: [(&str, UpkeepStep); 4] = [
+        let steps: [(&str, UpkeepStep); 5] = [
+            ("filing the aliases and titles of an interrupted import", super::index_fold::refile_if_interrupted),
             ("re-sanitizing posts of an older policy", super::post_codec::rewrite_outdated),
             ("building the river index", super::river::build_if_missing),
             ("building the title index", super::title_index::build_if_missing),

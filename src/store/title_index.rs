@@ -30,13 +30,13 @@ fn title_hash(title_key: &str) -> u64 {
     u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 32 bytes"))
 }
 
-fn bucket_key(hash: u64) -> [u8; 2] {
+pub(super) fn bucket_key(hash: u64) -> [u8; 2] {
     ((hash >> 48) as u16).to_be_bytes()
 }
 
 /// One post in a bucket: its title hash, published milliseconds, id and member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Filed(u64, i64, String, String);
+pub(super) struct Filed(pub(super) u64, i64, String, String);
 
 /// The title buckets one transaction has read and changed, written back once by `write`
 /// (an import batch files thousands of posts; a bucket is decoded once, not once per post).
@@ -48,12 +48,9 @@ impl TitleEdits {
     /// of one title are kept: a title every member uses, or a member's flood of one title,
     /// cannot grow a bucket (and every save into it) without bound.
     pub fn file(&mut self, index: &TransactionalTree, post: &Post) -> Result<(), ConflictableTransactionError<String>> {
-        let hash = title_hash(&crate::dedupe::title_key(&post.title));
-        let key = bucket_key(hash);
-        let bucket = super::member_buckets::loaded(&mut self.0, index, key)?;
-        bucket.retain(|Filed(_, _, id, _)| *id != post.id);
-        bucket.push(Filed(hash, post.published.timestamp_millis(), post.id.clone(), post.member.to_string()));
-        keep_newest_of_title(bucket, hash);
+        let filed = Filed::of(post);
+        let bucket = super::member_buckets::loaded(&mut self.0, index, bucket_key(filed.0))?;
+        file_in(bucket, filed);
         Ok(())
     }
 
@@ -63,6 +60,23 @@ impl TitleEdits {
         }
         Ok(())
     }
+}
+
+impl Filed {
+    /// The entry of `post`: its folded title's hash, its time, id and member.
+    pub(super) fn of(post: &Post) -> Filed {
+        let hash = title_hash(&crate::dedupe::title_key(&post.title));
+        Filed(hash, post.published.timestamp_millis(), post.id.clone(), post.member.to_string())
+    }
+}
+
+/// Files `filed` in its `bucket`, in place of an entry of the same post (a post moved in
+/// time is listed once, at its new time).
+pub(super) fn file_in(bucket: &mut Vec<Filed>, filed: Filed) {
+    let hash = filed.0;
+    bucket.retain(|Filed(_, _, id, _)| *id != filed.2);
+    bucket.push(filed);
+    keep_newest_of_title(bucket, hash);
 }
 
 /// Drops the oldest entries of title `hash` past `MATCHES_READ`.

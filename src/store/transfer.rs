@@ -8,6 +8,7 @@ use std::io::{BufRead, Write};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+use super::index_fold::IndexSpill;
 use super::{decode, Store};
 use crate::model::{FeedState, MemberId, Post};
 
@@ -75,21 +76,40 @@ const IMPORT_BATCH: usize = 5_000;
 /// batches; importing twice changes nothing. Post HTML is sanitized again on the way in
 /// (`SafeHtml`'s deserializer): an export file is not trusted.
 pub fn import(store: &Store, input: impl BufRead) -> anyhow::Result<ImportCounts> {
+    // Aliases and titles are filed once, after the last batch (`index_fold`); also when a
+    // line is refused, so that what was saved before it is whole.
+    let mut spill = None;
+    let read = import_lines(store, input, &mut spill);
+    let folded = spill.map(|spill| store.fold_deferred(spill)).transpose();
+    let counts = read?;
+    folded?;
+    if counts.posts > 0 {
+        // The next start groups copies of articles among what came in (`refresh::dedupe`).
+        store.set_grouping_version(0)?;
+    }
+    store.flush()?;
+    Ok(counts)
+}
+
+fn import_lines(store: &Store, input: impl BufRead, spill: &mut Option<IndexSpill>) -> anyhow::Result<ImportCounts> {
     let mut counts = ImportCounts::default();
     let mut batch: Vec<Post> = Vec::with_capacity(IMPORT_BATCH);
     for (index, line) in input.lines().enumerate() {
-        let line = line.context("failed to read the import")?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let parsed: Line =
-            serde_json::from_str(&line).with_context(|| format!("line {}: not an export line", index + 1))?;
+        let parsed = match read_line(line, index) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => continue,
+            Err(error) => {
+                // Every line before the refused one is kept.
+                save_batch(store, &mut batch, spill)?;
+                return Err(error);
+            }
+        };
         match parsed {
             Line::Post(post) => {
                 batch.push(*post);
                 counts.posts += 1;
                 if batch.len() >= IMPORT_BATCH {
-                    save_batch(store, &mut batch)?;
+                    save_batch(store, &mut batch, spill)?;
                 }
             }
             Line::Subscriber(subscriber) => {
@@ -98,7 +118,7 @@ pub fn import(store: &Store, input: impl BufRead) -> anyhow::Result<ImportCounts
             }
             Line::Moderation(event) => {
                 // The posts read so far are saved first: the event names one of them.
-                save_batch(store, &mut batch)?;
+                save_batch(store, &mut batch, spill)?;
                 anyhow::ensure!(
                     store.moderate(&event)?,
                     "line {}: a moderation event for post {} that the import does not hold",
@@ -115,18 +135,30 @@ pub fn import(store: &Store, input: impl BufRead) -> anyhow::Result<ImportCounts
             }
         }
     }
-    save_batch(store, &mut batch)?;
-    if counts.posts > 0 {
-        // The next start groups copies of articles among what came in (`refresh::dedupe`).
-        store.set_grouping_version(0)?;
-    }
-    store.flush()?;
+    save_batch(store, &mut batch, spill)?;
     Ok(counts)
 }
 
-/// Saves a batch of posts, one transaction per member, and gives each feed that has none a
+/// Line `index` (from 0) parsed; `None` for a blank line.
+fn read_line(line: std::io::Result<String>, index: usize) -> anyhow::Result<Option<Line>> {
+    let line = line.context("failed to read the import")?;
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(&line).map(Some).with_context(|| format!("line {}: not an export line", index + 1))
+}
+
+/// Saves a batch of posts, one transaction per member (their aliases and titles into
+/// `spill`, begun with the first batch), and gives each feed that has none a
 /// fresh feed state (so the member's page lists it before its first fetch).
-fn save_batch(store: &Store, batch: &mut Vec<Post>) -> anyhow::Result<()> {
+fn save_batch(store: &Store, batch: &mut Vec<Post>, spill: &mut Option<IndexSpill>) -> anyhow::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let spill = match spill {
+        Some(spill) => spill,
+        None => spill.insert(store.begin_deferred_filing()?),
+    };
     let mut by_member: BTreeMap<MemberId, Vec<Post>> = BTreeMap::new();
     for post in batch.drain(..) {
         by_member.entry(post.member.clone()).or_default().push(post);
@@ -146,7 +178,7 @@ fn save_batch(store: &Store, batch: &mut Vec<Post>) -> anyhow::Result<()> {
                 )?;
             }
         }
-        store.save_posts(&member, &posts)?;
+        store.save_posts_deferring(&member, &posts, spill)?;
     }
     Ok(())
 }

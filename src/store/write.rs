@@ -14,23 +14,29 @@ impl Store {
     /// Writes a member feed's new and changed posts, their indexes and aliases, and its fetch
     /// state, in one transaction: after a crash either all of a refresh is there or none.
     pub fn save_refresh(&self, member: &MemberId, posts: &[Post], state: &FeedState) -> anyhow::Result<()> {
-        self.save(member, posts, Some(state))
+        self.save(member, posts, Some(state), Filing::Now)
     }
 
     /// Writes one member's posts with their indexes and aliases in one transaction, without a
     /// feed state (`import`, many posts at a time: each index bucket they touch is rewritten
     /// once per call, not once per post).
     pub fn save_posts(&self, member: &MemberId, posts: &[Post]) -> anyhow::Result<()> {
-        self.save(member, posts, None)
+        self.save(member, posts, None, Filing::Now)
     }
 
-    fn save(&self, member: &MemberId, posts: &[Post], state: Option<&FeedState>) -> anyhow::Result<()> {
+    pub(super) fn save(
+        &self,
+        member: &MemberId,
+        posts: &[Post],
+        state: Option<&FeedState>,
+        filing: Filing,
+    ) -> anyhow::Result<()> {
         // Grouping saves what it changed, mostly nothing: no transaction (sled serializes them
         // all, and readers wait for each) and no new generation (every cached page would go).
         if posts.is_empty() && state.is_none() {
             return Ok(());
         }
-        let saved = self.save_unrecorded(member, posts, state);
+        let saved = self.save_unrecorded(member, posts, state, filing);
         match &saved {
             Ok(()) => self.note_write_success(),
             Err(error) => self.note_write_failure(error),
@@ -38,7 +44,13 @@ impl Store {
         saved
     }
 
-    fn save_unrecorded(&self, member: &MemberId, posts: &[Post], state: Option<&FeedState>) -> anyhow::Result<()> {
+    fn save_unrecorded(
+        &self,
+        member: &MemberId,
+        posts: &[Post],
+        state: Option<&FeedState>,
+        filing: Filing,
+    ) -> anyhow::Result<()> {
         let packed: Vec<Vec<u8>> = posts.iter().map(encode_post).collect::<anyhow::Result<_>>()?;
         // Every transaction that adds posts writes the counter, so they are serialized anyway;
         // held from the append, so a compaction cannot switch files between the two.
@@ -66,8 +78,10 @@ impl Store {
                 let indexes = [timeline, post_index, member_posts, member_aliases, counters, pending, river, titles];
                 // Only a refresh announces new posts: an import or a regrouping brings none.
                 let announce = state_bytes.is_some().then_some(outbox);
-                let count =
-                    if encoded.is_empty() { None } else { Some(write_posts(member, &encoded, indexes, announce)?) };
+                let count = match encoded.is_empty() {
+                    true => None,
+                    false => Some(write_posts(member, &encoded, indexes, announce, filing)?),
+                };
                 if let Some((key, bytes)) = &state_bytes {
                     feeds.insert(key.as_slice(), bytes.as_slice())?;
                 }
@@ -87,6 +101,15 @@ impl Store {
 
 type TransactionTree = sled::transaction::TransactionalTree;
 
+/// Whether a save files its posts' aliases and titles in their buckets inside its
+/// transaction (a refresh), or leaves them to the import's fold (`index_fold`), which
+/// rewrites each bucket once for the whole import instead of once per batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Filing {
+    Now,
+    Deferred,
+}
+
 pub(super) fn abort(error: anyhow::Error) -> ConflictableTransactionError<String> {
     ConflictableTransactionError::Abort(error.to_string())
 }
@@ -99,6 +122,7 @@ fn write_posts(
     encoded: &[(&Post, bodies::BodyRef)],
     [timeline, post_index, member_posts, member_aliases, counters, pending, river, titles_tree]: [&TransactionTree; 8],
     announce: Option<&TransactionTree>,
+    filing: Filing,
 ) -> Result<u64, ConflictableTransactionError<String>> {
     // Only the buckets these posts fall in are read and rewritten (`member_buckets`).
     let mut buckets = BucketEdits::default();
@@ -109,7 +133,9 @@ fn write_posts(
         let time = keys::time_bytes(post.published);
         let previous = post_index.insert(post.id.as_bytes(), &time)?;
         super::river::write_entry(river, member, post, previous.as_deref())?;
-        titles.file(titles_tree, post)?;
+        if filing == Filing::Now {
+            titles.file(titles_tree, post)?;
+        }
         match previous {
             None => {
                 added += 1;
@@ -134,7 +160,7 @@ fn write_posts(
         timeline.insert(keys::with_id(&time, &post.id), reference.encode().as_slice())?;
         pending.insert(post.id.as_bytes(), &pending.generate_id()?.to_be_bytes())?;
         buckets.posts(member_posts, member, post.published.timestamp_millis())?.insert(post.published, &post.id);
-        for alias in post_aliases(post) {
+        for alias in post_aliases(post).into_iter().filter(|_| filing == Filing::Now) {
             buckets.aliases(member_aliases, member, &alias)?.insert(alias_entry(member, &alias), &post.id);
         }
     }
