@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{counter_or_zero, encode, keys, river, PostSummary, Store, POSTS_COUNTER};
+use super::{counter_or_zero, encode, keys, PostSummary, Store, POSTS_COUNTER};
 use crate::config::MemberId;
 use crate::model::{DateSource, Post};
 
@@ -118,7 +118,7 @@ impl Store {
         self.timeline.remove(keys::with_id(&time, id))?;
         let published = keys::time_of(&time).unwrap_or_default();
         if let Some(member) = self.unindex_post(id, published)? {
-            self.river.remove(river::key_of(&member, &time, id))?;
+            self.remove_river_entry(&member, &time, id)?;
             self.forget_validators(&member)?;
         }
         self.search_pending.insert(id.as_bytes(), &self.db.generate_id()?.to_be_bytes())?;

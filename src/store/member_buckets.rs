@@ -45,11 +45,17 @@ pub(super) fn loaded<'m, K: Ord + AsRef<[u8]>, T: serde::de::DeserializeOwned + 
 pub(super) struct BucketEdits {
     posts: BTreeMap<Vec<u8>, MemberPosts>,
     aliases: BTreeMap<Vec<u8>, MemberAliases>,
+    river: BTreeMap<Vec<u8>, MemberPosts>,
 }
 
 impl BucketEdits {
     pub fn posts(&mut self, tree: &TransactionalTree, member: &MemberId, millis: i64) -> Abortable<&mut MemberPosts> {
         loaded(&mut self.posts, tree, posts_key(member, millis))
+    }
+
+    /// The member's river bucket (`river`) that holds posts published at `millis`.
+    pub fn river(&mut self, tree: &TransactionalTree, member: &MemberId, millis: i64) -> Abortable<&mut MemberPosts> {
+        loaded(&mut self.river, tree, posts_key(member, millis))
     }
 
     pub fn aliases(
@@ -62,12 +68,19 @@ impl BucketEdits {
     }
 
     /// Writes every bucket read back; an emptied one is removed.
-    pub fn write(self, posts_tree: &TransactionalTree, aliases_tree: &TransactionalTree) -> Abortable<()> {
-        for (key, bucket) in self.posts {
-            match bucket.is_empty() {
-                true => posts_tree.remove(key)?,
-                false => posts_tree.insert(key, encode(&bucket).map_err(abort)?)?,
-            };
+    pub fn write(
+        self,
+        posts_tree: &TransactionalTree,
+        aliases_tree: &TransactionalTree,
+        river_tree: &TransactionalTree,
+    ) -> Abortable<()> {
+        for (tree, buckets) in [(posts_tree, self.posts), (river_tree, self.river)] {
+            for (key, bucket) in buckets {
+                match bucket.is_empty() {
+                    true => tree.remove(key)?,
+                    false => tree.insert(key, encode(&bucket).map_err(abort)?)?,
+                };
+            }
         }
         for (key, bucket) in self.aliases {
             match bucket.is_empty() {

@@ -113,6 +113,23 @@ impl MemberPosts {
         self.0[..end].iter().rev().cloned().collect()
     }
 
+    /// The newest entry strictly older than (`millis`, `id`), or the newest of all.
+    pub fn newest_before(&self, before: Option<(i64, &str)>) -> Option<&(i64, String)> {
+        let end = match before {
+            Some((millis, id)) => self.position_of(millis, id).unwrap_or_else(|at| at),
+            None => self.0.len(),
+        };
+        end.checked_sub(1).map(|last| &self.0[last])
+    }
+
+    /// The entries from (`millis`, `id`), included, to `until` milliseconds, excluded, oldest
+    /// first.
+    pub fn entries_between(&self, (millis, id): (i64, &str), until: i64) -> &[(i64, String)] {
+        let start = self.position_of(millis, id).unwrap_or_else(|at| at);
+        let end = self.position_of(until, "").unwrap_or_else(|at| at);
+        self.0.get(start..end.max(start)).unwrap_or_default()
+    }
+
     /// Every entry, oldest first.
     pub fn entries(&self) -> impl Iterator<Item = &(i64, String)> + '_ {
         self.0.iter()

@@ -42,7 +42,7 @@ pub(super) fn open_store(path: &Path, cache_bytes: u64, mode: Mode) -> anyhow::R
         post_index: tree("post_index")?,
         member_posts: tree("member_posts")?,
         member_aliases: tree("member_aliases")?,
-        river: tree("river")?,
+        river: tree("river_buckets")?,
         title_index: tree("title_index")?,
         counters: tree("counters")?,
         feeds: tree("feeds")?,

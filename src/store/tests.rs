@@ -452,13 +452,13 @@ fn a_store_opened_read_only_is_not_compacted_rewritten_or_indexed() {
         store.save_refresh(&member("a"), &[post("a", "a1", 1)], &state("a")).unwrap();
         // As a store that an open would tend: its river index not built yet.
         store.river.clear().unwrap();
-        store.db.remove("river_built").unwrap();
+        store.db.remove(river::RIVER_BUILT_KEY).unwrap();
         store.flush().unwrap();
     }
     let store = Store::open_read_only(&path, 8 << 20).unwrap();
     assert_eq!(store.post("a1").unwrap().unwrap().id, "a1");
-    assert!(store.db.get("river_built").unwrap().is_none(), "reading built nothing");
+    assert!(store.db.get(river::RIVER_BUILT_KEY).unwrap().is_none(), "reading built nothing");
     drop(store);
     let store = Store::open(&path, 8 << 20).unwrap();
-    assert!(store.db.get("river_built").unwrap().is_some(), "a writing open tends the store");
+    assert!(store.db.get(river::RIVER_BUILT_KEY).unwrap().is_some(), "a writing open tends the store");
 }

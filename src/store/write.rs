@@ -132,7 +132,7 @@ fn write_posts(
     for (post, reference) in encoded {
         let time = keys::time_bytes(post.published);
         let previous = post_index.insert(post.id.as_bytes(), &time)?;
-        super::river::write_entry(river, member, post, previous.as_deref())?;
+        super::river::write_entry(&mut buckets, river, member, post, previous.as_deref())?;
         if filing == Filing::Now {
             titles.file(titles_tree, post)?;
         }
@@ -164,7 +164,7 @@ fn write_posts(
             buckets.aliases(member_aliases, member, &alias)?.insert(alias_entry(member, &alias), &post.id);
         }
     }
-    buckets.write(member_posts, member_aliases)?;
+    buckets.write(member_posts, member_aliases, river)?;
     titles.write(titles_tree)?;
     let total = add_to_counter(counters, POSTS_COUNTER, added)?;
     for (file, bytes) in bodies::bytes_per_file(replaced) {
