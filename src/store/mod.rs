@@ -386,6 +386,8 @@ mod member_bucket_tests;
 #[cfg(test)]
 mod rewrite_tests;
 #[cfg(test)]
+mod sled_leaf_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 pub(crate) use tests::write_version_1_store;
