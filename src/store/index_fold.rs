@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::member_index::{alias_entry, alias_key, MemberAliases};
+use super::member_index::{alias_bucket, alias_bucket_key, alias_entry, MemberAliases};
 use super::title_index::{bucket_key, file_in, Filed};
 use super::write::{post_aliases, Filing};
 use super::{decode_or_default, encode, Store};
@@ -53,8 +53,7 @@ impl IndexSpill {
     /// Records `post`'s aliases and title entry.
     fn add(&mut self, post: &Post) -> anyhow::Result<()> {
         for alias in post_aliases(post) {
-            let key = alias_key(&post.member, &alias);
-            let bucket = u16::from_be_bytes([key[1], key[2]]);
+            let bucket = alias_bucket(&post.member, &alias);
             self.record(ALIAS, bucket, &serde_json::to_vec(&(alias_entry(&post.member, &alias), &post.id))?)?;
         }
         let filed = Filed::of(post);
@@ -132,8 +131,8 @@ fn fold_pass(store: &Store, path: &Path, range: Range<u32>) -> anyhow::Result<()
         }
     }
     for (bucket, entries) in aliases {
-        let key = [0, (bucket >> 8) as u8, bucket as u8];
-        let mut filed: MemberAliases = decode_or_default(store.member_aliases.get(key)?)?;
+        let key = alias_bucket_key(bucket);
+        let mut filed: MemberAliases = decode_or_default(store.member_aliases.get(&key)?)?;
         for (entry, id) in entries {
             filed.insert(entry, &id);
         }

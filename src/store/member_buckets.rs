@@ -48,6 +48,28 @@ pub(super) struct BucketEdits {
     river: BTreeMap<Vec<u8>, MemberPosts>,
 }
 
+/// Takes post `id` out of `member`'s bucket (in `member_posts` or the river) that holds
+/// `published`, outside a transaction; an emptied bucket is removed. Whether it was there.
+pub(super) fn take_from_bucket(
+    tree: &sled::Tree,
+    member: &MemberId,
+    published: chrono::DateTime<chrono::Utc>,
+    id: &str,
+) -> anyhow::Result<bool> {
+    let key = posts_key(member, published.timestamp_millis());
+    let Some(value) = tree.get(&key)? else { return Ok(false) };
+    let mut bucket: MemberPosts = decode(&value)?;
+    if !bucket.contains(published, id) {
+        return Ok(false);
+    }
+    bucket.remove(published, id);
+    match bucket.is_empty() {
+        true => tree.remove(&key)?,
+        false => tree.insert(&key, encode(&bucket)?)?,
+    };
+    Ok(true)
+}
+
 impl BucketEdits {
     pub fn posts(&mut self, tree: &TransactionalTree, member: &MemberId, millis: i64) -> Abortable<&mut MemberPosts> {
         loaded(&mut self.posts, tree, posts_key(member, millis))
@@ -230,17 +252,9 @@ impl Store {
     ) -> anyhow::Result<Option<MemberId>> {
         for member in self.members_stored()? {
             let member = MemberId::parse(&member).map_err(anyhow::Error::msg)?;
-            let key = posts_key(&member, published.timestamp_millis());
-            let Some(value) = self.member_posts.get(&key)? else { continue };
-            let mut posts: MemberPosts = decode(&value)?;
-            if !posts.contains(published, id) {
+            if !take_from_bucket(&self.member_posts, &member, published, id)? {
                 continue;
             }
-            posts.remove(published, id);
-            match posts.is_empty() {
-                true => self.member_posts.remove(&key)?,
-                false => self.member_posts.insert(&key, encode(&posts)?)?,
-            };
             // Every bucket: an alias's bucket comes from its text, which a damaged post has lost.
             let prefix = keys::member_prefix(&member);
             for item in self.member_aliases.iter() {

@@ -49,10 +49,19 @@ const ALIAS_BUCKETS: u64 = 1 << 16;
 /// bytes of the SHA-256 of the entry (stable across Rust versions, unlike std's hasher). The
 /// NUL sets it apart from a schema-3 key (a member id).
 pub fn alias_key(member: &MemberId, alias: &str) -> Vec<u8> {
+    alias_bucket_key(alias_bucket(member, alias))
+}
+
+/// The number of the bucket that holds `alias` of `member`.
+pub fn alias_bucket(member: &MemberId, alias: &str) -> u16 {
     let digest = Sha256::digest(alias_entry(member, alias).as_bytes());
-    let bucket = u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 32 bytes")) % ALIAS_BUCKETS;
+    (u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 32 bytes")) % ALIAS_BUCKETS) as u16
+}
+
+/// The `member_aliases` key of bucket number `bucket`.
+pub fn alias_bucket_key(bucket: u16) -> Vec<u8> {
     let mut key = vec![0];
-    key.extend_from_slice(&(bucket as u16).to_be_bytes());
+    key.extend_from_slice(&bucket.to_be_bytes());
     key
 }
 

@@ -124,15 +124,9 @@ impl Store {
 
     /// Takes post `id` out of `member`'s river, outside a transaction (`store repair`).
     pub(super) fn remove_river_entry(&self, member: &MemberId, time: &[u8], id: &str) -> anyhow::Result<()> {
-        let Some(published) = keys::time_of(time) else { return Ok(()) };
-        let key = posts_key(member, published.timestamp_millis());
-        let Some(value) = self.river.get(&key)? else { return Ok(()) };
-        let mut bucket: MemberPosts = decode(&value)?;
-        bucket.remove(published, id);
-        match bucket.is_empty() {
-            true => self.river.remove(key)?,
-            false => self.river.insert(key, encode(&bucket)?)?,
-        };
+        if let Some(published) = keys::time_of(time) {
+            super::member_buckets::take_from_bucket(&self.river, member, published, id)?;
+        }
         Ok(())
     }
 }

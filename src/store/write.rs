@@ -160,8 +160,10 @@ fn write_posts(
         timeline.insert(keys::with_id(&time, &post.id), reference.encode().as_slice())?;
         pending.insert(post.id.as_bytes(), &pending.generate_id()?.to_be_bytes())?;
         buckets.posts(member_posts, member, post.published.timestamp_millis())?.insert(post.published, &post.id);
-        for alias in post_aliases(post).into_iter().filter(|_| filing == Filing::Now) {
-            buckets.aliases(member_aliases, member, &alias)?.insert(alias_entry(member, &alias), &post.id);
+        if filing == Filing::Now {
+            for alias in post_aliases(post) {
+                buckets.aliases(member_aliases, member, &alias)?.insert(alias_entry(member, &alias), &post.id);
+            }
         }
     }
     buckets.write(member_posts, member_aliases, river)?;
