@@ -1,7 +1,9 @@
 //! The vendored sled (`vendor/sled/PLANET.md`: each page's list of log positions made exact
-//! when a store is opened): random inserts and removals of small and large entries, through
-//! many splits and merges, against a `BTreeMap`; then reopened (every page loaded from the
-//! snapshot, its list shrunk), written again on those pages, and reopened once more.
+//! when a store is opened, and the cache's index holding only the pages it holds): random
+//! inserts and removals of small and large entries, through many splits and merges, against
+//! a `BTreeMap`; then reopened (every page loaded from the snapshot, its list shrunk), written
+//! again on those pages, and reopened once more. Then a cache far smaller than the tree, so
+//! that every read evicts.
 
 use std::collections::BTreeMap;
 
@@ -82,5 +84,31 @@ proptest! {
             prop_assert_eq!(newest_first, expected.iter().rev().map(|(key, _)| key.clone()).collect::<Vec<_>>());
             db.flush().unwrap();
         }
+    }
+}
+
+#[test]
+fn a_cache_far_smaller_than_the_tree_evicts_and_reads_back_every_entry_in_any_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let keys: Vec<u16> = (0..4_096).collect();
+    for round in 0..2u16 {
+        // 64 KB over sled's 256 shards: a quarter of a page per shard, so almost every page
+        // read evicts another and is paged in again on its next read.
+        let db = sled::Config::new().path(&path).cache_capacity(64 << 10).open().unwrap();
+        let tree = db.open_tree("timeline").unwrap();
+        if round == 0 {
+            for &key in &keys {
+                tree.insert(key_bytes(key), value_bytes(key, 40 + usize::from(key % 200))).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        // Three passes in different orders: ascending, a stride through the keys, descending.
+        let strided = (0..keys.len()).map(|i| keys[(i * 1_597) % keys.len()]);
+        for key in keys.iter().copied().chain(strided).chain(keys.iter().rev().copied()) {
+            let expected = value_bytes(key, 40 + usize::from(key % 200));
+            assert_eq!(tree.get(key_bytes(key)).unwrap().as_deref(), Some(expected.as_slice()), "key {key}");
+        }
+        assert_eq!(tree.iter().count(), keys.len());
     }
 }
