@@ -93,8 +93,8 @@ fn a_cache_far_smaller_than_the_tree_evicts_and_reads_back_every_entry_in_any_or
     let path = dir.path().join("db");
     let keys: Vec<u16> = (0..4_096).collect();
     for round in 0..2u16 {
-        // 64 KB over sled's 256 shards: a quarter of a page per shard, so almost every page
-        // read evicts another and is paged in again on its next read.
+        // 64 KB over sled's 256 shards: 256 bytes per shard, less than one page of these
+        // entries, so almost every page read evicts another and is paged in again later.
         let db = sled::Config::new().path(&path).cache_capacity(64 << 10).open().unwrap();
         let tree = db.open_tree("timeline").unwrap();
         if round == 0 {
