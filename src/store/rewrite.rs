@@ -17,8 +17,11 @@ use anyhow::Context as _;
 
 /// Written into the copy once it is complete and synced: only a marked copy replaces a store.
 const COMPLETE_MARKER: &str = "rewrite-complete";
-/// Keys copied per sled batch (1,000 made a 1,000,000-post copy five times slower).
-const COPY_BATCH: usize = 10_000;
+/// Keys copied per sled batch. A batch holds one epoch guard while it writes, and every
+/// key it inserts replaces its leaf, so the replaced leaves (garbage) stay allocated until the
+/// batch ends: 10,000 keys per batch peaked a 1,000,000-post copy at 358 MB, 1,000 at 222 MB,
+/// and took 24 s against 17 (BENCHMARKS.md section 14, eleventh session).
+const COPY_BATCH: usize = 1_000;
 /// Bytes (keys and values) copied between two opens of both stores. sled 0.34 kept every
 /// page a scan read until its Db was dropped (sled issue #1036): copied in one Db, a
 /// 1,000,000-post store peaked at 613 MB. `vendor/sled` now bounds what a read-only scan
@@ -77,9 +80,6 @@ pub(super) fn rewrite_opening_per(path: &Path, cache_bytes: u64, bytes_per_open:
 /// Every tree, the default one included, key by key in key order; both stores opened again
 /// after each `bytes_per_open` copied, the copy resuming after the last key it wrote.
 fn copy_trees(path: &Path, copy: &Path, cache_bytes: u64, bytes_per_open: usize) -> anyhow::Result<()> {
-    // What the caller freed before (`planet import` drops the store it imported and indexed
-    // with, ~300 MB at 1,000,000 posts) is given back before this opens anything.
-    crate::memory::release_freed_memory();
     let mut opened = open_pair(path, copy, cache_bytes, true)?;
     let mut copied = 0;
     for name in opened.0.tree_names() {
@@ -111,6 +111,10 @@ fn copy_trees(path: &Path, copy: &Path, cache_bytes: u64, bytes_per_open: usize)
 /// exists). sled builds its page table on open and frees most of it once open (~200 MB for
 /// the garbage of a 1,000,000-post import), which glibc keeps unless asked.
 fn open_pair(path: &Path, copy: &Path, cache_bytes: u64, create: bool) -> anyhow::Result<(sled::Db, sled::Db)> {
+    // What was freed before is given back first: `planet import` drops the store it imported
+    // and indexed with (~300 MB at 1,000,000 posts), and each reopen follows the drop of the
+    // previous pair (~160 MB); an open's own peak (~100 MB) comes on top of what is kept.
+    crate::memory::release_freed_memory();
     let from = super::open::open_sled(path, cache_bytes)?;
     let to = match create {
         true => sled::Config::new()
