@@ -20,6 +20,8 @@ pub struct Gauges {
     pub store_bytes: u64,
     pub search_index_bytes: u64,
     pub search_ready: bool,
+    /// Requests being served now, monitoring polls left out (`service::settle`).
+    pub requests_in_flight: u64,
 }
 
 #[derive(Default)]
@@ -39,6 +41,8 @@ struct Inner {
     renders: BTreeMap<String, u64>,
     compressions: BTreeMap<&'static str, u64>,
     refused_reads: u64,
+    trims: u64,
+    trim_seconds: f64,
     /// Push messages by (target, result).
     notify: BTreeMap<(String, &'static str), u64>,
     /// Push failures in a row per target (a success resets it).
@@ -93,6 +97,14 @@ impl Metrics {
         }
     }
 
+    /// Freed memory was given back to the system (`service::settle`), taking `took`.
+    pub fn record_trim(&self, took: std::time::Duration) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.trims += 1;
+            inner.trim_seconds += took.as_secs_f64();
+        }
+    }
+
     /// What a push target answered to one message.
     pub fn record_notify(&self, target: &str, answer: &crate::notify::limits::Answer) {
         use crate::notify::limits::Answer;
@@ -139,6 +151,7 @@ impl Metrics {
             store_bytes,
             search_index_bytes,
             search_ready,
+            requests_in_flight,
         } = gauges;
         let Ok(inner) = self.inner.lock() else { return String::new() };
         let mut out = String::new();
@@ -194,6 +207,12 @@ impl Metrics {
         let _ = writeln!(out, "planet_search_ready {}", u8::from(*search_ready));
         let _ = writeln!(out, "# HELP planet_refused_reads_total Requests answered 503 because every read permit was taken.\n# TYPE planet_refused_reads_total counter");
         let _ = writeln!(out, "planet_refused_reads_total {}", inner.refused_reads);
+        let _ = writeln!(out, "# HELP planet_requests_in_flight Requests being served now (monitoring polls left out).\n# TYPE planet_requests_in_flight gauge");
+        let _ = writeln!(out, "planet_requests_in_flight {requests_in_flight}");
+        let _ = writeln!(out, "# HELP planet_memory_trims_total Times freed memory was given back to the system once requests stopped.\n# TYPE planet_memory_trims_total counter");
+        let _ = writeln!(out, "planet_memory_trims_total {}", inner.trims);
+        let _ = writeln!(out, "# HELP planet_memory_trim_seconds_total Time those trims took.\n# TYPE planet_memory_trim_seconds_total counter");
+        let _ = writeln!(out, "planet_memory_trim_seconds_total {}", inner.trim_seconds);
         let _ = writeln!(out, "# HELP planet_notify_messages_total Push messages by target and result.\n# TYPE planet_notify_messages_total counter");
         for ((target, result), count) in &inner.notify {
             let _ = writeln!(out, "planet_notify_messages_total{{target=\"{target}\",result=\"{result}\"}} {count}");

@@ -32,6 +32,7 @@ pub async fn run(
     let reporting = Arc::clone(&service);
     tokio::task::spawn_blocking(move || report_notify_targets(&reporting));
     let notifier = tokio::spawn(notify_loop(Arc::clone(&service), stop.clone()));
+    let settler = tokio::spawn(settle_loop(Arc::clone(&service), stop.clone()));
     // A missing or outdated search index is rebuilt while the server already answers (`q`
     // gets 503 until it is ready); then the outbox left by a crash or an import is taken in.
     let indexer = tokio::spawn({
@@ -63,6 +64,7 @@ pub async fn run(
     let _ = digester.await;
     let _ = confirmer.await;
     let _ = notifier.await;
+    let _ = settler.await;
     let _ = indexer.await;
     service.wait_for_pass().await;
     service.store.flush()?;
@@ -159,6 +161,19 @@ async fn notify_loop(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
             for (target, posts) in report.delivered {
                 tracing::debug!(%target, posts, "push step delivered");
             }
+        }
+    }
+}
+
+/// Gives freed memory back once requests stop (`service::settle`): a step every tick.
+async fn settle_loop(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(crate::service::SETTLE_TICK) => {}
+            _ = stop.changed() => return,
+        }
+        if !service.settles_by_hand() {
+            service.settle_step().await;
         }
     }
 }

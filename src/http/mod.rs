@@ -275,7 +275,11 @@ pub async fn serve(
 async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route =
         request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    // Monitoring polls do not keep the server from settling (`service::settle`): they are
+    // small, and a poll every second would otherwise put off every trim.
+    let active = (!matches!(route.as_str(), "/metrics" | "/healthz")).then(|| state.service.activity.begin());
     let response = next.run(request).await;
+    drop(active);
     state.service.metrics.record_request(&route, response.status().as_u16());
     response
 }

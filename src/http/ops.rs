@@ -63,6 +63,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         store_bytes: service.store.size_on_disk(),
         search_index_bytes: service.search.size_on_disk(),
         search_ready: service.search.is_ready(),
+        requests_in_flight: service.activity.running(),
     };
     let body = state.service.metrics.render(&gauges);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body)

@@ -23,10 +23,12 @@ mod derived;
 mod notify;
 mod notify_take;
 mod secrets;
+mod settle;
 mod websub;
 
 pub use notify::{target_statuses, NotifyReport, TargetStatus};
 pub use secrets::{has_variety, Secrets, Variables, MIN_ADMIN_TOKEN_CHARS};
+pub use settle::{Active, Activity, SETTLE_TICK};
 pub use websub::{Refusal as WebSubRefusal, Taken as WebSubTaken, PUSHES_PER_MINUTE as WEBSUB_PUSHES_PER_MINUTE};
 
 use confirmations::ConfirmationQueue;
@@ -45,6 +47,9 @@ pub struct Service {
     /// `ReadPermits`.
     pub reads: ReadPermits,
     pub metrics: Metrics,
+    /// Requests begun and finished (`settle`: freed memory goes back once they stop).
+    pub activity: Activity,
+    settler: settle::Settler,
     /// From `PLANET_ADMIN_TOKEN`; `None` disables the admin endpoint.
     pub admin_token: Option<String>,
     digest_secret: Option<Vec<u8>>,
@@ -105,6 +110,8 @@ impl Service {
             pass_lock: Arc::new(tokio::sync::Mutex::new(())),
             store,
             metrics: Metrics::default(),
+            activity: Activity::default(),
+            settler: settle::Settler::default(),
             admin_token: secrets.admin_token.filter(|t| !t.is_empty()),
             digest_secret: secrets.digest_secret.filter(|s| !s.is_empty()).map(String::into_bytes),
             mailer: RwLock::new(mailer),

@@ -20,4 +20,5 @@ mod push_river;
 pub mod readers;
 mod river;
 mod same_article;
+mod settle;
 mod websub;
