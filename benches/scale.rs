@@ -406,7 +406,9 @@ async fn bench_main() {
             mb(store_bytes),
             store_bytes / export_bytes as f64
         );
-        memory_before.push(support::rss_mb_of(process.id()));
+        let at_start = support::rss_mb_of(process.id());
+        let settled = settled_rss(&client, &address, process.id()).await;
+        memory_before.push((at_start, settled));
         servers.push(Server { posts: *posts, address, process, _directory: directory });
     }
     // Memory first, on servers that have answered nothing yet: the measure is a fresh
@@ -533,8 +535,13 @@ async fn bench_main() {
         }
     }
     println!();
-    for (server, before) in servers.iter().zip(&memory_before) {
-        println!("{:<8} RSS at start, the index ready: {before:.1} MB", server.posts);
+    for (server, (before, settled)) in servers.iter().zip(&memory_before) {
+        println!(
+            "{:<8} RSS at start, the index ready: {before:.1} MB; settled after the probe search: {:.1} MB ({:.1} anonymous)",
+            server.posts,
+            settled.0 + settled.1,
+            settled.0
+        );
     }
     for line in memory_lines {
         println!("{line}");
