@@ -24,10 +24,11 @@ const COMPLETE_MARKER: &str = "rewrite-complete";
 const COPY_BATCH: usize = 1_000;
 /// Bytes (keys and values) copied between two opens of both stores. sled 0.34 kept every
 /// page a scan read until its Db was dropped (sled issue #1036): copied in one Db, a
-/// 1,000,000-post store peaked at 613 MB. `vendor/sled` now bounds what a read-only scan
-/// keeps, but a copy, reading while it writes, still held 436 MB of read pages at its peak
-/// (BENCHMARKS.md section 14, tenth session). An open costs a few seconds at that size, so
-/// not one per tree (there are ~20) but one per this many bytes (~7 for 0.4 GB of live keys).
+/// 1,000,000-post store peaked at 613 MB. `vendor/sled` now bounds what a scan keeps, and
+/// with small batches one Db for the whole copy peaks at 236 MB against 222 MB reopened per
+/// 64 MB (BENCHMARKS.md section 14, eleventh session): the reopens are kept for that margin.
+/// An open takes under a second at that size, so not one per tree (there are ~20) but one per
+/// this many bytes (~7 for 0.4 GB of live keys).
 const BYTES_PER_OPEN: usize = 64 << 20;
 
 /// What a rewrite did: sled's files before and after, in bytes.
