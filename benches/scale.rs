@@ -284,6 +284,16 @@ async fn wait_for_index(client: &reqwest::Client, address: &str, pid: u32) -> (D
     }
 }
 
+/// The memory line that follows each measure: the server's resident memory once settled.
+async fn settled_line(client: &reqwest::Client, server: &Server) -> String {
+    let (anonymous, file) = settled_rss(client, &server.address, server.process.id()).await;
+    format!(
+        "{:<8} RSS a moment later, the server settled: {:.1} MB ({anonymous:.1} anonymous)",
+        server.posts,
+        anonymous + file
+    )
+}
+
 /// The uncached queries: each round asks a new URL (a distinct word or limit), so every
 /// request reads the index or the store.
 type RouteOfRound = Box<dyn Fn(usize) -> String>;
@@ -440,13 +450,7 @@ async fn bench_main() {
             gauge("planet_search_index_bytes ") / 1_048_576.0,
         ));
         let after_words = support::rss_split_mb_of(server.process.id());
-        let settled = settled_rss(&client, &server.address, server.process.id()).await;
-        memory_lines.push(format!(
-            "{:<8} RSS a moment later, the server settled: {:.1} MB ({:.1} anonymous)",
-            server.posts,
-            settled.0 + settled.1,
-            settled.0,
-        ));
+        memory_lines.push(settled_line(&client, server).await);
         // Then one-character searches (issue 20): each character of the vocabulary, at
         // several page sizes so that no two are the same request; each scores every post
         // that holds the character.
@@ -482,13 +486,7 @@ async fn bench_main() {
             after_crawl.0 + after_crawl.1,
             after_crawl.0,
         ));
-        let settled = settled_rss(&client, &server.address, server.process.id()).await;
-        memory_lines.push(format!(
-            "{:<8} RSS a moment later, the server settled: {:.1} MB ({:.1} anonymous)",
-            server.posts,
-            settled.0 + settled.1,
-            settled.0,
-        ));
+        memory_lines.push(settled_line(&client, server).await);
         // The crawl goes on from where it stopped, over pages not read yet (on a store it has
         // not gone through): what the first left behind is the caches filled to their budgets
         // if this adds nothing, growth with the pages read if it adds as much again.
@@ -502,13 +500,7 @@ async fn bench_main() {
             after_again.0,
             after_again.0 - after_crawl.0,
         ));
-        let settled = settled_rss(&client, &server.address, server.process.id()).await;
-        memory_lines.push(format!(
-            "{:<8} RSS a moment later, the server settled: {:.1} MB ({:.1} anonymous)",
-            server.posts,
-            settled.0 + settled.1,
-            settled.0,
-        ));
+        memory_lines.push(settled_line(&client, server).await);
     }
     println!();
     println!("{:<8} {:<30} {:>10} {:>10}", "posts", "request", "p50 ms", "p99 ms");
@@ -564,13 +556,7 @@ async fn bench_main() {
             server.posts,
             support::rss_mb_of(server.process.id()),
         );
-        let settled = settled_rss(&client, &server.address, server.process.id()).await;
-        println!(
-            "{:<8} RSS a moment later, the server settled: {:.1} MB ({:.1} anonymous)",
-            server.posts,
-            settled.0 + settled.1,
-            settled.0
-        );
+        println!("{}", settled_line(&client, server).await);
     }
     for mut server in servers {
         drop(server.process.stdin.take());
