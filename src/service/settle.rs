@@ -6,7 +6,6 @@
 //! requests have come and gone since the last one and none has run for a whole tick.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How often the serve loop takes a settle step; also how long the server must have been
@@ -16,45 +15,45 @@ pub const SETTLE_TICK: Duration = Duration::from_secs(1);
 /// Requests begun and finished since start, counted by the HTTP layer.
 #[derive(Default)]
 pub struct Activity {
-    counts: Arc<Counts>,
-}
-
-#[derive(Default)]
-struct Counts {
     begun: AtomicU64,
     finished: AtomicU64,
 }
 
 /// One request (or other work the server does for a client) from begin to drop.
-pub struct Active {
-    counts: Arc<Counts>,
+pub struct Active<'a> {
+    activity: &'a Activity,
 }
 
-impl Drop for Active {
+impl Drop for Active<'_> {
     fn drop(&mut self) {
-        self.counts.finished.fetch_add(1, Ordering::SeqCst);
+        self.activity.finished.fetch_add(1, Ordering::SeqCst);
     }
 }
 
 impl Activity {
     /// Counts work as running until the returned guard drops.
-    pub fn begin(&self) -> Active {
-        self.counts.begun.fetch_add(1, Ordering::SeqCst);
-        Active { counts: Arc::clone(&self.counts) }
+    pub fn begin(&self) -> Active<'_> {
+        self.begun.fetch_add(1, Ordering::SeqCst);
+        Active { activity: self }
     }
 
     /// Work running now.
     pub fn running(&self) -> u64 {
-        let finished = self.counts.finished.load(Ordering::SeqCst);
-        self.counts.begun.load(Ordering::SeqCst).saturating_sub(finished)
+        let (finished, begun) = self.counts();
+        begun.saturating_sub(finished)
     }
 
-    /// Work finished so far, and whether any runs now. `finished` is read first: work that
-    /// ends between the two reads shows as running, which only delays a trim by a tick.
+    /// Work finished so far, and whether any runs now.
     fn observe(&self) -> (u64, bool) {
-        let finished = self.counts.finished.load(Ordering::SeqCst);
-        let begun = self.counts.begun.load(Ordering::SeqCst);
+        let (finished, begun) = self.counts();
         (finished, begun != finished)
+    }
+
+    /// (finished, begun). `finished` is read first: work that ends between the two reads
+    /// shows as running, which only delays a trim by a tick.
+    fn counts(&self) -> (u64, u64) {
+        let finished = self.finished.load(Ordering::SeqCst);
+        (finished, self.begun.load(Ordering::SeqCst))
     }
 }
 
